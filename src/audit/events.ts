@@ -1,0 +1,87 @@
+/**
+ * The audit events: a typed stream of `noun.verb` records (design §7).
+ *
+ * Events name tokens by `jti` only. No token, secret or key ever goes into one (rule 9).
+ *
+ * @module audit/events
+ */
+
+export type TokenKind = "access" | "delegation";
+
+export interface ExchangeIssued {
+  readonly type: "exchange.issued";
+  readonly subject: string;
+  /** The agents, current actor first (RFC 8693 §4.1); empty for an impersonation. */
+  readonly chain: readonly string[];
+  readonly agent: string;
+  readonly kind: TokenKind;
+  /** The API id, or for a delegation token the sub-agent it is for. */
+  readonly audience: string;
+  readonly scopes: readonly string[];
+  readonly jti: string;
+  /** The subject token's `jti`, when it had one. */
+  readonly parent_jti?: string;
+  readonly exp: number;
+  readonly txn?: string;
+}
+
+export interface ExchangeDenied {
+  readonly type: "exchange.denied";
+  readonly error: string;
+  /** The rule behind the refusal, e.g. `narrow.scope.agent`. */
+  readonly rule: string;
+  readonly agent?: string;
+  readonly subject?: string;
+  readonly audience?: string;
+  readonly scopes?: readonly string[];
+}
+
+export interface ClientAuthFailed {
+  readonly type: "client.auth_failed";
+  readonly rule: string;
+  /** The client id the caller claimed, if any (it may not exist). */
+  readonly client_id?: string;
+}
+
+export interface TokenRevoked {
+  readonly type: "token.revoked";
+  readonly jti: string;
+  readonly by: string;
+  readonly subject?: string;
+}
+
+export interface TokenIntrospected {
+  readonly type: "token.introspected";
+  readonly by: string;
+  readonly active: boolean;
+  readonly jti?: string;
+}
+
+export interface KeyRotated {
+  readonly type: "key.rotated";
+  readonly kid: string;
+  readonly previous?: string;
+}
+
+export interface DevTokenIssued {
+  readonly type: "dev_token.issued";
+  readonly subject: string;
+  readonly jti: string;
+  readonly exp: number;
+  readonly agent?: string;
+}
+
+export type AuditEvent =
+  | ExchangeIssued
+  | ExchangeDenied
+  | ClientAuthFailed
+  | TokenRevoked
+  | TokenIntrospected
+  | KeyRotated
+  | DevTokenIssued;
+
+/** Where events go. `record` never throws and never blocks the request on I/O. */
+export interface AuditSink {
+  record(event: AuditEvent): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,42 @@
+/**
+ * `baton policy check [DIR]`: validates a policies directory (design §3.1).
+ *
+ * Exit 0 with a one-line summary, or 1 with one `file: path: message` line per problem, so
+ * that editors and CI can point at each one. The commander wiring lives elsewhere.
+ *
+ * @module cli/policy-check
+ */
+
+import { loadPolicy, PolicyError } from "../policy/load.js";
+import type { Policy } from "../policy/types.js";
+
+export interface CheckOutput {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/** Returns the process exit code. Errors other than policy problems are not hidden. */
+export async function policyCheck(dir: string, out: CheckOutput): Promise<number> {
+  let policy: Policy;
+  try {
+    policy = await loadPolicy(dir);
+  } catch (err) {
+    if (!(err instanceof PolicyError)) throw err;
+    for (const line of err.issues) out.error(line);
+    return 1;
+  }
+  out.log(`${dir.endsWith("/") ? dir : `${dir}/`}: OK (${summary(policy)})`);
+  return 0;
+}
+
+function summary(policy: Policy): string {
+  const counts: [number, string][] = [
+    [policy.files.length, "file"],
+    [policy.apis.size, "API"],
+    [policy.scopes.size, "scope"],
+    [policy.agents.size, "agent"],
+    [policy.tasks.size, "task template"],
+    [policy.approvers.size, "approver group"],
+  ];
+  return counts.map(([n, noun]) => `${n} ${noun}${n === 1 ? "" : "s"}`).join(", ");
+}

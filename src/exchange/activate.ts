@@ -1,0 +1,16 @@
+/**
+ * Builds what a policy needs at run time (one verifier per trusted issuer) once per load, so
+ * that nothing parses a policy or imports a key per request.
+ *
+ * @module exchange/activate
+ */
+
+import type { Policy } from "../policy/types.js";
+import { type IssuerVerifier, issuerVerifier } from "../tokens/verify.js";
+import type { ActivePolicy } from "./types.js";
+
+export function activatePolicy(policy: Policy): ActivePolicy {
+  const issuerVerifiers = new Map<string, IssuerVerifier>();
+  for (const [iss, trusted] of policy.issuers) issuerVerifiers.set(iss, issuerVerifier(trusted));
+  return { policy, issuerVerifiers };
+}

@@ -1,0 +1,63 @@
+/**
+ * The development issuer: subject tokens for a named user, so the whole flow works with no
+ * outside identity provider. Refused unless the policy sets `broker.dev_issuer: true`.
+ *
+ * @module exchange/dev-token
+ */
+
+import { BatonError } from "../errors.js";
+import { newTokenId, signToken } from "../tokens/mint.js";
+import { DEV_TOKEN_TYP } from "../tokens/token-types.js";
+import { devIssuerOf } from "./subject.js";
+import type { ExchangeDeps } from "./types.js";
+
+export interface DevTokenRequest {
+  readonly user: string;
+  /** The agent that alone may exchange it (`azp`). */
+  readonly agent?: string;
+  /** When given, the token's `scope` bounds everything derived from it. */
+  readonly scopes?: readonly string[];
+  /** Seconds. */
+  readonly ttl: number;
+}
+
+export async function issueDevToken(deps: ExchangeDeps, request: DevTokenRequest): Promise<string> {
+  const { policy } = deps.active();
+  if (!policy.broker.devIssuer) {
+    throw new BatonError(
+      "unauthorized_client",
+      400,
+      "The development issuer is off: set broker.dev_issuer: true in the policy",
+      "dev_issuer.off",
+    );
+  }
+  if (request.agent !== undefined && !policy.agents.has(request.agent)) {
+    throw new BatonError(
+      "invalid_request",
+      400,
+      "The agent is not in the policy",
+      "dev_issuer.agent",
+    );
+  }
+  const now = deps.clock.now();
+  const jti = newTokenId();
+  const exp = now + request.ttl;
+  const token = await signToken(deps.keys, DEV_TOKEN_TYP, {
+    iss: devIssuerOf(deps.issuer),
+    aud: deps.issuer,
+    sub: request.user,
+    iat: now,
+    exp,
+    jti,
+    ...(request.agent === undefined ? {} : { azp: request.agent }),
+    ...(request.scopes === undefined ? {} : { scope: request.scopes.join(" ") }),
+  });
+  deps.audit.record({
+    type: "dev_token.issued",
+    subject: request.user,
+    jti,
+    exp,
+    ...(request.agent === undefined ? {} : { agent: request.agent }),
+  });
+  return token;
+}

@@ -1,0 +1,205 @@
+/**
+ * The exchange core: one function behind both doors (POST /token and the MCP tools).
+ *
+ * It reads as the checklist of design §4: verify the subject (and actor), check the holder
+ * and the lineage, resolve the one target, narrow scope, lifetime and chain, sign once,
+ * record, audit. Every refusal is audited with the rule behind it.
+ *
+ * @module exchange/exchange
+ */
+
+import type { TokenKind } from "../audit/events.js";
+import { asBatonError, invalidScope, invalidToken, unauthorizedClient } from "../errors.js";
+import type { Agent, Policy } from "../policy/types.js";
+import { actClaim } from "../tokens/act.js";
+import { newTokenId, signToken } from "../tokens/mint.js";
+import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../tokens/token-types.js";
+import { verifyActor } from "./actor.js";
+import { anyRevoked, recordToken, subjectLineage } from "./lineage.js";
+import { extendChain, narrowExpiry, narrowScopes } from "./narrow.js";
+import { type Subject, verifySubject } from "./subject.js";
+import { resolveApi, resolveSubAgent } from "./target.js";
+import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
+
+export async function exchangeToken(
+  deps: ExchangeDeps,
+  request: TokenExchangeRequest,
+  caller: Caller,
+): Promise<ExchangeResult> {
+  const { policy } = deps.active();
+  const now = deps.clock.now();
+  let subject: Subject | undefined;
+  try {
+    const agent = exchangingAgent(policy, caller);
+    subject = await verifySubject(deps, request.subjectToken, request.subjectTokenType, now);
+    checkHolder(subject, agent);
+    if (request.actorToken !== undefined) {
+      await verifyActor(deps, agent.id, request.actorToken, request.actorTokenType as string, now);
+    }
+    const lineage = await subjectLineage(deps.store, subject);
+    if (!lineage || (await anyRevoked(deps.store, lineage))) throw invalidToken("subject.revoked");
+
+    const grant =
+      request.requestedTokenType === TOKEN_TYPE.jwt
+        ? planDelegation(policy, request, agent, subject, now)
+        : planAccess(policy, request, agent, subject, now);
+    return await issue(deps, grant, subject, lineage, now);
+  } catch (err) {
+    const error = asBatonError(err);
+    deps.audit.record({
+      type: "exchange.denied",
+      error: error.code,
+      rule: error.rule,
+      agent: caller.agentId,
+      ...(subject ? { subject: subject.sub } : {}),
+      ...(request.scopes ? { scopes: request.scopes } : {}),
+    });
+    throw error;
+  }
+}
+
+/** What will be signed: decided in full before any signature or write. */
+interface Grant {
+  readonly kind: TokenKind;
+  readonly agent: Agent;
+  /** Current actor first; empty for a permitted impersonation. */
+  readonly chain: readonly string[];
+  readonly scopes: readonly string[];
+  readonly exp: number;
+  /** The API id or the sub-agent id. */
+  readonly audience: string;
+  /** The `aud` claim: the API's resource, or the broker itself for a delegation token. */
+  readonly aud?: string;
+}
+
+function exchangingAgent(policy: Policy, caller: Caller): Agent {
+  const agent = policy.agents.get(caller.agentId);
+  // Authentication happened at the door; an agent since removed or disabled may not exchange.
+  if (!agent || agent.disabled) throw unauthorizedClient("client.disabled");
+  return agent;
+}
+
+/**
+ * A delegation token is usable only by the agent in its `may_act` (rule 5, RFC 8693 §4.4); a
+ * user's token that names its holder (`azp` / `client_id`) only by that agent.
+ */
+function checkHolder(subject: Subject, agent: Agent): void {
+  if (subject.mayAct !== undefined && subject.mayAct !== agent.id)
+    throw invalidToken("subject.may_act");
+  if (subject.holder !== undefined && subject.holder !== agent.id)
+    throw invalidToken("subject.holder");
+}
+
+function planAccess(
+  policy: Policy,
+  request: TokenExchangeRequest,
+  agent: Agent,
+  subject: Subject,
+  now: number,
+): Grant {
+  const api = resolveApi(policy, request);
+  const scopes = narrowScopes(policy, request.scopes, { agent, subject, api });
+  refuseElevated(policy, scopes);
+  // RFC 8693 §1.1: impersonation (no `act`) only when policy allows it, no actor token was
+  // sent, and the subject is not delegated already (a delegated subject keeps its chain).
+  const impersonate =
+    agent.impersonate && subject.chain.length === 0 && request.actorToken === undefined;
+  return {
+    kind: "access",
+    agent,
+    chain: impersonate ? [] : extendChain(policy, agent.id, subject.chain),
+    scopes,
+    exp: narrowExpiry(policy, now, request.ttlSeconds, subject, api),
+    audience: api.id,
+    aud: api.resource,
+  };
+}
+
+function planDelegation(
+  policy: Policy,
+  request: TokenExchangeRequest,
+  agent: Agent,
+  subject: Subject,
+  now: number,
+): Grant {
+  const subAgent = resolveSubAgent(policy, request, agent);
+  const chain = extendChain(policy, agent.id, subject.chain);
+  // Refuse now what the sub-agent could never redeem: a cycle, or a chain past max_depth.
+  extendChain(policy, subAgent.id, chain);
+  return {
+    kind: "delegation",
+    agent,
+    chain,
+    scopes: narrowScopes(policy, request.scopes, { agent, subject, subAgent }),
+    exp: narrowExpiry(policy, now, request.ttlSeconds, subject),
+    audience: subAgent.id,
+  };
+}
+
+/**
+ * Elevated scopes wait for a human (rule 6). Until the approval flow exists, they are
+ * refused outright for API tokens: failing closed beats granting without consent.
+ */
+function refuseElevated(policy: Policy, scopes: readonly string[]): void {
+  if (scopes.some((s) => policy.scopes.get(s)?.approval !== undefined)) {
+    throw invalidScope("A requested scope needs human approval", "approval.required");
+  }
+}
+
+async function issue(
+  deps: ExchangeDeps,
+  grant: Grant,
+  subject: Subject,
+  lineage: readonly string[],
+  now: number,
+): Promise<ExchangeResult> {
+  const jti = newTokenId();
+  const act = actClaim(grant.chain);
+  const delegation = grant.kind === "delegation";
+  const token = await signToken(deps.keys, delegation ? DELEGATION_TOKEN_TYP : ACCESS_TOKEN_TYP, {
+    iss: deps.issuer,
+    sub: subject.sub,
+    aud: delegation ? deps.issuer : grant.aud,
+    client_id: grant.agent.id,
+    scope: grant.scopes.join(" "),
+    iat: now,
+    exp: grant.exp,
+    jti,
+    ...(act ? { act } : {}),
+    ...(delegation ? { may_act: { sub: grant.audience } } : {}),
+    ...(subject.txn ? { txn: subject.txn } : {}),
+  });
+  // The record lands before the token leaves: no token without its lineage (rule 7, 8).
+  await recordToken(
+    deps.store,
+    jti,
+    { a: [...lineage], k: grant.kind, sub: subject.sub, cid: grant.agent.id, exp: grant.exp },
+    now,
+  );
+  deps.audit.record({
+    type: "exchange.issued",
+    subject: subject.sub,
+    chain: grant.chain,
+    agent: grant.agent.id,
+    kind: grant.kind,
+    audience: grant.audience,
+    scopes: grant.scopes,
+    jti,
+    ...(subject.jti ? { parent_jti: subject.jti } : {}),
+    exp: grant.exp,
+    ...(subject.txn ? { txn: subject.txn } : {}),
+  });
+  return {
+    token,
+    kind: grant.kind,
+    issuedTokenType: delegation ? TOKEN_TYPE.jwt : TOKEN_TYPE.accessToken,
+    tokenType: delegation ? "N_A" : "Bearer",
+    expiresIn: grant.exp - now,
+    scopes: grant.scopes,
+    audience: grant.audience,
+    ...(grant.aud ? { resource: grant.aud } : {}),
+    jti,
+    exp: grant.exp,
+    ...(subject.txn ? { txn: subject.txn } : {}),
+  };
+}

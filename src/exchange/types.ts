@@ -1,0 +1,68 @@
+/**
+ * The types of the exchange core: what both doors (HTTP and MCP) hand it, and what it returns.
+ *
+ * @module exchange/types
+ */
+
+import type { AuditSink, TokenKind } from "../audit/events.js";
+import type { Clock } from "../clock.js";
+import type { Policy } from "../policy/types.js";
+import type { Store } from "../store/store.js";
+import type { KeyRing } from "../tokens/key-ring.js";
+import type { IssuerVerifier } from "../tokens/verify.js";
+
+/** A policy together with what is built from it once (issuer key sets), swapped as one. */
+export interface ActivePolicy {
+  readonly policy: Policy;
+  readonly issuerVerifiers: ReadonlyMap<string, IssuerVerifier>;
+}
+
+export interface ExchangeDeps {
+  /** The broker's issuer identifier: `iss` of its tokens, `aud` of delegation tokens. */
+  readonly issuer: string;
+  /** The policy in force. A getter, so that one request sees one policy throughout. */
+  readonly active: () => ActivePolicy;
+  readonly keys: KeyRing;
+  readonly store: Store;
+  readonly audit: AuditSink;
+  readonly clock: Clock;
+}
+
+/** RFC 8693 §2.1, parsed once at the edge. Scopes are split; targets are the raw values. */
+export interface TokenExchangeRequest {
+  readonly subjectToken: string;
+  readonly subjectTokenType: string;
+  readonly actorToken?: string;
+  readonly actorTokenType?: string;
+  /** `access_token` (for an API, the default) or `jwt` (a delegation token for a sub-agent). */
+  readonly requestedTokenType: string;
+  readonly resources: readonly string[];
+  readonly audiences: readonly string[];
+  /** Undefined when the request named no scope. */
+  readonly scopes?: readonly string[];
+  /** Requested lifetime in seconds (Baton's `ttl_seconds` extension). */
+  readonly ttlSeconds?: number;
+}
+
+/** The authenticated agent on whose credentials the request came. */
+export interface Caller {
+  readonly agentId: string;
+}
+
+export interface ExchangeResult {
+  /** The issued token. Goes to the caller only, never to a log. */
+  readonly token: string;
+  readonly kind: TokenKind;
+  readonly issuedTokenType: string;
+  /** `Bearer` for an access token, `N_A` for a delegation token (RFC 8693 §2.2.1). */
+  readonly tokenType: "Bearer" | "N_A";
+  readonly expiresIn: number;
+  readonly scopes: readonly string[];
+  /** The API id, or the sub-agent id for a delegation token. */
+  readonly audience: string;
+  /** The API's resource URI (the token's `aud`), for an access token. */
+  readonly resource?: string;
+  readonly jti: string;
+  readonly exp: number;
+  readonly txn?: string;
+}

@@ -1,0 +1,39 @@
+/**
+ * The HTTP door: routes of design §3.2 on hono. Every route is a thin adapter onto the core.
+ *
+ * @module http/app
+ */
+
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { invalidRequest } from "../errors.js";
+import type { HttpContext } from "./context.js";
+import { MAX_FORM_BYTES } from "./form.js";
+import { introspectionEndpoint } from "./introspection-endpoint.js";
+import { jwksEndpoint, metadataEndpoint, PATHS } from "./metadata.js";
+import { oauthError } from "./respond.js";
+import { revocationEndpoint } from "./revocation-endpoint.js";
+import { tokenEndpoint } from "./token-endpoint.js";
+
+export function createApp(ctx: HttpContext): Hono {
+  const app = new Hono();
+  const limit = bodyLimit({
+    maxSize: MAX_FORM_BYTES,
+    onError: (c) =>
+      oauthError(c, invalidRequest("The request body is too large", "request.too_large")),
+  });
+
+  app.get(PATHS.metadata, metadataEndpoint(ctx));
+  app.get(PATHS.jwks, jwksEndpoint(ctx));
+  app.post(PATHS.token, limit, tokenEndpoint(ctx));
+  app.post(PATHS.introspect, limit, introspectionEndpoint(ctx));
+  app.post(PATHS.revoke, limit, revocationEndpoint(ctx));
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.notFound((c) => c.json({ error: "not_found" }, 404));
+  app.onError((err, c) => {
+    ctx.logFailure(err, "app");
+    return oauthError(c, err);
+  });
+  return app;
+}

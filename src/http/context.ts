@@ -1,0 +1,15 @@
+/**
+ * What the HTTP edge is handed by the composition root.
+ *
+ * @module http/context
+ */
+
+import type { ExchangeDeps } from "../exchange/types.js";
+
+export interface HttpContext {
+  readonly deps: ExchangeDeps;
+  /** Values a client assertion may carry as `aud` (RFC 7523 §3): issuer and endpoint URLs. */
+  readonly assertionAudiences: readonly string[];
+  /** Logs an unexpected (5xx) failure; the response itself stays generic. */
+  readonly logFailure: (err: unknown, endpoint: string) => void;
+}

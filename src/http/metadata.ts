@@ -1,0 +1,54 @@
+/**
+ * RFC 8414 authorization server metadata and the JWKS (public members only).
+ *
+ * @module http/metadata
+ */
+
+import type { Context } from "hono";
+import { TOKEN_EXCHANGE_GRANT } from "../tokens/token-types.js";
+import type { HttpContext } from "./context.js";
+
+/** Paths of the endpoints, relative to the issuer. */
+export const PATHS = {
+  metadata: "/.well-known/oauth-authorization-server",
+  jwks: "/.well-known/jwks.json",
+  token: "/token",
+  introspect: "/introspect",
+  revoke: "/revoke",
+} as const;
+
+const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+const ASSERTION_ALGS = ["EdDSA", "ES256", "ES384", "PS256", "RS256"];
+
+export function metadataEndpoint(ctx: HttpContext) {
+  return (c: Context) => {
+    const { issuer } = ctx.deps;
+    const { policy } = ctx.deps.active();
+    return c.json(
+      {
+        issuer,
+        token_endpoint: `${issuer}${PATHS.token}`,
+        jwks_uri: `${issuer}${PATHS.jwks}`,
+        introspection_endpoint: `${issuer}${PATHS.introspect}`,
+        revocation_endpoint: `${issuer}${PATHS.revoke}`,
+        // RFC 8414 §2 makes this REQUIRED; Baton has no authorization endpoint, so none.
+        response_types_supported: [],
+        grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+        token_endpoint_auth_methods_supported: AUTH_METHODS,
+        token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+        introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+        introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+        revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+        scopes_supported: [...policy.scopes.keys()],
+      },
+      200,
+      { "Cache-Control": "public, max-age=300" },
+    );
+  };
+}
+
+export function jwksEndpoint(ctx: HttpContext) {
+  return (c: Context) =>
+    c.json(ctx.deps.keys.jwks(), 200, { "Cache-Control": "public, max-age=300" });
+}

@@ -1,0 +1,276 @@
+/**
+ * The composition root and the `baton` command line. The only file that picks concrete
+ * adapters (design §5): the keyv store, the audit file, pino, hono's node server.
+ *
+ * @module main
+ */
+
+import { serve } from "@hono/node-server";
+import { Command, Option } from "commander";
+import { openAuditLog } from "./audit/audit-log.js";
+import type { AuditSink } from "./audit/events.js";
+import { serveBanner } from "./cli/banner.js";
+import { policyCheck } from "./cli/policy-check.js";
+import { type Clock, systemClock } from "./clock.js";
+import {
+  DEFAULTS,
+  DurationSchema,
+  defaultIssuer,
+  IssuerSchema,
+  PortSchema,
+  parseSetting,
+} from "./config.js";
+import { BatonError } from "./errors.js";
+import { activatePolicy } from "./exchange/activate.js";
+import { issueDevToken } from "./exchange/dev-token.js";
+import type { ExchangeDeps } from "./exchange/types.js";
+import { createApp } from "./http/app.js";
+import { PATHS } from "./http/metadata.js";
+import { createLogger } from "./log.js";
+import { loadPolicy, PolicyError } from "./policy/load.js";
+import { openKeyvStore } from "./store/keyv-store.js";
+import type { Store } from "./store/store.js";
+import { openKeyRing, rotateKeys } from "./tokens/key-ring.js";
+
+interface BrokerOptions {
+  readonly policies: string;
+  readonly store: string;
+  readonly issuer: string;
+  readonly audit: string;
+}
+
+export interface Broker {
+  readonly deps: ExchangeDeps;
+  close(): Promise<void>;
+}
+
+/** Opens the store, loads the policy and the keys: everything the core needs. */
+export async function openBroker(
+  options: BrokerOptions,
+  clock: Clock = systemClock,
+): Promise<Broker> {
+  const policy = await loadPolicy(options.policies);
+  const store: Store = await openKeyvStore(options.store);
+  let audit: AuditSink | undefined;
+  try {
+    const keys = await openKeyRing(store, policy.broker.signingAlg, clock, policy.broker.maxTtl);
+    audit = openAuditLog(options.audit, clock);
+    const active = activatePolicy(policy);
+    const deps: ExchangeDeps = {
+      issuer: options.issuer,
+      active: () => active,
+      keys,
+      store,
+      audit,
+      clock,
+    };
+    const sink = audit;
+    return {
+      deps,
+      async close() {
+        await sink.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await audit?.close();
+    await store.close();
+    throw err;
+  }
+}
+
+const sharedOptions = (cmd: Command) =>
+  cmd
+    .addOption(
+      new Option("--policies <dir>", "policy directory")
+        .env("BATON_POLICIES")
+        .default(DEFAULTS.policies),
+    )
+    .addOption(
+      new Option("--store <url>", "sqlite://PATH or memory://")
+        .env("BATON_STORE")
+        .default(DEFAULTS.store),
+    )
+    .addOption(
+      new Option("--issuer <url>", "issuer identifier (default: from host and port)").env(
+        "BATON_ISSUER",
+      ),
+    )
+    .addOption(
+      new Option("--audit <path>", 'audit log file, or "stderr"')
+        .env("BATON_AUDIT")
+        .default(DEFAULTS.audit),
+    );
+
+interface SharedFlags {
+  policies: string;
+  store: string;
+  issuer?: string;
+  audit: string;
+}
+
+function brokerOptions(flags: SharedFlags, host: string, port: number): BrokerOptions {
+  const issuer = parseSetting(
+    IssuerSchema,
+    flags.issuer ?? defaultIssuer(host, port),
+    "--issuer",
+    "BATON_ISSUER",
+  );
+  return { policies: flags.policies, store: flags.store, issuer, audit: flags.audit };
+}
+
+/** Flags of the commands that do not listen: the issuer still defaults to the served one. */
+function offlineOptions(flags: SharedFlags): BrokerOptions {
+  const port = parseSetting(
+    PortSchema,
+    process.env.BATON_PORT ?? DEFAULTS.port,
+    "--port",
+    "BATON_PORT",
+  );
+  return brokerOptions(flags, process.env.BATON_HOST ?? DEFAULTS.host, port);
+}
+
+async function serveCommand(flags: SharedFlags & { host: string; port: string }) {
+  const port = parseSetting(PortSchema, flags.port, "--port", "BATON_PORT");
+  const options = brokerOptions(flags, flags.host, port);
+  const log = createLogger();
+  const broker = await openBroker(options);
+  const app = createApp({
+    deps: broker.deps,
+    assertionAudiences: [
+      options.issuer,
+      `${options.issuer}${PATHS.token}`,
+      `${options.issuer}${PATHS.introspect}`,
+      `${options.issuer}${PATHS.revoke}`,
+    ],
+    logFailure: (err, endpoint) => {
+      if (err instanceof BatonError && err.status < 500) return;
+      log.error({ endpoint, err }, "request failed");
+    },
+  });
+  // A key rotated by `baton keys rotate` (or another node) is picked up without a restart.
+  const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), 30_000);
+  refresh.unref();
+
+  const server = serve({ fetch: app.fetch, hostname: flags.host, port }, (info) => {
+    const issuer =
+      flags.issuer === undefined && port === 0
+        ? defaultIssuer(flags.host, info.port)
+        : options.issuer;
+    process.stdout.write(
+      serveBanner(issuer, broker.deps.active().policy, options.policies, options.store),
+    );
+  });
+  const stop = () => {
+    clearInterval(refresh);
+    server.close(() => {
+      broker.close().finally(() => process.exit(0));
+    });
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+async function devTokenCommand(
+  flags: SharedFlags & { user: string; agent?: string; scope?: string; ttl: string },
+) {
+  const broker = await openBroker(offlineOptions(flags));
+  try {
+    const ttl = parseSetting(DurationSchema, flags.ttl, "--ttl", "BATON_DEV_TOKEN_TTL");
+    const token = await issueDevToken(broker.deps, {
+      user: flags.user,
+      ttl,
+      ...(flags.agent === undefined ? {} : { agent: flags.agent }),
+      ...(flags.scope === undefined ? {} : { scopes: flags.scope.split(" ").filter(Boolean) }),
+    });
+    // The token is this command's output: stdout only, so `$(baton dev-token …)` works.
+    process.stdout.write(`${token}\n`);
+  } finally {
+    await broker.close();
+  }
+}
+
+async function keysRotateCommand(flags: SharedFlags) {
+  const options = offlineOptions(flags);
+  const policy = await loadPolicy(options.policies);
+  const store = await openKeyvStore(options.store);
+  const audit = openAuditLog(options.audit, systemClock);
+  try {
+    const { kid, previous } = await rotateKeys(
+      store,
+      policy.broker.signingAlg,
+      systemClock,
+      policy.broker.maxTtl,
+    );
+    audit.record({ type: "key.rotated", kid, ...(previous ? { previous } : {}) });
+    process.stdout.write(
+      `New signing key ${kid}.${previous ? ` ${previous} stays published for ${policy.broker.maxTtl}s, until the last token it signed has expired.` : ""}\n`,
+    );
+  } finally {
+    await audit.close();
+    await store.close();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command("baton")
+    .description("Delegation broker for AI agents (RFC 8693)")
+    .showHelpAfterError();
+
+  sharedOptions(
+    program
+      .command("serve")
+      .description("run the broker: OAuth endpoints")
+      .addOption(
+        new Option("--host <host>", "listen address").env("BATON_HOST").default(DEFAULTS.host),
+      )
+      .addOption(
+        new Option("--port <port>", "listen port").env("BATON_PORT").default(String(DEFAULTS.port)),
+      ),
+  ).action(serveCommand);
+
+  const policy = program.command("policy").description("policy files");
+  policy
+    .command("check")
+    .description("validate the policy files of a directory")
+    .argument("[dir]", "policy directory", process.env.BATON_POLICIES ?? DEFAULTS.policies)
+    .action(async (dir: string) => {
+      process.exitCode = await policyCheck(dir, {
+        log: (line) => process.stdout.write(`${line}\n`),
+        error: (line) => process.stderr.write(`${line}\n`),
+      });
+    });
+
+  sharedOptions(
+    program
+      .command("dev-token")
+      .description("print a subject token from the development issuer (needs broker.dev_issuer)")
+      .requiredOption("--user <name>", "the subject (sub)")
+      .option("--agent <id>", "the only agent that may exchange it (azp)")
+      .option("--scope <scopes>", "space-separated scopes that bound what it yields")
+      .option("--ttl <duration>", "lifetime, e.g. 1h", "1h"),
+  ).action(devTokenCommand);
+
+  const keys = program.command("keys").description("signing keys");
+  sharedOptions(
+    keys.command("rotate").description("make a new signing key; the old stays published"),
+  ).action(keysRotateCommand);
+  return program;
+}
+
+/** Entry point of `bin/baton.js`. Known failures print their message, never a stack. */
+export async function run(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (err) {
+    process.exitCode = 1;
+    if (err instanceof PolicyError) {
+      for (const line of err.issues) process.stderr.write(`${line}\n`);
+      return;
+    }
+    // A store that cannot be opened says why (the CLI is the operator's own console).
+    const cause =
+      err instanceof BatonError && err.cause instanceof Error ? `: ${err.cause.message}` : "";
+    process.stderr.write(`baton: ${err instanceof Error ? err.message : String(err)}${cause}\n`);
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Turns parsed policy files into the `Policy` the broker reads on every request.
+ *
+ * Pure (no file access), so tests can compile policies held in memory. The steps: validate
+ * each file, check the rules that span files, then build the Maps and Sets once, so that
+ * every lookup on the hot path is a Map access.
+ *
+ * @module policy/compile
+ */
+
+import { crossCheck, type ValidFile } from "./cross-check.js";
+import { parseDuration } from "./duration.js";
+import { PolicyError } from "./policy-error.js";
+import { BROKER_DEFAULTS, type PolicyFile } from "./schema.js";
+import type {
+  Agent,
+  Api,
+  BrokerSettings,
+  Policy,
+  Scope,
+  TaskTemplate,
+  TrustedIssuer,
+} from "./types.js";
+import { validatePolicyFile } from "./validate.js";
+
+/** One policy file: its name (as it should appear in messages) and its parsed YAML. */
+export interface PolicySource {
+  readonly file: string;
+  readonly data: unknown;
+}
+
+/**
+ * Validates, cross-checks and compiles policy files, in the order given.
+ *
+ * @throws PolicyError listing every problem found.
+ */
+export function compilePolicy(sources: readonly PolicySource[]): Policy {
+  const files = validateAll(sources);
+  const problems = crossCheck(files);
+  if (problems.length > 0) throw new PolicyError(problems);
+  return build(files);
+}
+
+function validateAll(sources: readonly PolicySource[]): ValidFile[] {
+  const files: ValidFile[] = [];
+  const problems: string[] = [];
+  for (const { file, data } of sources) {
+    const result = validatePolicyFile(file, data);
+    if (result.ok) files.push({ file, data: result.value });
+    else problems.push(...result.issues);
+  }
+  // Cross-checks on half-valid files would only add noise: report the shape problems first.
+  if (problems.length > 0) throw new PolicyError(problems);
+  return files;
+}
+
+type IssuerEntry = NonNullable<PolicyFile["issuers"]>[number];
+type ApiEntry = NonNullable<PolicyFile["apis"]>[string];
+type AgentEntry = NonNullable<PolicyFile["agents"]>[string];
+type TaskEntry = NonNullable<PolicyFile["tasks"]>[string];
+
+function build(files: readonly ValidFile[]): Policy {
+  const issuers = new Map<string, TrustedIssuer>();
+  const apis = new Map<string, Api>();
+  const apisByResource = new Map<string, Api>();
+  const scopes = new Map<string, Scope>();
+  const agents = new Map<string, Agent>();
+  const tasks = new Map<string, TaskTemplate>();
+  const approvers = new Map<string, ReadonlySet<string>>();
+
+  for (const { data } of files) {
+    for (const entry of data.issuers ?? []) issuers.set(entry.issuer, toIssuer(entry));
+    for (const [id, entry] of Object.entries(data.apis ?? {})) {
+      const api = toApi(id, entry);
+      apis.set(id, api);
+      apisByResource.set(api.resource, api);
+      for (const [name, scope] of api.scopes) scopes.set(name, scope);
+    }
+    for (const [id, entry] of Object.entries(data.agents ?? {})) agents.set(id, toAgent(id, entry));
+    for (const [id, entry] of Object.entries(data.tasks ?? {})) tasks.set(id, toTask(id, entry));
+    for (const [id, members] of Object.entries(data.approvers ?? {}))
+      approvers.set(id, new Set(members));
+  }
+
+  const broker = files.find((f) => f.data.broker)?.data.broker ?? BROKER_DEFAULTS;
+  return {
+    broker: toBroker(broker),
+    issuers,
+    apis,
+    apisByResource,
+    scopes,
+    agents,
+    tasks,
+    approvers,
+    files: files.map((f) => f.file),
+  };
+}
+
+function toBroker(
+  entry: NonNullable<PolicyFile["broker"]> | typeof BROKER_DEFAULTS,
+): BrokerSettings {
+  return {
+    signingAlg: entry.signing_alg,
+    defaultTtl: parseDuration(entry.default_ttl),
+    maxTtl: parseDuration(entry.max_ttl),
+    maxDepth: entry.max_depth,
+    devIssuer: entry.dev_issuer,
+  };
+}
+
+function toIssuer(entry: IssuerEntry): TrustedIssuer {
+  return {
+    issuer: entry.issuer,
+    ...(entry.jwks_uri !== undefined && { jwksUri: entry.jwks_uri }),
+    ...(entry.jwks !== undefined && { jwks: entry.jwks }),
+    audience: entry.audience,
+    algorithms: entry.algorithms,
+    scopesBound: entry.scopes_bound,
+  };
+}
+
+function toApi(id: string, entry: ApiEntry): Api {
+  const scopes = new Map<string, Scope>();
+  for (const [name, value] of Object.entries(entry.scopes)) {
+    // Short form `name: description`, long form `{description, approval}`.
+    const long = typeof value === "string" ? { description: value } : value;
+    scopes.set(name, {
+      name,
+      api: id,
+      description: long.description,
+      ...(long.approval !== undefined && { approval: long.approval }),
+    });
+  }
+  return {
+    id,
+    resource: entry.resource,
+    description: entry.description,
+    ...(entry.max_ttl !== undefined && { maxTtl: parseDuration(entry.max_ttl) }),
+    defaultScopes: entry.default_scopes,
+    scopes,
+  };
+}
+
+function toAgent(id: string, entry: AgentEntry): Agent {
+  return {
+    id,
+    description: entry.description,
+    ...(entry.secret_sha256 !== undefined && { secretSha256: entry.secret_sha256 }),
+    ...(entry.jwks !== undefined && { jwks: entry.jwks }),
+    scopes: new Set(entry.scopes),
+    delegateTo: new Set(entry.delegate_to),
+    impersonate: entry.impersonate,
+    disabled: entry.disabled,
+  };
+}
+
+function toTask(id: string, entry: TaskEntry): TaskTemplate {
+  return {
+    id,
+    description: entry.description,
+    ceiling: entry.ceiling,
+    ...(entry.max_ttl !== undefined && { maxTtl: parseDuration(entry.max_ttl) }),
+    ...(entry.max_tokens !== undefined && { maxTokens: entry.max_tokens }),
+    ...(entry.approval !== undefined && { approval: entry.approval }),
+  };
+}

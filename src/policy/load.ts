@@ -1,0 +1,105 @@
+/**
+ * Reads a policies directory and compiles it: the only file of `policy/` that touches disk.
+ *
+ * Steps: list the `*.yaml`/`*.yml` files (sorted, not recursive), parse each as YAML, then hand
+ * them to `compilePolicy`. Every problem becomes a `PolicyError` line; YAML syntax errors read
+ * `file: line N: message`.
+ *
+ * @module policy/load
+ */
+
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { parseDocument } from "yaml";
+import { compilePolicy, type PolicySource } from "./compile.js";
+import { PolicyError } from "./policy-error.js";
+import type { Policy } from "./types.js";
+
+export { compilePolicy, type PolicySource } from "./compile.js";
+export { PolicyError } from "./policy-error.js";
+
+/**
+ * Loads and compiles every policy file in `dir`.
+ *
+ * @throws PolicyError listing every problem found, including a missing or empty directory.
+ */
+export async function loadPolicy(dir: string): Promise<Policy> {
+  const names = await listPolicyFiles(dir);
+  const parsed = await Promise.all(names.map((name) => readPolicyFile(dir, name)));
+  const problems = parsed.flatMap((p) => ("issues" in p ? p.issues : []));
+  if (problems.length > 0) throw new PolicyError(problems);
+  return compilePolicy(parsed.filter((p): p is PolicySource => "data" in p));
+}
+
+const POLICY_FILE = /\.ya?ml$/;
+
+/**
+ * Policy file names in `dir`, sorted so that "defined first" is stable across machines.
+ * Dot files are skipped: editors' temporary files, and the `..data` links of a Kubernetes
+ * ConfigMap mount, whose real files are symlinks (hence `stat`, which follows them).
+ */
+async function listPolicyFiles(dir: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err) {
+    throw new PolicyError([`${dir}: ${describeDirError(err)}`]);
+  }
+  const candidates = entries.filter((name) => POLICY_FILE.test(name) && !name.startsWith("."));
+  const isFile = await Promise.all(
+    candidates.map((name) =>
+      stat(join(dir, name)).then(
+        (s) => s.isFile(),
+        () => false,
+      ),
+    ),
+  );
+  const names = candidates.filter((_, i) => isFile[i]).sort();
+  if (names.length === 0) throw new PolicyError([`${dir}: no policy files (*.yaml, *.yml) found`]);
+  return names;
+}
+
+async function readPolicyFile(
+  dir: string,
+  name: string,
+): Promise<PolicySource | { issues: string[] }> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, name), "utf8");
+  } catch (err) {
+    return { issues: [`${name}: cannot read the file (${errorCode(err) ?? "unknown error"})`] };
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    return {
+      issues: doc.errors.map(
+        (e) => `${name}: line ${e.linePos?.[0].line ?? 1}: ${firstLine(e.message)}`,
+      ),
+    };
+  }
+  // A file of comments only is empty, not malformed.
+  if (doc.contents === null) return { file: name, data: {} };
+  try {
+    return { file: name, data: doc.toJS() };
+  } catch (err) {
+    // Raised while resolving aliases (an unknown anchor, too many aliases).
+    return { issues: [`${name}: ${err instanceof Error ? err.message : String(err)}`] };
+  }
+}
+
+/** yaml's message repeats the position and quotes the source below it: keep the reason only. */
+function firstLine(message: string): string {
+  return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
+}
+
+function describeDirError(err: unknown): string {
+  const code = errorCode(err);
+  if (code === "ENOENT") return "no such directory";
+  if (code === "ENOTDIR") return "not a directory";
+  return `cannot read the policies directory (${code ?? "unknown error"})`;
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}

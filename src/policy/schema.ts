@@ -1,0 +1,309 @@
+/**
+ * The shape of ONE policy file (design §3.3), as a zod schema.
+ *
+ * Every object is strict: a misspelt key is an error, never a silently ignored setting. Every
+ * field carries a `.describe()` text because `policies/policy.schema.json` is generated from
+ * this schema and editors show that text on hover. Cross-file rules (ids defined twice,
+ * references to scopes and agents) live in cross-check.ts; this file only knows one file.
+ *
+ * @module policy/schema
+ */
+
+import { z } from "zod";
+import { DURATION_PATTERN } from "./duration.js";
+
+/** API, agent, task template and approver group ids (one namespace, design §3.3). */
+export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Scope names: the `scope` claim is space-separated (RFC 6749 §3.3), so no spaces here. */
+export const SCOPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$/;
+/** Asymmetric JWS algorithms only: `none` and HMAC (a shared secret) are never accepted. */
+export const JWS_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+/** JWK members that hold private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4). */
+export const PRIVATE_JWK_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] as const;
+
+/** What applies when no file has a `broker` section. */
+export const BROKER_DEFAULTS = {
+  signing_alg: "EdDSA",
+  default_ttl: "5m",
+  max_ttl: "1h",
+  max_depth: 3,
+  dev_issuer: false,
+} as const;
+
+/** A strict object whose unknown-key message lists the keys that are allowed. */
+function strict<T extends z.core.$ZodLooseShape>(shape: T) {
+  const allowed = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (iss) =>
+      iss.code === "unrecognized_keys" ? `unknown key; expected one of: ${allowed}` : undefined,
+  });
+}
+
+/** A list whose entries must be distinct: a repeat is almost always a copy-paste slip. */
+function uniqueList<T extends z.ZodType<string>>(item: T) {
+  return z.array(item).superRefine((list: readonly string[], ctx) => {
+    list.forEach((value, i) => {
+      if (list.indexOf(value) !== i) {
+        ctx.addIssue({
+          code: "custom",
+          path: [i],
+          message: `${JSON.stringify(value)} is listed twice`,
+        });
+      }
+    });
+  });
+}
+
+const Id = z
+  .string()
+  .regex(
+    ID_PATTERN,
+    "must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a-z or 0-9",
+  );
+const ScopeName = z
+  .string()
+  .regex(
+    SCOPE_PATTERN,
+    "must be 1-128 characters of A-Z, a-z, 0-9, ':', '.', '_' or '-', no spaces",
+  );
+const Duration = z
+  .string()
+  .regex(DURATION_PATTERN, "must be a duration: a whole number and s, m or h (e.g. 30s, 5m, 1h)");
+const Approval = Id.describe(
+  "Who approves: `subject` (the user the agent works for) or the id of a group under `approvers`.",
+);
+
+const isAbsoluteUrl = (text: string) => URL.canParse(text);
+const isLoopback = (host: string) => ["localhost", "127.0.0.1", "[::1]"].includes(host);
+/** Keys fetched over plain http could be swapped in transit: https, except on this machine. */
+const isSafeKeyUrl = (text: string) => {
+  if (!URL.canParse(text)) return false;
+  const url = new URL(text);
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname));
+};
+
+const privateMember = (name: string) =>
+  z
+    .never({
+      error: `private key member "${name}" must not appear in policy: publish the public key only`,
+    })
+    .optional()
+    .describe(`Private key material: never allowed here.`);
+
+const Jwk = z
+  .looseObject({
+    kty: z
+      .enum(["RSA", "EC", "OKP"], { error: "kty must be RSA, EC or OKP (a public asymmetric key)" })
+      .describe("Key type. Only public asymmetric keys belong in policy."),
+    kid: z.string().min(1).optional().describe("Key id; recommended, so tokens can name the key."),
+    d: privateMember("d"),
+    p: privateMember("p"),
+    q: privateMember("q"),
+    dp: privateMember("dp"),
+    dq: privateMember("dq"),
+    qi: privateMember("qi"),
+    oth: privateMember("oth"),
+    k: privateMember("k"),
+  })
+  .describe(
+    "A public JSON Web Key (RFC 7517). Private members (d, p, q, dp, dq, qi, oth, k) are refused.",
+  );
+
+const Jwks = strict({
+  keys: z.array(Jwk).min(1, "needs at least one key").describe("The public keys."),
+}).describe("A JWK Set (RFC 7517 §5) of public keys, inline.");
+
+const Broker = strict({
+  signing_alg: z
+    .enum(["EdDSA", "ES256"])
+    .default(BROKER_DEFAULTS.signing_alg)
+    .describe(
+      "Algorithm of the tokens the broker signs. EdDSA (Ed25519) unless an API needs ES256.",
+    ),
+  default_ttl: Duration.default(BROKER_DEFAULTS.default_ttl).describe(
+    "Token lifetime when a request names none. Keep it short: 5m is recommended.",
+  ),
+  max_ttl: Duration.default(BROKER_DEFAULTS.max_ttl).describe(
+    "Hard cap on the lifetime of every issued token. 1h or less is recommended.",
+  ),
+  max_depth: z
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(10, "must be at most 10")
+    .default(BROKER_DEFAULTS.max_depth)
+    .describe("Most agents in one `act` delegation chain (1-10). 3 is recommended."),
+  dev_issuer: z
+    .boolean()
+    .default(BROKER_DEFAULTS.dev_issuer)
+    .describe(
+      "Enables `baton dev-token` and accepts its subject tokens. Development only: false in production.",
+    ),
+}).describe("Broker settings. At most one file may hold this section.");
+
+const Issuer = strict({
+  issuer: z
+    .string()
+    .refine(isAbsoluteUrl, "must be an absolute URL")
+    .describe(
+      "The exact `iss` value of the identity provider's tokens, e.g. https://idp.example.com.",
+    ),
+  jwks_uri: z
+    .string()
+    .refine(isSafeKeyUrl, "must be an https URL (http only on localhost)")
+    .optional()
+    .describe("Where the provider publishes its public keys. Give this or `jwks`, not both."),
+  jwks: Jwks.optional().describe(
+    "The provider's public keys, inline. Give this or `jwks_uri`, not both.",
+  ),
+  audience: z
+    .string()
+    .min(1, "must not be empty")
+    .describe(
+      "The `aud` a subject token must carry to be accepted here: usually the broker's URL.",
+    ),
+  algorithms: uniqueList(
+    z.enum(JWS_ALGORITHMS, {
+      error: `must be one of ${JWS_ALGORITHMS.join(", ")}: never none or HMAC`,
+    }),
+  )
+    .min(1, "needs at least one algorithm")
+    .describe(
+      "JWS algorithms accepted from this issuer: asymmetric only, e.g. [RS256] or [ES256].",
+    ),
+  scopes_bound: z
+    .boolean()
+    .default(false)
+    .describe("When true, the subject token's own `scope` claim also bounds what it can yield."),
+})
+  .superRefine((issuer, ctx) => {
+    if ((issuer.jwks_uri === undefined) === (issuer.jwks === undefined)) {
+      ctx.addIssue({ code: "custom", message: "needs exactly one of jwks_uri and jwks" });
+    }
+  })
+  .describe("An outside identity provider whose tokens may be subject tokens.");
+
+const Scope = z
+  .union(
+    [
+      z.string().min(1, "must not be empty").describe("Short form: the description."),
+      strict({
+        description: z
+          .string()
+          .min(1, "must not be empty")
+          .describe("What the scope allows, in words an approver understands."),
+        approval: Approval.optional(),
+      }),
+    ],
+    { error: "must be a description, or a mapping with description and approval" },
+  )
+  .describe("A scope: its description, or {description, approval} for an elevated scope.");
+
+const Api = strict({
+  resource: z
+    .string()
+    .refine(isAbsoluteUrl, "must be an absolute URI")
+    .refine((text) => !text.includes("#"), "must not contain a fragment (RFC 8707 §2)")
+    .describe("The API's exact `resource` URI (RFC 8707): the `aud` of the tokens issued for it."),
+  description: z.string().default("").describe("What the API is; shown to agents by list_apis."),
+  max_ttl: Duration.optional().describe(
+    "Cap on token lifetime for this API, at most broker.max_ttl. Shorter for powerful APIs.",
+  ),
+  default_scopes: uniqueList(ScopeName)
+    .default([])
+    .describe("Scopes granted when a request names none. Keep it read-only, or empty."),
+  scopes: z
+    .record(ScopeName, Scope)
+    .refine((scopes) => Object.keys(scopes).length > 0, "an API needs at least one scope")
+    .describe("Scope name → description. Scope names are unique across all APIs."),
+}).describe("A downstream API that agents get tokens for.");
+
+const Agent = strict({
+  description: z.string().default("").describe("What the agent does; shown to approvers."),
+  secret_sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters: the SHA-256 of the secret")
+    .optional()
+    .describe(
+      "Lower-case hex SHA-256 of the client secret (never the secret). Secrets: >= 128 random bits.",
+    ),
+  jwks: Jwks.optional().describe(
+    "Public keys for private_key_jwt client authentication (RFC 7523).",
+  ),
+  scopes: uniqueList(ScopeName)
+    .default([])
+    .describe("Every scope this agent may ever hold. Grant the least it needs."),
+  delegate_to: uniqueList(Id)
+    .default([])
+    .describe("Agents this agent may hand work to (delegation tokens name one of them)."),
+  impersonate: z
+    .boolean()
+    .default(false)
+    .describe("Allows tokens without `act` (RFC 8693 impersonation). Keep false."),
+  disabled: z
+    .boolean()
+    .default(false)
+    .describe("A disabled agent authenticates but may not exchange. Use it to cut an agent off."),
+})
+  .superRefine((agent, ctx) => {
+    if (agent.secret_sha256 === undefined && agent.jwks === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: "needs a credential: secret_sha256 or jwks (or both)",
+      });
+    }
+  })
+  .describe("A registered OAuth client that acts for a subject.");
+
+const Task = strict({
+  description: z.string().default("").describe("The purpose of tasks opened from this template."),
+  ceiling: uniqueList(ScopeName)
+    .min(1, "needs at least one scope")
+    .describe("The most any token of the task may carry."),
+  max_ttl: Duration.optional().describe("How long a task lives (its deadline), e.g. 30m."),
+  max_tokens: z
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(1_000_000, "must be at most 1000000")
+    .optional()
+    .describe("Most tokens issued inside one task: a budget against runaway agents."),
+  approval: Approval.optional().describe(
+    "Approve the whole ceiling once when the task opens: `subject` or an approver group id.",
+  ),
+}).describe("A task template: a named scope ceiling with a deadline and a token budget.");
+
+export const PolicyFileSchema = strict({
+  broker: Broker.optional(),
+  issuers: z
+    .array(Issuer)
+    .optional()
+    .describe("Identity providers whose tokens are accepted as subject tokens."),
+  apis: z
+    .record(Id, Api)
+    .optional()
+    .describe("API id → API. Ids are shared with agents, tasks and approver groups."),
+  agents: z.record(Id, Agent).optional().describe("Agent id (its OAuth client_id) → agent."),
+  tasks: z.record(Id, Task).optional().describe("Task template id → template."),
+  approvers: z
+    .record(
+      Id,
+      uniqueList(z.string().min(1, "must not be empty"))
+        .min(1, "needs at least one member")
+        .describe("Subject identifiers (the `sub` of their tokens) who may approve."),
+    )
+    .optional()
+    .describe("Approver group id → members."),
+}).describe("A Baton policy file. All *.yaml files of a policies directory are merged.");
+
+/** One policy file, as validated (defaults applied, durations still text). */
+export type PolicyFile = z.output<typeof PolicyFileSchema>;

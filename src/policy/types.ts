@@ -1,0 +1,99 @@
+/**
+ * The compiled policy: what the broker reads on every request.
+ *
+ * Built once from the YAML files by `loadPolicy` (policy/load.ts), indexed so that every lookup
+ * on the hot path is a Map access (issue 2, item 9). Durations are in seconds.
+ *
+ * @module policy/types
+ */
+
+export type SigningAlg = "EdDSA" | "ES256";
+
+/** A JSON Web Key, as found in policy files (public members only). */
+export type PublicJwk = Readonly<Record<string, unknown>> & { kty: string };
+
+export interface BrokerSettings {
+  readonly signingAlg: SigningAlg;
+  /** Lifetime when a request names none (seconds). */
+  readonly defaultTtl: number;
+  /** Hard cap for every issued token (seconds). */
+  readonly maxTtl: number;
+  /** Most agents in one `act` chain. */
+  readonly maxDepth: number;
+  /** Whether `baton dev-token` and its tokens are accepted. Development only. */
+  readonly devIssuer: boolean;
+}
+
+/** An outside identity provider whose tokens may be subject (or actor) tokens. */
+export interface TrustedIssuer {
+  readonly issuer: string;
+  /** Exactly one of `jwksUri` and `jwks`. */
+  readonly jwksUri?: string;
+  readonly jwks?: { readonly keys: readonly PublicJwk[] };
+  /** The `aud` a subject token must carry. */
+  readonly audience: string;
+  /** The JWS algorithms accepted from this issuer (never `none`, never HMAC). */
+  readonly algorithms: readonly string[];
+  /** When true, the subject token's own `scope` also bounds what it yields (rule 1). */
+  readonly scopesBound: boolean;
+}
+
+export interface Scope {
+  readonly name: string;
+  readonly api: string;
+  readonly description: string;
+  /** `subject` (the user approves) or an approvers group id; undefined when not elevated. */
+  readonly approval?: string;
+}
+
+export interface Api {
+  readonly id: string;
+  /** The exact `resource` value and the issued `aud`. */
+  readonly resource: string;
+  readonly description: string;
+  /** Seconds; undefined means only the broker's cap applies. */
+  readonly maxTtl?: number;
+  readonly defaultScopes: readonly string[];
+  readonly scopes: ReadonlyMap<string, Scope>;
+}
+
+export interface Agent {
+  readonly id: string;
+  readonly description: string;
+  /** Lower-case hex SHA-256 of the client secret (client_secret_basic / client_secret_post). */
+  readonly secretSha256?: string;
+  /** Public keys for private_key_jwt (RFC 7523) and for self-signed actor tokens. */
+  readonly jwks?: { readonly keys: readonly PublicJwk[] };
+  readonly scopes: ReadonlySet<string>;
+  readonly delegateTo: ReadonlySet<string>;
+  /** Tokens without `act` are allowed only for such an agent (RFC 8693 §1.1). */
+  readonly impersonate: boolean;
+  /** A disabled agent authenticates but may not exchange (`unauthorized_client`). */
+  readonly disabled: boolean;
+}
+
+export interface TaskTemplate {
+  readonly id: string;
+  readonly description: string;
+  readonly ceiling: readonly string[];
+  readonly maxTtl?: number;
+  readonly maxTokens?: number;
+  readonly approval?: string;
+}
+
+export interface Policy {
+  readonly broker: BrokerSettings;
+  /** Keyed by the exact `iss` value. */
+  readonly issuers: ReadonlyMap<string, TrustedIssuer>;
+  readonly apis: ReadonlyMap<string, Api>;
+  /** Keyed by the exact `resource` URI. */
+  readonly apisByResource: ReadonlyMap<string, Api>;
+  /** Every scope name, across all APIs (scope names are unique). */
+  readonly scopes: ReadonlyMap<string, Scope>;
+  readonly agents: ReadonlyMap<string, Agent>;
+  readonly tasks: ReadonlyMap<string, TaskTemplate>;
+  /** Approver group id → members (subject identifiers). */
+  readonly approvers: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The files the policy was read from, relative to its directory, sorted. */
+  readonly files: readonly string[];
+}

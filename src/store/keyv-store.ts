@@ -1,0 +1,301 @@
+/**
+ * The keyv adapter for the store port: `sqlite://PATH` (the embedded default, shareable by
+ * several processes) and `memory://` (tests).
+ *
+ * The only file that imports keyv (design §5). keyv does the plain reads and writes. The two
+ * operations that decide who owns a record, `add` and `delete`, are one SQL statement each
+ * (SQLite) or one synchronous step on the Map (memory), so that a single-use record is won by
+ * exactly one caller across every process sharing the backend (design §4 rule 6).
+ *
+ * Fail closed (design §4 rule 8): keyv runs with `throwOnErrors`, and every backend error
+ * reaches the caller as `storeUnavailable` (503), never as "not found".
+ *
+ * Layout, which every process opening the same file must agree on: table `keyv(key, value)`,
+ * key `<namespace>:<key>`, value `{"value":…,"expires":<ms since epoch>}` (no `expires`: the
+ * record never expires). A record is expired once `now > expires`, keyv's own rule.
+ *
+ * @module store/keyv-store
+ */
+
+import { mkdir, open } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { KeyvSqlite } from "@keyv/sqlite";
+import { type DeserializedData, Keyv } from "keyv";
+import { storeUnavailable } from "../errors.js";
+import type { Store } from "./store.js";
+
+export interface KeyvStoreOptions {
+  /**
+   * Separates stores that share one backend. Letters, digits, `_`, `.` and `-` only: a `:`
+   * would let namespace `a` key `b:c` and namespace `a:b` key `c` name the same row.
+   */
+  namespace?: string;
+}
+
+const DEFAULT_NAMESPACE = "baton";
+const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]+$/;
+const EXPECTED_URLS = "expected sqlite://PATH or memory://";
+/** How long SQLite waits for another process's write lock before failing (then: 503). */
+const BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * Opens the store named by a `--store` URL. Backend failures while opening reject with
+ * `storeUnavailable`, whose cause names the setting; an unsupported URL throws a plain Error.
+ */
+export async function openKeyvStore(url: string, options: KeyvStoreOptions = {}): Promise<Store> {
+  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  if (!NAMESPACE_PATTERN.test(namespace)) {
+    throw new Error(`store namespace must match ${NAMESPACE_PATTERN}`);
+  }
+  if (url === "memory://") return keyvStore(namespace, memoryBackend());
+  if (url.startsWith("sqlite://"))
+    return keyvStore(namespace, await sqliteBackend(sqlitePath(url)));
+  // redis://HOST:PORT[/DB] (design §3.1) goes here: @keyv/redis, with add as SET NX PX.
+  throw new Error(`--store: unsupported store URL${schemeOf(url)} (${EXPECTED_URLS})`);
+}
+
+/** What each backend must do atomically, on keys that already carry the namespace. */
+interface Backend {
+  readonly keyv: Keyv<unknown>;
+  /** Writes `record` unless a live record holds `key`, in one indivisible step. */
+  add(key: string, record: string, now: number): Promise<boolean> | boolean;
+  /** Removes `key` in one indivisible step; the record it held, if any. */
+  take(key: string): Promise<string | undefined> | string | undefined;
+  close(): Promise<void>;
+}
+
+type StoredRecord<V> = DeserializedData<V>;
+
+// Plain JSON rather than keyv's default serializer, which rewrites strings that start with ":"
+// and turns ":base64:…" strings into Buffers. Store values are JSON already, and add() must
+// write exactly what keyv reads, synchronously for the Map.
+const serialize = <V>(record: StoredRecord<V>): string => JSON.stringify(record);
+const deserialize = <V>(raw: string): StoredRecord<V> => JSON.parse(raw) as StoredRecord<V>;
+const isExpired = (record: StoredRecord<unknown>, now: number): boolean =>
+  typeof record.expires === "number" && now > record.expires;
+
+/** The port over keyv plus a backend's atomic operations. */
+function keyvStore(namespace: string, backend: Backend): Store {
+  const { keyv } = backend;
+  // Prefixed here, not by keyv: keyv leaves a key that already starts with `<namespace>:` as it
+  // is in get/set but prefixes it again in getMany, so `k` and `baton:k` would share a row.
+  const prefixed = (key: string) => `${namespace}:${key}`;
+  let closing: Promise<void> | undefined;
+  return {
+    get<T>(key: string) {
+      return guard(() => keyv.get<T>(prefixed(key)));
+    },
+    getMany<T>(keys: readonly string[]) {
+      return guard(() => keyv.getMany<T>(keys.map(prefixed)));
+    },
+    async set(key, value, ttlMs) {
+      checkTtl(ttlMs);
+      const written = await guard(() => keyv.set(prefixed(key), value, ttlMs));
+      // keyv reports an adapter that declined the write as `false` rather than throwing.
+      if (!written) throw storeUnavailable(new Error("the store did not write the value"));
+    },
+    async add(key, value, ttlMs) {
+      checkTtl(ttlMs);
+      const now = Date.now();
+      const record = serialize({ value, expires: ttlMs === undefined ? undefined : now + ttlMs });
+      return guard(() => backend.add(prefixed(key), record, now));
+    },
+    async delete(key) {
+      const raw = await guard(() => backend.take(prefixed(key)));
+      // An expired record already reads as absent: removing it deletes nothing a caller could
+      // have seen, so a consume-by-delete cannot succeed on a record that has run out.
+      return raw !== undefined && !isExpired(deserialize(raw), Date.now());
+    },
+    close() {
+      closing ??= guard(() => backend.close());
+      return closing;
+    },
+  };
+}
+
+/** Every backend error, whatever its shape, becomes a 503 (design §4 rule 8). */
+async function guard<T>(operation: () => Promise<T> | T): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw storeUnavailable(error);
+  }
+}
+
+/** keyv reads a TTL of 0 as "never expires": refuse it rather than keep a record forever. */
+function checkTtl(ttlMs: number | undefined): void {
+  if (ttlMs === undefined || (Number.isFinite(ttlMs) && ttlMs > 0)) return;
+  throw new RangeError("a store TTL must be a positive number of milliseconds");
+}
+
+function newKeyv(store: KeyvSqlite | Map<string, string>): Keyv<unknown> {
+  return new Keyv<unknown>({
+    store,
+    useKeyPrefix: false,
+    serialize,
+    deserialize,
+    throwOnErrors: true,
+  });
+}
+
+// ---- memory:// ----------------------------------------------------------------------------
+
+function memoryBackend(): Backend {
+  const map = new MemoryMap();
+  return {
+    keyv: newKeyv(map),
+    add: (key, record, now) => map.add(key, record, now),
+    take: (key) => map.take(key),
+    close: async () => map.close(),
+  };
+}
+
+/** keyv's Map store, adjusted so that keyv's own paths cannot break add() or fail open. */
+class MemoryMap extends Map<string, string> {
+  #closed = false;
+
+  // keyv calls delete only to drop a record it has just read as expired, and awaits in between:
+  // a fresh record add()ed meanwhile must survive, or a second add() could win the key.
+  override delete(key: string): boolean {
+    const raw = this.get(key);
+    if (raw === undefined || !isExpired(deserialize(raw), Date.now())) return false;
+    return super.delete(key);
+  }
+
+  // Without getMany, keyv reads a Map through Promise.allSettled, turning errors into
+  // "missing": with it, a closed store fails getMany as it fails get.
+  getMany(keys: string[]): (string | undefined)[] {
+    return keys.map((key) => this.get(key));
+  }
+
+  override get(key: string): string | undefined {
+    this.#checkOpen();
+    return super.get(key);
+  }
+
+  override set(key: string, value: string): this {
+    this.#checkOpen();
+    return super.set(key, value);
+  }
+
+  /** Synchronous check-and-set: nothing else runs between the check and the write. */
+  add(key: string, record: string, now: number): boolean {
+    const raw = this.get(key);
+    if (raw !== undefined && !isExpired(deserialize(raw), now)) return false;
+    this.set(key, record);
+    return true;
+  }
+
+  take(key: string): string | undefined {
+    const raw = this.get(key);
+    super.delete(key);
+    return raw;
+  }
+
+  close(): void {
+    this.#closed = true;
+    super.clear();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new Error("the memory store is closed");
+  }
+}
+
+// ---- sqlite:// ----------------------------------------------------------------------------
+
+/** `sqlite://data/baton.db` is relative to the working directory; `sqlite:///abs` is absolute. */
+function sqlitePath(url: string): string {
+  const path = url.slice("sqlite://".length);
+  if (path === "") throw new Error(`--store: sqlite:// needs a file path (${EXPECTED_URLS})`);
+  return resolve(path);
+}
+
+/** The scheme only: a URL may carry credentials (redis://:password@host), never echo it. */
+function schemeOf(url: string): string {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
+  return scheme === undefined ? "" : ` scheme "${scheme}:"`;
+}
+
+async function sqliteBackend(path: string): Promise<Backend> {
+  let adapter: SqliteAdapter | undefined;
+  try {
+    // 0700/0600: the store holds grants and token state; only the broker's user reads it.
+    // SQLite gives the -wal and -shm files the database file's mode.
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await (await open(path, "a", 0o600)).close();
+    adapter = new SqliteAdapter({ uri: `sqlite://${path}`, busyTimeout: BUSY_TIMEOUT_MS });
+    // WAL: readers do not block the writer, so processes sharing the file rarely wait; the
+    // busy timeout covers the waits that remain (one writer at a time).
+    await adapter.query("PRAGMA journal_mode=WAL");
+  } catch (error) {
+    await adapter?.close().catch(() => undefined);
+    throw storeUnavailable(new Error(`--store: cannot open sqlite://${path}`, { cause: error }));
+  }
+  const sqlite = adapter;
+  return {
+    keyv: newKeyv(sqlite),
+    add: (key, record, now) => sqlite.add(key, record, now),
+    take: (key) => sqlite.take(key),
+    close: () => sqlite.close(),
+  };
+}
+
+type Row = { key: string; value: string };
+
+/** @keyv/sqlite, plus the single-statement operations keyv does not offer. */
+class SqliteAdapter extends KeyvSqlite {
+  get #table(): string {
+    return this.opts.table ?? "keyv";
+  }
+
+  /**
+   * One statement, so atomic across connections: insert, or replace a row whose record has
+   * expired; RETURNING yields a row only when this call wrote.
+   */
+  async add(key: string, record: string, now: number): Promise<boolean> {
+    const table = this.#table;
+    const rows: Row[] = await this.query(
+      `INSERT INTO ${table}(key, value) VALUES(?, ?)
+       ON CONFLICT(key) DO UPDATE SET value = excluded.value
+       WHERE json_extract(${table}.value, '$.expires') < ?
+       RETURNING key`,
+      key,
+      record,
+      now,
+    );
+    return rows.length > 0;
+  }
+
+  /** One statement: of two concurrent deletes, only one gets the row back. */
+  async take(key: string): Promise<string | undefined> {
+    const rows: Row[] = await this.query(
+      `DELETE FROM ${this.#table} WHERE key = ? RETURNING value`,
+      key,
+    );
+    return rows[0]?.value;
+  }
+
+  // keyv calls delete/deleteMany only to drop records it has just read as expired. Upstream
+  // selects then deletes by key, which can remove a fresh record another process add()ed in
+  // between and let a second add() win. Re-checking expiry in the DELETE keeps that record.
+  // (No `expires`: json_extract is NULL, the comparison is not true, the row stays.)
+  override async delete(key: string): Promise<boolean> {
+    const rows: Row[] = await this.query(
+      `DELETE FROM ${this.#table} WHERE key = ? AND json_extract(value, '$.expires') < ? RETURNING key`,
+      key,
+      Date.now(),
+    );
+    return rows.length > 0;
+  }
+
+  override async deleteMany(keys: string[]): Promise<boolean> {
+    const rows: Row[] = await this.query(
+      `DELETE FROM ${this.#table} WHERE key IN (SELECT value FROM json_each(?))
+       AND json_extract(value, '$.expires') < ? RETURNING key`,
+      JSON.stringify(keys),
+      Date.now(),
+    );
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * The store port: the only way Baton keeps state.
+ *
+ * Small on purpose (design §7): every adapter passes one contract suite
+ * (`test/contract/store.contract.ts`). Adapters throw `storeUnavailable` when the backend
+ * cannot answer; they never read an error as "not found" (design §4 rule 8).
+ *
+ * Values are JSON-serialisable data (strings, numbers, booleans, null, arrays, plain
+ * objects): what goes in comes back equal, through any adapter.
+ *
+ * @module store/store
+ */
+
+export interface Store {
+  /** The value, or undefined when absent or expired. */
+  get<T>(key: string): Promise<T | undefined>;
+  /** Several values at once, in the order of `keys`. */
+  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>;
+  /** Writes a value. `ttlMs` undefined means it never expires. */
+  set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  /**
+   * Writes the value only if the key is absent (or expired), atomically, across every process
+   * that shares the backend. True when this call wrote it: the primitive for single-use records.
+   */
+  add(key: string, value: unknown, ttlMs?: number): Promise<boolean>;
+  /** True when something was deleted. */
+  delete(key: string): Promise<boolean>;
+  /** Closes connections. The store is unusable afterwards. */
+  close(): Promise<void>;
+}

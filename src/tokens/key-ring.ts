@@ -1,0 +1,174 @@
+/**
+ * Baton's signing keys, kept in the store so that a restart (or another process on the same
+ * store) signs with the same keys and publishes the same JWKS.
+ *
+ * A rotated-out key stays published until the last token it can have signed has expired:
+ * every token's `exp` is at most `max_ttl` after it was signed, so `retired + max_ttl`.
+ *
+ * @module tokens/key-ring
+ */
+
+import { randomUUID } from "node:crypto";
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+} from "jose";
+import type { Clock } from "../clock.js";
+import type { SigningAlg } from "../policy/types.js";
+import type { Store } from "../store/store.js";
+
+const RING_KEY = "keys:ring";
+
+/** One key as stored. Private members live only in the store, never on the wire or in logs. */
+interface StoredKey {
+  kid: string;
+  alg: SigningAlg;
+  privateJwk: JWK;
+  publicJwk: JWK;
+  /** Epoch seconds. */
+  createdAt: number;
+  /** Epoch seconds when it stopped signing; absent for the current key. */
+  retiredAt?: number;
+  /** Epoch seconds after which no token it signed can still be valid. */
+  publishUntil?: number;
+}
+
+interface StoredRing {
+  keys: StoredKey[];
+}
+
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  readonly key: CryptoKey;
+}
+
+export interface KeyRing {
+  /** The key every new token is signed with. */
+  signingKey(): SigningKey;
+  /** A published public key by `kid`, or undefined. */
+  verificationKey(kid: string): CryptoKey | undefined;
+  /**
+   * Like `verificationKey`, but an unknown `kid` re-reads the store first (at most once per
+   * cooldown), so a key made by another process on the same store is found.
+   */
+  findVerificationKey(kid: string): Promise<CryptoKey | undefined>;
+  /** The JWKS document: public members only. Built once per load. */
+  jwks(): { keys: JWK[] };
+  /** Re-reads the ring from the store (after a rotation by another process). */
+  reload(): Promise<void>;
+}
+
+/** Loads the ring, creating the first key (race-free across processes) when there is none. */
+export async function openKeyRing(
+  store: Store,
+  alg: SigningAlg,
+  clock: Clock,
+  maxTtl: number,
+): Promise<KeyRing> {
+  let ring = await store.get<StoredRing>(RING_KEY);
+  if (!ring) {
+    const first: StoredRing = { keys: [await generateStoredKey(alg, clock.now())] };
+    // Two processes starting together on one store must end up with one key: add-if-absent.
+    await store.add(RING_KEY, first);
+    ring = await store.get<StoredRing>(RING_KEY);
+  }
+  if (!ring) throw new Error("the key ring could not be stored");
+  if (currentKey(ring).alg !== alg) {
+    // The policy asks for another algorithm: rotate to it, keeping the old key published.
+    ring = await rotate(store, alg, clock, maxTtl);
+  }
+  return buildKeyRing(store, ring, clock);
+}
+
+/**
+ * Makes a new current key. The old one stays published until `now + maxTtl`, when the last
+ * token it signed has expired; keys past that are dropped.
+ */
+export async function rotateKeys(
+  store: Store,
+  alg: SigningAlg,
+  clock: Clock,
+  maxTtl: number,
+): Promise<{ kid: string; previous: string | undefined }> {
+  const before = await store.get<StoredRing>(RING_KEY);
+  const ring = await rotate(store, alg, clock, maxTtl);
+  return { kid: currentKey(ring).kid, previous: before ? currentKey(before).kid : undefined };
+}
+
+async function rotate(store: Store, alg: SigningAlg, clock: Clock, maxTtl: number) {
+  const now = clock.now();
+  const old = (await store.get<StoredRing>(RING_KEY)) ?? { keys: [] };
+  const kept = old.keys
+    .map((k) =>
+      k.retiredAt === undefined ? { ...k, retiredAt: now, publishUntil: now + maxTtl } : k,
+    )
+    .filter((k) => (k.publishUntil ?? Number.POSITIVE_INFINITY) > now);
+  const ring: StoredRing = { keys: [...kept, await generateStoredKey(alg, now)] };
+  await store.set(RING_KEY, ring);
+  return ring;
+}
+
+async function generateStoredKey(alg: SigningAlg, now: number): Promise<StoredKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  // RFC 7638 thumbprint: a stable kid that names the key material itself.
+  const kid = `${await calculateJwkThumbprint(publicJwk)}.${randomUUID().slice(0, 8)}`;
+  return {
+    kid,
+    alg,
+    privateJwk: await exportJWK(privateKey),
+    publicJwk: { ...publicJwk, kid, alg, use: "sig" },
+    createdAt: now,
+  };
+}
+
+function currentKey(ring: StoredRing): StoredKey {
+  const current = ring.keys.find((k) => k.retiredAt === undefined);
+  if (!current) throw new Error("the key ring has no current key");
+  return current;
+}
+
+/** Seconds between two store reads caused by unknown `kid`s. */
+const RELOAD_COOLDOWN = 5;
+
+async function buildKeyRing(store: Store, initial: StoredRing, clock: Clock): Promise<KeyRing> {
+  let state = await importRing(initial, clock.now());
+  let lastReload = clock.now();
+  const reload = async () => {
+    lastReload = clock.now();
+    const ring = await store.get<StoredRing>(RING_KEY);
+    if (ring) state = await importRing(ring, clock.now());
+  };
+  return {
+    signingKey: () => state.signing,
+    verificationKey: (kid) => state.verification.get(kid),
+    async findVerificationKey(kid) {
+      const known = state.verification.get(kid);
+      if (known || clock.now() - lastReload < RELOAD_COOLDOWN) return known;
+      await reload();
+      return state.verification.get(kid);
+    },
+    jwks: () => state.jwks,
+    reload,
+  };
+}
+
+async function importRing(ring: StoredRing, now: number) {
+  const published = ring.keys.filter((k) => (k.publishUntil ?? Number.POSITIVE_INFINITY) > now);
+  const verification = new Map<string, CryptoKey>();
+  for (const k of published) {
+    verification.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);
+  }
+  const current = currentKey(ring);
+  const signing: SigningKey = {
+    kid: current.kid,
+    alg: current.alg,
+    key: (await importJWK(current.privateJwk, current.alg)) as CryptoKey,
+  };
+  return { signing, verification, jwks: { keys: published.map((k) => ({ ...k.publicJwk })) } };
+}

@@ -1,0 +1,24 @@
+/**
+ * Signs the tokens Baton issues. One signature per token; the claims are built by the core.
+ *
+ * @module tokens/mint
+ */
+
+import { randomBytes } from "node:crypto";
+import { SignJWT } from "jose";
+import type { KeyRing } from "./key-ring.js";
+
+/** A fresh `jti`: 128 random bits, base64url. */
+export function newTokenId(): string {
+  return randomBytes(16).toString("base64url");
+}
+
+/** Signs `claims` with the current key, under the given JOSE `typ`. */
+export function signToken(
+  keys: KeyRing,
+  typ: string,
+  claims: Record<string, unknown>,
+): Promise<string> {
+  const { kid, alg, key } = keys.signingKey();
+  return new SignJWT(claims).setProtectedHeader({ alg, typ, kid }).sign(key);
+}

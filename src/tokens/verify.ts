@@ -1,0 +1,173 @@
+/**
+ * Verifies JWTs: Baton's own (delegation and development tokens, access tokens at
+ * introspection) and those of trusted issuers. One signature check per token.
+ *
+ * Every failure becomes the same `invalid_request` on the wire (RFC 8693 §2.2.2); the rule
+ * names the cause for the audit log only.
+ *
+ * @module tokens/verify
+ */
+
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from "jose";
+import { invalidToken } from "../errors.js";
+import type { TrustedIssuer } from "../policy/types.js";
+import type { KeyRing } from "./key-ring.js";
+import { BROKER_ALGORITHMS } from "./token-types.js";
+
+/** Longest token accepted, in characters: far above anything legitimate, far below abuse. */
+export const MAX_TOKEN_LENGTH = 8192;
+
+/** Allowed clock skew for other parties' `nbf`/`iat`/`exp` (seconds). */
+const OUTSIDE_CLOCK_TOLERANCE = 30;
+
+export interface ExpectedClaims {
+  readonly issuer: string;
+  /** Any one of these; undefined skips the check (the caller checks `aud` itself). */
+  readonly audience?: string | readonly string[];
+  /** Required JOSE header `typ`; undefined accepts any. */
+  readonly typ?: string;
+  readonly requiredClaims: readonly string[];
+  /** Epoch seconds. */
+  readonly now: number;
+}
+
+/** Reads `iss` without verifying anything: only to pick the verifier. */
+export function peekIssuer(token: string, rule: string): string {
+  if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(`${rule}.oversized`);
+  try {
+    const { iss } = decodeJwt(token);
+    if (typeof iss === "string") return iss;
+  } catch (cause) {
+    throw invalidToken(`${rule}.malformed`, cause);
+  }
+  throw invalidToken(`${rule}.malformed`);
+}
+
+/** The JOSE `typ` header, unverified: only to tell Baton's own token kinds apart. */
+export function peekTyp(token: string): string | undefined {
+  try {
+    return decodeProtectedHeader(token).typ;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Verifies a token signed by Baton's own keys. */
+export function verifyBrokerJwt(
+  token: string,
+  keys: KeyRing,
+  expected: ExpectedClaims,
+  rule: string,
+): Promise<JWTPayload> {
+  const getKey = async (header: { kid?: string }) => {
+    const key = header.kid === undefined ? undefined : await keys.findVerificationKey(header.kid);
+    if (!key) throw new errors.JWKSNoMatchingKey();
+    return key;
+  };
+  return verifyJwt(token, getKey, [...BROKER_ALGORITHMS], expected, 0, rule);
+}
+
+/** A verifier for one trusted issuer, built once per policy load (keys cached by jose). */
+export type IssuerVerifier = (token: string, now: number, rule: string) => Promise<JWTPayload>;
+
+export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
+  const getKey: JWTVerifyGetKey = trusted.jwksUri
+    ? // jose caches the JWKS, refetches on an unknown kid at most once per cooldown.
+      createRemoteJWKSet(new URL(trusted.jwksUri), {
+        cooldownDuration: 30_000,
+        cacheMaxAge: 10 * 60_000,
+        timeoutDuration: 5_000,
+      })
+    : createLocalJWKSet({ keys: (trusted.jwks?.keys ?? []) as never[] });
+  const algorithms = [...trusted.algorithms];
+  return (token, now, rule) =>
+    verifyJwt(
+      token,
+      getKey,
+      algorithms,
+      { issuer: trusted.issuer, audience: trusted.audience, requiredClaims: ["sub", "exp"], now },
+      OUTSIDE_CLOCK_TOLERANCE,
+      rule,
+    );
+}
+
+/** Algorithms accepted from agents' own keys: asymmetric only, never `none` or HMAC. */
+const AGENT_ALGORITHMS = ["EdDSA", "ES256", "ES384", "PS256", "RS256"];
+
+/** One key set per policy `jwks` object, so keys are imported once, not per request. */
+const agentKeySets = new WeakMap<object, JWTVerifyGetKey>();
+
+/**
+ * Verifies a JWT an agent signed with a key of its policy `jwks`: a `private_key_jwt` client
+ * assertion (RFC 7523 §3) or a self-signed actor token. `jti` and `exp` are required.
+ */
+export function verifyAgentJwt(
+  token: string,
+  jwks: { readonly keys: readonly object[] },
+  expected: { issuer: string; audience: string | readonly string[]; now: number },
+  rule: string,
+): Promise<JWTPayload> {
+  let getKey = agentKeySets.get(jwks);
+  if (!getKey) {
+    getKey = createLocalJWKSet({ keys: jwks.keys as never[] });
+    agentKeySets.set(jwks, getKey);
+  }
+  return verifyJwt(
+    token,
+    getKey,
+    AGENT_ALGORITHMS,
+    { ...expected, requiredClaims: ["sub", "exp", "jti"] },
+    OUTSIDE_CLOCK_TOLERANCE,
+    rule,
+  );
+}
+
+async function verifyJwt(
+  token: string,
+  getKey: JWTVerifyGetKey,
+  algorithms: string[],
+  expected: ExpectedClaims,
+  clockTolerance: number,
+  rule: string,
+): Promise<JWTPayload> {
+  if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(`${rule}.oversized`);
+  try {
+    const { payload } = await jwtVerify(token, getKey, {
+      issuer: expected.issuer,
+      ...(expected.audience === undefined
+        ? {}
+        : {
+            audience:
+              typeof expected.audience === "string" ? expected.audience : [...expected.audience],
+          }),
+      algorithms,
+      requiredClaims: [...expected.requiredClaims],
+      currentDate: new Date(expected.now * 1000),
+      clockTolerance,
+      ...(expected.typ === undefined ? {} : { typ: expected.typ }),
+    });
+    return payload;
+  } catch (cause) {
+    throw invalidToken(`${rule}.${joseRule(cause)}`, cause);
+  }
+}
+
+/** A short audit name for why jose refused a token. */
+function joseRule(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return "expired";
+  if (err instanceof errors.JWTClaimValidationFailed) return `claim.${err.claim}`;
+  if (err instanceof errors.JOSEAlgNotAllowed) return "alg";
+  if (err instanceof errors.JWSSignatureVerificationFailed) return "signature";
+  if (err instanceof errors.JWKSNoMatchingKey) return "kid";
+  if (err instanceof errors.JOSEError) return err.code.toLowerCase().replace(/^err_/, "");
+  return "unverifiable";
+}

@@ -1,0 +1,290 @@
+/**
+ * The contract every store adapter passes (design §7): call `storeContract` from the adapter's
+ * test file with a function that opens a fresh, empty store.
+ *
+ * TTLs are real and small (tens of milliseconds) and expiry is awaited by polling, so the
+ * suite stays fast without fixed long sleeps.
+ *
+ * @module test/contract/store.contract
+ */
+
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { BatonError } from "../../src/errors.js";
+import type { Store } from "../../src/store/store.js";
+
+export interface StoreContractOptions {
+  /**
+   * Opens two stores on one backend under namespaces `a` and `b`. Omit it when the adapter
+   * cannot share a backend between namespaces (e.g. one Map per store).
+   */
+  openNamespaces?: (a: string, b: string) => Promise<[Store, Store]>;
+}
+
+/** Asserts the fail-closed answer (design §4 rule 8): a 503 BatonError, not a value. */
+export async function expectStoreUnavailable(pending: Promise<unknown>): Promise<void> {
+  const outcome = await pending.then(
+    (value) => ({ resolved: value }),
+    (error: unknown) => ({ rejected: error }),
+  );
+  expect(outcome).toHaveProperty("rejected");
+  const error = (outcome as { rejected: unknown }).rejected;
+  expect(error).toBeInstanceOf(BatonError);
+  expect(error).toMatchObject({ code: "temporarily_unavailable", status: 503 });
+}
+
+/** Polls `check` until it holds; fails after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition still false after ${timeoutMs} ms`);
+    await sleep(10);
+  }
+}
+
+const NESTED = {
+  id: "appr_1",
+  chain: [{ sub: "agent:planner" }, { sub: "agent:mailer", act: { sub: "agent:planner" } }],
+  scopes: ["mail.send", "calendar.read"],
+  count: 3,
+  ratio: 0.25,
+  ok: true,
+  none: null,
+  empty: { list: [], text: "" },
+  // keyv's default serializer escapes these; they must come back as written.
+  colon: ":leading colon",
+  base64: ":base64:aGVsbG8=",
+  unicode: "délégation ✓",
+};
+
+export function storeContract(
+  name: string,
+  open: () => Promise<Store>,
+  options: StoreContractOptions = {},
+): void {
+  describe(`store contract: ${name}`, () => {
+    const opened: Store[] = [];
+    let store: Store;
+
+    const track = (...stores: Store[]) => {
+      opened.push(...stores);
+      return stores;
+    };
+
+    beforeEach(async () => {
+      [store] = track(await open()) as [Store];
+    });
+
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    describe("get and set", () => {
+      it("get of a missing key is undefined", async () => {
+        expect(await store.get("missing")).toBeUndefined();
+      });
+
+      it("round-trips nested JSON", async () => {
+        await store.set("nested", NESTED);
+        expect(await store.get("nested")).toEqual(NESTED);
+      });
+
+      it("round-trips falsy values as values, not as absence", async () => {
+        const values = { null: null, zero: 0, false: false, empty: "", list: [] };
+        for (const [key, value] of Object.entries(values)) await store.set(key, value);
+        for (const [key, value] of Object.entries(values)) expect(await store.get(key)).toEqual(value);
+      });
+
+      it("set overwrites the value and the TTL", async () => {
+        await store.set("k", "first", 40);
+        await store.set("k", "second");
+        await sleep(80);
+        expect(await store.get("k")).toBe("second");
+      });
+
+      it("treats keys as opaque strings: prefixes and colons do not collide", async () => {
+        const keys = ["k", "a:k", "keyv:k", "baton:k", ":k", "k:"];
+        await Promise.all(keys.map((key) => store.set(key, key)));
+        expect(await Promise.all(keys.map((key) => store.get(key)))).toEqual(keys);
+        expect(await store.getMany(keys)).toEqual(keys);
+      });
+    });
+
+    describe("getMany", () => {
+      it("returns values in the order of the keys, undefined where missing", async () => {
+        await store.set("a", 1);
+        await store.set("c", { three: 3 });
+        expect(await store.getMany(["c", "missing", "a", "c"])).toEqual([
+          { three: 3 },
+          undefined,
+          1,
+          { three: 3 },
+        ]);
+      });
+
+      it("of no keys is an empty list", async () => {
+        expect(await store.getMany([])).toEqual([]);
+      });
+    });
+
+    describe("TTL", () => {
+      it("a value set with a TTL is readable, then expires", async () => {
+        const before = Date.now();
+        await store.set("short", "v", 150);
+        expect(await store.get("short")).toBe("v");
+        await eventually(async () => (await store.get("short")) === undefined);
+        expect(Date.now() - before).toBeGreaterThanOrEqual(150);
+      });
+
+      it("a value set without a TTL persists while one with a TTL expires", async () => {
+        await store.set("forever", "stays");
+        await store.set("brief", "goes", 50);
+        await eventually(async () => (await store.get("brief")) === undefined);
+        expect(await store.get("forever")).toBe("stays");
+      });
+
+      it("getMany reads expired values as undefined", async () => {
+        await store.set("live", "yes");
+        await store.set("dead", "no", 50);
+        await eventually(async () => (await store.getMany(["dead"]))[0] === undefined);
+        expect(await store.getMany(["live", "dead"])).toEqual(["yes", undefined]);
+      });
+
+      it("refuses a TTL that is not a positive number rather than keep the value forever", async () => {
+        for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+          await expect(store.set("bad", 1, ttl)).rejects.toThrow(RangeError);
+          await expect(store.add("bad", 1, ttl)).rejects.toThrow(RangeError);
+        }
+        expect(await store.get("bad")).toBeUndefined();
+      });
+    });
+
+    describe("delete", () => {
+      it("returns true when it deleted, false when there was nothing", async () => {
+        await store.set("k", "v");
+        expect(await store.delete("k")).toBe(true);
+        expect(await store.get("k")).toBeUndefined();
+        expect(await store.delete("k")).toBe(false);
+        expect(await store.delete("never-set")).toBe(false);
+      });
+
+      it("of an expired record returns false", async () => {
+        await store.set("k", "v", 30);
+        await sleep(60); // no read in between: the record is still physically there
+        expect(await store.delete("k")).toBe(false);
+      });
+
+      it("50 concurrent deletes of one key: exactly one returns true", async () => {
+        await store.set("k", "v");
+        const results = await Promise.all(Array.from({ length: 50 }, () => store.delete("k")));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    describe("add", () => {
+      it("returns true once, then false, and keeps the first value", async () => {
+        expect(await store.add("once", { n: 1 }, 10_000)).toBe(true);
+        expect(await store.add("once", { n: 2 }, 10_000)).toBe(false);
+        expect(await store.get("once")).toEqual({ n: 1 });
+      });
+
+      it("does not replace a value written by set", async () => {
+        await store.set("k", "set");
+        expect(await store.add("k", "add")).toBe(false);
+        expect(await store.get("k")).toBe("set");
+      });
+
+      it("without a TTL holds the key for good", async () => {
+        expect(await store.add("k", "v")).toBe(true);
+        await sleep(30);
+        expect(await store.add("k", "other", 10)).toBe(false);
+        expect(await store.get("k")).toBe("v");
+      });
+
+      it("returns true again once the first record has expired, and the new value reads back", async () => {
+        expect(await store.add("k", "first", 80)).toBe(true);
+        expect(await store.add("k", "early")).toBe(false);
+        await eventually(() => store.add("k", "second", 10_000));
+        expect(await store.get("k")).toBe("second");
+        expect(await store.getMany(["k"])).toEqual(["second"]);
+        expect(await store.add("k", "third")).toBe(false);
+      });
+
+      it("after delete, the key can be added again", async () => {
+        expect(await store.add("k", 1)).toBe(true);
+        expect(await store.delete("k")).toBe(true);
+        expect(await store.add("k", 2)).toBe(true);
+        expect(await store.get("k")).toBe(2);
+      });
+
+      it("50 concurrent adds on one key: exactly one wins, and its value is stored", async () => {
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, n) => store.add("race", { n }, 10_000)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.get("race")).toEqual({ n: results.indexOf(true) });
+      });
+
+      it("a read that finds an expired record never removes a record added in its place", async () => {
+        // The read sees the expired record, the add replaces it, then the read's clean-up runs:
+        // it must not delete the new record, or a second add would also win.
+        const keys = Array.from({ length: 20 }, (_, n) => `stale-${n}`);
+        await Promise.all(keys.map((key) => store.set(key, "old", 20)));
+        await sleep(60);
+        const added = await Promise.all(
+          keys.map(async (key, n) => {
+            const read = n % 2 === 0 ? store.get(key) : store.getMany([key]);
+            const [, won] = await Promise.all([read, store.add(key, "new", 10_000)]);
+            return won;
+          }),
+        );
+        expect(added.every(Boolean)).toBe(true);
+        expect(await store.getMany(keys)).toEqual(keys.map(() => "new"));
+        for (const key of keys) expect(await store.add(key, "again")).toBe(false);
+      });
+    });
+
+    describe("close", () => {
+      it("after close, every operation rejects with temporarily_unavailable (503)", async () => {
+        await store.set("k", "v");
+        await store.close();
+        await expectStoreUnavailable(store.get("k"));
+        await expectStoreUnavailable(store.getMany(["k"]));
+        await expectStoreUnavailable(store.set("k", "w"));
+        await expectStoreUnavailable(store.add("other", "w"));
+        await expectStoreUnavailable(store.delete("k"));
+      });
+
+      it("close is idempotent", async () => {
+        await store.close();
+        await expect(store.close()).resolves.toBeUndefined();
+      });
+    });
+
+    const { openNamespaces } = options;
+    describe.skipIf(openNamespaces === undefined)("namespaces", () => {
+      const openPair = async () => {
+        if (openNamespaces === undefined) throw new Error("unreachable: skipped without it");
+        return track(...(await openNamespaces("alpha", "beta"))) as [Store, Store];
+      };
+
+      it("values are isolated per namespace", async () => {
+        const [alpha, beta] = await openPair();
+        await alpha.set("k", "alpha");
+        expect(await beta.get("k")).toBeUndefined();
+        await beta.set("k", "beta");
+        expect(await alpha.get("k")).toBe("alpha");
+        expect(await beta.getMany(["k"])).toEqual(["beta"]);
+        expect(await alpha.get("beta:k")).toBeUndefined();
+      });
+
+      it("add and delete in one namespace do not touch the other", async () => {
+        const [alpha, beta] = await openPair();
+        expect(await alpha.add("once", 1)).toBe(true);
+        expect(await beta.add("once", 2)).toBe(true);
+        expect(await alpha.delete("once")).toBe(true);
+        expect(await beta.get("once")).toBe(2);
+      });
+    });
+  });
+}

@@ -1,0 +1,165 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BatonError } from "../../src/errors.js";
+import { openKeyvStore } from "../../src/store/keyv-store.js";
+import type { Store } from "../../src/store/store.js";
+import {
+  eventually,
+  expectStoreUnavailable,
+  storeContract,
+} from "../contract/store.contract.js";
+
+let dir = "";
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "baton-store-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sharedFile = () => `sqlite://${join(dir, "store.db")}`;
+let opens = 0;
+
+storeContract("memory://", () => openKeyvStore("memory://"));
+
+// Every contract test opens its own namespace in one shared file: many connections, one file,
+// as when several Baton processes share a store.
+storeContract("sqlite://", () => openKeyvStore(sharedFile(), { namespace: `t${++opens}` }), {
+  openNamespaces: async (a, b) => {
+    const url = `sqlite://${join(dir, `pair-${++opens}.db`)}`;
+    return [await openKeyvStore(url, { namespace: a }), await openKeyvStore(url, { namespace: b })];
+  },
+});
+
+describe("openKeyvStore: sqlite://", () => {
+  const opened: Store[] = [];
+  const openTracked = async (url: string) => {
+    const store = await openKeyvStore(url);
+    opened.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  it("creates missing parent directories with mode 0700 and the file with 0600, in WAL mode", async () => {
+    const file = join(dir, "fresh", "nested", "baton.db");
+    const store = await openTracked(`sqlite://${file}`);
+    await store.set("k", "v");
+    expect((await stat(join(dir, "fresh"))).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, "fresh", "nested"))).mode & 0o777).toBe(0o700);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    // The -wal file exists only in WAL mode.
+    expect(existsSync(`${file}-wal`)).toBe(true);
+  });
+
+  it("resolves a relative path against the working directory", async () => {
+    const file = join(dir, "relative.db");
+    const store = await openTracked(`sqlite://${relative(process.cwd(), file)}`);
+    await store.set("k", "v");
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it("keeps data across close and reopen (a broker restart)", async () => {
+    const url = `sqlite://${join(dir, "restart.db")}`;
+    const before = await openKeyvStore(url);
+    await before.set("plain", { a: [1, 2] });
+    await before.set("with-ttl", "v", 60_000);
+    expect(await before.add("single-use", "first")).toBe(true);
+    await before.close();
+
+    const after = await openTracked(url);
+    expect(await after.getMany(["plain", "with-ttl"])).toEqual([{ a: [1, 2] }, "v"]);
+    expect(await after.add("single-use", "second")).toBe(false);
+    expect(await after.get("single-use")).toBe("first");
+  });
+
+  it("two stores on one file racing add on one key: exactly one wins", async () => {
+    const url = `sqlite://${join(dir, "two-processes.db")}`;
+    const [one, two] = [await openTracked(url), await openTracked(url)];
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => (n % 2 === 0 ? one : two).add("jti", { n }, 10_000)),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = { n: results.indexOf(true) };
+    expect(await one.get("jti")).toEqual(winner);
+    expect(await two.get("jti")).toEqual(winner);
+  });
+
+  it("two stores on one file see the same expiry: the other can add once the record expires", async () => {
+    const url = `sqlite://${join(dir, "shared-expiry.db")}`;
+    const [one, two] = [await openTracked(url), await openTracked(url)];
+    expect(await one.add("approval", "one", 80)).toBe(true);
+    expect(await two.add("approval", "two")).toBe(false);
+    await eventually(() => two.add("approval", "two", 10_000));
+    expect(await one.get("approval")).toBe("two");
+    expect(await one.add("approval", "one")).toBe(false);
+  });
+
+  it("a path that is a directory: opening rejects with 503, the cause naming --store", async () => {
+    const path = join(dir, "a-directory");
+    await mkdir(path);
+    const pending = openKeyvStore(`sqlite://${path}`);
+    await expectStoreUnavailable(pending);
+    const error = await pending.catch((e: unknown) => e);
+    expect((error as BatonError).cause).toBeInstanceOf(Error);
+    expect(((error as BatonError).cause as Error).message).toContain("--store");
+  });
+
+  it("a path under a regular file: opening rejects with 503", async () => {
+    const file = join(dir, "not-a-directory");
+    await writeFile(file, "x");
+    await expectStoreUnavailable(openKeyvStore(`sqlite://${join(file, "store.db")}`));
+  });
+
+  it("once the sqlite handle is closed, reads reject instead of reading as missing", async () => {
+    const store = await openKeyvStore(`sqlite://${join(dir, "closed.db")}`);
+    await store.add("jti", "used");
+    await store.close();
+    // A store that read errors as "not found" would answer undefined here and let a replayed
+    // token through (design §4 rule 8).
+    const error = await store.get("jti").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(BatonError);
+    expect(error).toMatchObject({ code: "temporarily_unavailable", status: 503 });
+    await expectStoreUnavailable(store.add("jti", "replay"));
+  });
+});
+
+describe("openKeyvStore: URLs and options", () => {
+  it.each([
+    "xyz",
+    "",
+    "memory:",
+    "sqlite://",
+    "file:///tmp/baton.db",
+    "redis://:hunter2@localhost:6379",
+  ])("refuses %j with an error naming --store", async (url) => {
+    const error = await openKeyvStore(url).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(BatonError);
+    expect((error as Error).message).toMatch(/^--store: /);
+    // A URL can carry a password: the message must not echo it.
+    expect((error as Error).message).not.toContain("hunter2");
+  });
+
+  it("refuses a namespace that could collide with another's keys", async () => {
+    await expect(openKeyvStore("memory://", { namespace: "a:b" })).rejects.toThrow(/namespace/);
+    await expect(openKeyvStore("memory://", { namespace: "" })).rejects.toThrow(/namespace/);
+  });
+
+  it("memory stores are separate from each other", async () => {
+    const [one, two] = [await openKeyvStore("memory://"), await openKeyvStore("memory://")];
+    await one.set("k", 1);
+    expect(await two.get("k")).toBeUndefined();
+    await Promise.all([one.close(), two.close()]);
+  });
+});
