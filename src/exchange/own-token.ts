@@ -5,10 +5,15 @@
  * @module exchange/own-token
  */
 
-import type { JWTPayload } from "jose";
 import { BatonError } from "../errors.js";
 import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, DEV_TOKEN_TYP } from "../tokens/token-types.js";
-import { MAX_TOKEN_LENGTH, peekIssuer, peekTyp, verifyBrokerJwt } from "../tokens/verify.js";
+import {
+  type Claims,
+  MAX_TOKEN_LENGTH,
+  peekIssuer,
+  peekTyp,
+  verifyBrokerJwt,
+} from "../tokens/verify.js";
 import { devRoot, readRecord } from "./lineage.js";
 import { devIssuerOf } from "./subject.js";
 import type { ExchangeDeps } from "./types.js";
@@ -17,7 +22,7 @@ export type OwnTokenKind = "access" | "delegation" | "dev";
 
 export interface OwnToken {
   readonly kind: OwnTokenKind;
-  readonly payload: JWTPayload;
+  readonly payload: Claims;
   /** Its own lineage id: what a revocation marks. */
   readonly id: string;
   /** Its ancestors' lineage ids and its own: revoked if any of these is. */

@@ -8,11 +8,10 @@
  * @module exchange/subject
  */
 
-import type { JWTPayload } from "jose";
 import { invalidRequest, invalidToken } from "../errors.js";
 import { readActChain } from "../tokens/act.js";
 import { DELEGATION_TOKEN_TYP, DEV_TOKEN_TYP, TOKEN_TYPE } from "../tokens/token-types.js";
-import { peekIssuer, verifyBrokerJwt } from "../tokens/verify.js";
+import { type Claims, peekIssuer, verifyBrokerJwt } from "../tokens/verify.js";
 import type { ExchangeDeps } from "./types.js";
 
 export type SubjectSource = "delegation" | "dev" | "issuer";
@@ -99,7 +98,7 @@ function unsupportedType() {
   return invalidRequest('"subject_token_type" is not supported for this token', "subject.type");
 }
 
-function delegationSubject(payload: JWTPayload): Subject {
+function delegationSubject(payload: Claims): Subject {
   const chain = readActChain(payload.act);
   const mayAct = readActChain(payload.may_act);
   if (!chain || chain.length === 0 || !mayAct || mayAct.length !== 1) {
@@ -117,7 +116,7 @@ function delegationSubject(payload: JWTPayload): Subject {
   };
 }
 
-function userSubject(source: SubjectSource, payload: JWTPayload, scopesBound: boolean): Subject {
+function userSubject(source: SubjectSource, payload: Claims, scopesBound: boolean): Subject {
   // A user's token may itself be delegated already (an outside `act`): the chain is kept.
   const chain = payload.act === undefined ? [] : readActChain(payload.act);
   if (!chain) throw invalidToken("subject.claims");

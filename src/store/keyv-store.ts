@@ -48,8 +48,9 @@ export async function openKeyvStore(url: string, options: KeyvStoreOptions = {})
     throw new Error(`store namespace must match ${NAMESPACE_PATTERN}`);
   }
   if (url === "memory://") return keyvStore(namespace, memoryBackend());
-  if (url.startsWith("sqlite://"))
+  if (url.startsWith("sqlite://")) {
     return keyvStore(namespace, await sqliteBackend(sqlitePath(url)));
+  }
   // redis://HOST:PORT[/DB] (design §3.1) goes here: @keyv/redis, with add as SET NX PX.
   throw new Error(`--store: unsupported store URL${schemeOf(url)} (${EXPECTED_URLS})`);
 }

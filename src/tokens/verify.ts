@@ -23,6 +23,9 @@ import type { TrustedIssuer } from "../policy/types.js";
 import type { KeyRing } from "./key-ring.js";
 import { BROKER_ALGORITHMS } from "./token-types.js";
 
+/** Verified JWT claims (the core reads them; only this folder imports jose). */
+export type Claims = JWTPayload;
+
 /** Longest token accepted, in characters: far above anything legitimate, far below abuse. */
 export const MAX_TOKEN_LENGTH = 8192;
 

@@ -6,11 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BatonError } from "../../src/errors.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import type { Store } from "../../src/store/store.js";
-import {
-  eventually,
-  expectStoreUnavailable,
-  storeContract,
-} from "../contract/store.contract.js";
+import { eventually, expectStoreUnavailable, storeContract } from "../contract/store.contract.js";
 
 let dir = "";
 beforeAll(async () => {
@@ -92,7 +88,7 @@ describe("openKeyvStore: sqlite://", () => {
   it("two stores on one file see the same expiry: the other can add once the record expires", async () => {
     const url = `sqlite://${join(dir, "shared-expiry.db")}`;
     const [one, two] = [await openTracked(url), await openTracked(url)];
-    expect(await one.add("approval", "one", 80)).toBe(true);
+    expect(await one.add("approval", "one", 150)).toBe(true);
     expect(await two.add("approval", "two")).toBe(false);
     await eventually(() => two.add("approval", "two", 10_000));
     expect(await one.get("approval")).toBe("two");

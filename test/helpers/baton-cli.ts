@@ -1,0 +1,2 @@
+import { run } from "../../src/main.js";
+await run(process.argv);
