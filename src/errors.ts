@@ -56,7 +56,8 @@ export class BatonError extends Error {
 
   /** The wire body. 5xx descriptions are generic: internals never leak. */
   toResponseObject(): ErrorBody {
-    return { error: this.code, error_description: this.message };
+    // RFC 6749 §5.2: the description excludes `"` and `\`; parameter names are quoted with `'`.
+    return { error: this.code, error_description: this.message.replace(/"/g, "'") };
   }
 }
 

@@ -13,6 +13,7 @@ import { serveBanner } from "./cli/banner.js";
 import { policyCheck } from "./cli/policy-check.js";
 import { type Clock, systemClock } from "./clock.js";
 import {
+  ConfigError,
   DEFAULTS,
   DurationSchema,
   defaultIssuer,
@@ -50,6 +51,12 @@ export async function openBroker(
   clock: Clock = systemClock,
 ): Promise<Broker> {
   const policy = await loadPolicy(options.policies);
+  for (const api of policy.apis.values()) {
+    // Delegation tokens carry the issuer as `aud`: no API may be addressed by that name.
+    if (api.resource === options.issuer) {
+      throw new ConfigError(`--issuer (BATON_ISSUER): equals the resource of API "${api.id}"`);
+    }
+  }
   const store: Store = await openKeyvStore(options.store);
   let audit: AuditSink | undefined;
   try {
@@ -130,9 +137,15 @@ function offlineOptions(flags: SharedFlags): BrokerOptions {
   return brokerOptions(flags, process.env.BATON_HOST ?? DEFAULTS.host, port);
 }
 
-async function serveCommand(flags: SharedFlags & { host: string; port: string }) {
+async function serveCommand(flags: SharedFlags & { host: string; port: string; dev?: boolean }) {
   const port = parseSetting(PortSchema, flags.port, "--port", "BATON_PORT");
   const options = brokerOptions(flags, flags.host, port);
+  if (options.store === "memory://" && !flags.dev) {
+    // Design §3.1: a broker that forgets its keys and revocations on restart is for tests only.
+    throw new ConfigError(
+      "--store (BATON_STORE): memory:// forgets keys and revocations; serve refuses it unless --dev",
+    );
+  }
   const log = createLogger();
   const broker = await openBroker(options);
   const app = createApp({

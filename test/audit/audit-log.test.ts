@@ -1,0 +1,36 @@
+/**
+ * The audit log writes one JSON object per line, stamped by the clock, appended to its file.
+ */
+
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openAuditLog } from "../../src/audit/audit-log.js";
+import { fixedClock } from "../../src/clock.js";
+import { T0 } from "../helpers/broker.js";
+
+let dir: string;
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+describe("audit log", () => {
+  it("appends JSON lines with the clock's time, across reopenings", async () => {
+    dir = await mkdtemp(join(tmpdir(), "baton-audit-"));
+    const file = join(dir, "nested", "audit.jsonl");
+    const first = openAuditLog(file, fixedClock(T0));
+    first.record({ type: "key.rotated", kid: "k2", previous: "k1" });
+    await first.close();
+    const second = openAuditLog(file, fixedClock(T0 + 5));
+    second.record({ type: "token.revoked", jti: "j1", by: "orchestrator" });
+    await second.close();
+
+    const lines = (await readFile(file, "utf8"))
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      { ts: T0, type: "key.rotated", kid: "k2", previous: "k1" },
+      { ts: T0 + 5, type: "token.revoked", jti: "j1", by: "orchestrator" },
+    ]);
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * Signing keys (issue 2 item 3): made at first start and kept in the store, one current key
+ * with a kid, public members only in the JWKS, and a rotated-out key published until the
+ * last token it signed has expired.
+ */
+
+import { type CryptoKey, decodeProtectedHeader, jwtVerify } from "jose";
+import { afterEach, describe, expect, it } from "vitest";
+import { fixedClock } from "../../src/clock.js";
+import { openKeyvStore } from "../../src/store/keyv-store.js";
+import type { Store } from "../../src/store/store.js";
+import { openKeyRing, rotateKeys } from "../../src/tokens/key-ring.js";
+import { signToken } from "../../src/tokens/mint.js";
+import { T0 } from "../helpers/broker.js";
+
+const MAX_TTL = 3600;
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k"];
+
+let store: Store;
+afterEach(() => store.close());
+
+describe("key ring", () => {
+  it("makes one EdDSA key at first start, with a kid, and publishes public members only", async () => {
+    store = await openKeyvStore("memory://");
+    const ring = await openKeyRing(store, "EdDSA", fixedClock(T0), MAX_TTL);
+    const { keys } = ring.jwks();
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({
+      kty: "OKP",
+      crv: "Ed25519",
+      alg: "EdDSA",
+      use: "sig",
+      kid: ring.signingKey().kid,
+    });
+    for (const member of PRIVATE_MEMBERS) expect(keys[0]).not.toHaveProperty(member);
+  });
+
+  it("makes an ES256 key when the policy asks for it", async () => {
+    store = await openKeyvStore("memory://");
+    const ring = await openKeyRing(store, "ES256", fixedClock(T0), MAX_TTL);
+    const token = await signToken(ring, "at+jwt", { sub: "x" });
+    expect(decodeProtectedHeader(token)).toMatchObject({
+      alg: "ES256",
+      kid: ring.signingKey().kid,
+    });
+    expect(ring.jwks().keys[0]).toMatchObject({ kty: "EC", crv: "P-256" });
+  });
+
+  it("keeps its keys in the store: a second opening (a restart, another process) signs with the same key", async () => {
+    store = await openKeyvStore("memory://");
+    const clock = fixedClock(T0);
+    const [a, b] = await Promise.all([
+      openKeyRing(store, "EdDSA", clock, MAX_TTL),
+      openKeyRing(store, "EdDSA", clock, MAX_TTL),
+    ]);
+    const c = await openKeyRing(store, "EdDSA", clock, MAX_TTL);
+    expect(b.signingKey().kid).toBe(a.signingKey().kid);
+    expect(c.signingKey().kid).toBe(a.signingKey().kid);
+  });
+
+  it("keeps a rotated-out key published until max_ttl after the rotation, then drops it", async () => {
+    store = await openKeyvStore("memory://");
+    const clock = fixedClock(T0);
+    const ring = await openKeyRing(store, "EdDSA", clock, MAX_TTL);
+    const old = ring.signingKey().kid;
+    const oldToken = await signToken(ring, "at+jwt", { sub: "x", exp: T0 + MAX_TTL });
+
+    const { kid, previous } = await rotateKeys(store, "EdDSA", clock, MAX_TTL);
+    expect(previous).toBe(old);
+    await ring.reload();
+    expect(ring.signingKey().kid).toBe(kid);
+    expect(
+      ring
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual([kid, old].sort());
+    // A token the old key signed still verifies against the published key.
+    const key = ring.verificationKey(old);
+    expect(key).toBeDefined();
+    await expect(
+      jwtVerify(oldToken, key as CryptoKey, { currentDate: new Date(T0 * 1000) }),
+    ).resolves.toBeTruthy();
+
+    clock.advance(MAX_TTL - 1);
+    await ring.reload();
+    expect(ring.verificationKey(old)).toBeDefined();
+
+    clock.advance(2);
+    await ring.reload();
+    expect(ring.verificationKey(old)).toBeUndefined();
+    expect(ring.jwks().keys.map((k) => k.kid)).toEqual([kid]);
+  });
+
+  it("rotates to the policy's algorithm when it changes, keeping the old key published", async () => {
+    store = await openKeyvStore("memory://");
+    const clock = fixedClock(T0);
+    const eddsa = await openKeyRing(store, "EdDSA", clock, MAX_TTL);
+    const es256 = await openKeyRing(store, "ES256", clock, MAX_TTL);
+    expect(es256.signingKey().alg).toBe("ES256");
+    expect(es256.verificationKey(eddsa.signingKey().kid)).toBeDefined();
+  });
+
+  it("finds a key made by another process when a token names an unknown kid", async () => {
+    store = await openKeyvStore("memory://");
+    const clock = fixedClock(T0);
+    const ring = await openKeyRing(store, "EdDSA", clock, MAX_TTL);
+    const { kid } = await rotateKeys(store, "EdDSA", clock, MAX_TTL);
+    expect(ring.verificationKey(kid)).toBeUndefined();
+    clock.advance(10); // past the reload cooldown
+    expect(await ring.findVerificationKey(kid)).toBeDefined();
+  });
+});
