@@ -1,0 +1,32 @@
+/**
+ * The shared first steps of the introspection and revocation endpoints (RFC 7662 §2.1,
+ * RFC 7009 §2.1): read the form, authenticate the client, take the one `token` parameter.
+ *
+ * @module http/token-form
+ */
+
+import type { Context } from "hono";
+import { invalidRequest } from "../errors.js";
+import { authenticateClient } from "../exchange/authenticate-client.js";
+import { rejectRepeated, single } from "../exchange/request.js";
+import type { Caller } from "../exchange/types.js";
+import { clientCredentials } from "./client-credentials.js";
+import type { HttpContext } from "./context.js";
+import { readForm } from "./form.js";
+
+export async function readTokenForm(
+  ctx: HttpContext,
+  c: Context,
+): Promise<{ caller: Caller; token: string }> {
+  const params = await readForm(c);
+  rejectRepeated(params);
+  const caller = await authenticateClient(
+    ctx.deps,
+    clientCredentials(params, c.req.header("authorization")),
+    ctx.assertionAudiences,
+  );
+  const token = single(params, "token");
+  if (token === undefined) throw invalidRequest('"token" parameter is required');
+  // `token_type_hint` is only a hint (RFC 7009 §2.1, RFC 7662 §2.1): Baton finds any of its tokens.
+  return { caller, token };
+}
