@@ -5,7 +5,7 @@
  * @module main
  */
 
-import { serve } from "@hono/node-server";
+import { type ServerType, serve } from "@hono/node-server";
 import { Command, Option } from "commander";
 import { openAuditLog } from "./audit/audit-log.js";
 import type { AuditSink } from "./audit/events.js";
@@ -139,41 +139,56 @@ function offlineOptions(flags: SharedFlags): BrokerOptions {
 
 async function serveCommand(flags: SharedFlags & { host: string; port: string; dev?: boolean }) {
   const port = parseSetting(PortSchema, flags.port, "--port", "BATON_PORT");
-  const options = brokerOptions(flags, flags.host, port);
-  if (options.store === "memory://" && !flags.dev) {
+  const store = flags.store;
+  if (store === "memory://" && !flags.dev) {
     // Design §3.1: a broker that forgets its keys and revocations on restart is for tests only.
     throw new ConfigError(
       "--store (BATON_STORE): memory:// forgets keys and revocations; serve refuses it unless --dev",
     );
   }
+  parseSetting(
+    IssuerSchema,
+    flags.issuer ?? defaultIssuer(flags.host, port),
+    "--issuer",
+    "BATON_ISSUER",
+  );
   const log = createLogger();
-  const broker = await openBroker(options);
-  const app = createApp({
+  // Listen first: with --port 0 the issuer (in every token) is known only once bound.
+  let handle: ((request: Request) => Response | Promise<Response>) | undefined;
+  const { server, port: bound } = await listen(
+    (request) =>
+      handle?.(request) ?? new Response(null, { status: 503, headers: { "Retry-After": "1" } }),
+    flags.host,
+    port,
+  );
+  let broker: Broker;
+  let options: BrokerOptions;
+  try {
+    options = brokerOptions(flags, flags.host, bound);
+    broker = await openBroker(options);
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  const { issuer } = options;
+  handle = createApp({
     deps: broker.deps,
     assertionAudiences: [
-      options.issuer,
-      `${options.issuer}${PATHS.token}`,
-      `${options.issuer}${PATHS.introspect}`,
-      `${options.issuer}${PATHS.revoke}`,
+      issuer,
+      `${issuer}${PATHS.token}`,
+      `${issuer}${PATHS.introspect}`,
+      `${issuer}${PATHS.revoke}`,
     ],
     logFailure: (err, endpoint) => {
       if (err instanceof BatonError && err.status < 500) return;
       log.error({ endpoint, err }, "request failed");
     },
-  });
+  }).fetch;
   // A key rotated by `baton keys rotate` (or another node) is picked up without a restart.
   const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), 30_000);
   refresh.unref();
+  process.stdout.write(serveBanner(issuer, broker.deps.active().policy, options.policies, store));
 
-  const server = serve({ fetch: app.fetch, hostname: flags.host, port }, (info) => {
-    const issuer =
-      flags.issuer === undefined && port === 0
-        ? defaultIssuer(flags.host, info.port)
-        : options.issuer;
-    process.stdout.write(
-      serveBanner(issuer, broker.deps.active().policy, options.policies, options.store),
-    );
-  });
   const stop = () => {
     clearInterval(refresh);
     server.close(() => {
@@ -182,6 +197,18 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+}
+
+/** Binds the HTTP server; resolves with the port actually bound (for --port 0). */
+function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  hostname: string,
+  port: number,
+) {
+  return new Promise<{ server: ServerType; port: number }>((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, (info) => resolve({ server, port: info.port }));
+    server.once("error", reject);
+  });
 }
 
 async function devTokenCommand(

@@ -1,2 +1,3 @@
 import { run } from "../../src/main.js";
+
 await run(process.argv);
