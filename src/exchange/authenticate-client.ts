@@ -53,16 +53,27 @@ export async function authenticateClient(
   } catch (err) {
     if (err instanceof BatonError && err.code === "temporarily_unavailable") throw err;
     const rule = err instanceof BatonError ? err.rule : "client.auth";
+    const claimed = claimedClientId(credentials);
     deps.audit.record({
       type: "client.auth_failed",
       rule,
-      ...(credentials.clientId && credentials.clientId.length <= 128
-        ? { client_id: credentials.clientId }
-        : {}),
+      ...(claimed !== undefined && claimed.length <= 128 ? { client_id: claimed } : {}),
     });
     throw err instanceof BatonError && err.code === "invalid_client"
       ? err
       : invalidClient(rule, viaHeader);
+  }
+}
+
+/** The id the caller claims (unverified): for the audit trail of a failure only. */
+function claimedClientId(credentials: ClientCredentials): string | undefined {
+  if (credentials.clientId !== undefined || credentials.method !== "private_key_jwt") {
+    return credentials.clientId;
+  }
+  try {
+    return peekIssuer(credentials.assertion, "client.assertion");
+  } catch {
+    return undefined;
   }
 }
 

@@ -27,7 +27,7 @@ export interface Subject {
   readonly jti?: string;
   /** The agent the token names as its holder (`azp` / `client_id`), if any. */
   readonly holder?: string;
-  /** For a delegation token, the only agent that may redeem it (RFC 8693 §4.4). */
+  /** The only agent that may exchange it (`may_act`, RFC 8693 §4.4): always set on a delegation token. */
   readonly mayAct?: string;
   readonly txn?: string;
 }
@@ -120,8 +120,10 @@ function userSubject(source: SubjectSource, payload: Claims, scopesBound: boolea
   // A user's token may itself be delegated already (an outside `act`): the chain is kept.
   const chain = payload.act === undefined ? [] : readActChain(payload.act);
   if (!chain) throw invalidToken("subject.claims");
-  const holder = payload.azp ?? payload.client_id;
-  if (holder !== undefined && typeof holder !== "string") throw invalidToken("subject.claims");
+  const holder = holderOf(payload);
+  // RFC 8693 §4.4: a `may_act` in the subject token names who may act for its subject.
+  const mayAct = payload.may_act === undefined ? [] : readActChain(payload.may_act);
+  if (!mayAct || mayAct.length > 1) throw invalidToken("subject.claims");
   return {
     source,
     sub: requireString(payload.sub),
@@ -130,7 +132,20 @@ function userSubject(source: SubjectSource, payload: Claims, scopesBound: boolea
     exp: payload.exp as number,
     ...(typeof payload.jti === "string" ? { jti: payload.jti } : {}),
     ...(holder === undefined ? {} : { holder }),
+    ...(mayAct[0] === undefined ? {} : { mayAct: mayAct[0] }),
   };
+}
+
+/** The agent a token names as its holder; `azp` and `client_id` must not disagree. */
+function holderOf(payload: Claims): string | undefined {
+  const { azp, client_id } = payload;
+  for (const value of [azp, client_id]) {
+    if (value !== undefined && (typeof value !== "string" || value === ""))
+      throw invalidToken("subject.claims");
+  }
+  if (azp !== undefined && client_id !== undefined && azp !== client_id)
+    throw invalidToken("subject.holder_conflict");
+  return (azp ?? client_id) as string | undefined;
 }
 
 function requireString(value: unknown): string {

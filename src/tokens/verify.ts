@@ -85,11 +85,13 @@ export type IssuerVerifier = (token: string, now: number, rule: string) => Promi
 export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
   const getKey: JWTVerifyGetKey = trusted.jwksUri
     ? // jose caches the JWKS, refetches on an unknown kid at most once per cooldown.
-      createRemoteJWKSet(new URL(trusted.jwksUri), {
-        cooldownDuration: 30_000,
-        cacheMaxAge: 10 * 60_000,
-        timeoutDuration: 5_000,
-      })
+      withFailureCooldown(
+        createRemoteJWKSet(new URL(trusted.jwksUri), {
+          cooldownDuration: JWKS_COOLDOWN_MS,
+          cacheMaxAge: 10 * 60_000,
+          timeoutDuration: 5_000,
+        }),
+      )
     : createLocalJWKSet({ keys: (trusted.jwks?.keys ?? []) as never[] });
   const algorithms = [...trusted.algorithms];
   return (token, now, rule) =>
@@ -132,6 +134,29 @@ export function verifyAgentJwt(
     OUTSIDE_CLOCK_TOLERANCE,
     rule,
   );
+}
+
+/** Least time between two fetches of an issuer's JWKS caused by tokens. */
+const JWKS_COOLDOWN_MS = 30_000;
+
+/**
+ * jose's cooldown starts only after a successful fetch, so while an issuer's JWKS is down every
+ * token naming it would cause an outbound request. After a failed fetch, fail fast until the
+ * cooldown has passed: a flood of tokens cannot turn the broker into a request amplifier.
+ */
+function withFailureCooldown(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
+  let failedAt = Number.NEGATIVE_INFINITY;
+  return async (header, token) => {
+    if (Date.now() - failedAt < JWKS_COOLDOWN_MS) throw new errors.JWKSNoMatchingKey();
+    try {
+      return await getKey(header, token);
+    } catch (err) {
+      const keyMissing =
+        err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys;
+      if (!keyMissing) failedAt = Date.now();
+      throw err;
+    }
+  };
 }
 
 async function verifyJwt(

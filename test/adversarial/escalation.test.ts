@@ -589,9 +589,34 @@ describe("a may_act mismatch (rule 5, RFC 8693 §4.4)", () => {
     );
   });
 
-  // Not enforced yet: an outside issuer's `may_act` is ignored (src/exchange/subject.ts reads
-  // only azp/client_id as the holder), so any agent may exchange such a token. Reported.
-  it.todo("an idp token whose may_act names another agent is refused (RFC 8693 §4.4)");
+  it("an idp token whose may_act names another agent is refused (RFC 8693 §4.4)", async () => {
+    const form = (token: string) => ({
+      subject_token: token,
+      audience: "flights",
+      scope: "flights.search",
+    });
+    for (const mayAct of [
+      { sub: "orchestrator" },
+      { sub: "" },
+      "orchestrator",
+      { sub: "flight-booker", act: { sub: "x" } },
+    ]) {
+      await expectRefused(
+        broker,
+        exchange(broker, form(await idpToken({ may_act: mayAct })), "flight-booker"),
+        400,
+        "invalid_request",
+      );
+    }
+    await expectIssued(
+      broker,
+      exchange(
+        broker,
+        form(await idpToken({ may_act: { sub: "flight-booker" } })),
+        "flight-booker",
+      ),
+    );
+  });
 });
 
 describe("a subject token held by one agent, presented with another's credentials", () => {
@@ -615,6 +640,22 @@ describe("a subject token held by one agent, presented with another's credential
         "orchestrator",
       ),
     );
+  });
+
+  it("an idp token whose azp and client_id disagree", async () => {
+    const token = await idpToken({ azp: "flight-booker", client_id: "orchestrator" });
+    for (const agent of ["flight-booker", "orchestrator"]) {
+      await expectRefused(
+        broker,
+        exchange(
+          broker,
+          { subject_token: token, audience: "flights", scope: "flights.search" },
+          agent,
+        ),
+        400,
+        "invalid_request",
+      );
+    }
   });
 
   it("an idp token whose client_id or azp names another agent", async () => {

@@ -258,6 +258,24 @@ describe("a JWKS that cannot be had", () => {
     expect(fetches("https://remote-broken.test")).toBeGreaterThanOrEqual(1);
   });
 
+  it("after a failed fetch, more tokens cause no more fetches until the cooldown has passed", async () => {
+    const before = fetches("https://remote-broken.test");
+    for (let i = 0; i < 5; i++) {
+      await expectRefused(
+        broker,
+        exchange(
+          broker,
+          docsRequest(await remoteToken("https://remote-broken.test", es)),
+          "orchestrator",
+        ),
+        400,
+        "invalid_request",
+      );
+    }
+    // The previous test's failure is within the cooldown: not one more request to the issuer.
+    expect(fetches("https://remote-broken.test")).toBe(before);
+  });
+
   it("an endpoint serving something that is not a JWK Set", async () => {
     await expectRefused(
       broker,
