@@ -18,6 +18,7 @@ export type ErrorCode =
   | "unsupported_token_type"
   | "invalid_scope"
   | "invalid_target"
+  | "invalid_token"
   | "authorization_pending"
   | "access_denied"
   | "expired_token"
@@ -94,6 +95,12 @@ export const invalidScope = (description: string, rule: string) =>
 
 export const invalidTarget = (description: string, rule: string) =>
   new BatonError("invalid_target", 400, description, rule);
+
+/** RFC 6750 §3.1: a bearer token that is missing, expired, revoked or not for this resource. */
+export const invalidBearer = (rule: string, cause?: unknown) =>
+  new BatonError("invalid_token", 401, "The access token is not valid for this resource", rule, {
+    cause,
+  });
 
 /** Fail closed (design §4 rule 8): the store could not answer, so nothing is issued. */
 export const storeUnavailable = (cause?: unknown) =>

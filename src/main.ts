@@ -28,6 +28,10 @@ import type { ExchangeDeps } from "./exchange/types.js";
 import { createApp } from "./http/app.js";
 import { PATHS } from "./http/metadata.js";
 import { createLogger } from "./log.js";
+import { coreBackend } from "./mcp/core-backend.js";
+import { createMcpHttpHandler } from "./mcp/http-handler.js";
+import { remoteBackend } from "./mcp/remote-backend.js";
+import { serveStdio } from "./mcp/stdio.js";
 import { loadPolicy, PolicyError } from "./policy/load.js";
 import { openKeyvStore } from "./store/keyv-store.js";
 import type { Store } from "./store/store.js";
@@ -171,6 +175,11 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
     throw err;
   }
   const { issuer } = options;
+  const mcp = createMcpHttpHandler({
+    deps: broker.deps,
+    ...dnsRebindingGuard(issuer),
+    resourceMetadataUrl: `${issuer}${PATHS.resourceMetadata}`,
+  });
   handle = createApp({
     deps: broker.deps,
     assertionAudiences: [
@@ -178,11 +187,13 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
       `${issuer}${PATHS.token}`,
       `${issuer}${PATHS.introspect}`,
       `${issuer}${PATHS.revoke}`,
+      `${issuer}${PATHS.whoami}`,
     ],
     logFailure: (err, endpoint) => {
       if (err instanceof BatonError && err.status < 500) return;
       log.error({ endpoint, err }, "request failed");
     },
+    mcp: mcp.handle,
   }).fetch;
   // A key rotated by `baton keys rotate` (or another node) is picked up without a restart.
   const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), 30_000);
@@ -191,12 +202,90 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
 
   const stop = () => {
     clearInterval(refresh);
+    void mcp.close();
     server.close(() => {
       broker.close().finally(() => process.exit(0));
     });
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+}
+
+const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
+
+/**
+ * The Host names and Origins `/mcp` answers: the issuer's, and on a loopback issuer every
+ * loopback name for it (a local client may say localhost for 127.0.0.1).
+ */
+function dnsRebindingGuard(issuer: string) {
+  const url = new URL(issuer);
+  const loopback = LOOPBACK_NAMES.includes(url.hostname);
+  const hosts = new Set(loopback ? LOOPBACK_NAMES : [url.hostname]);
+  const port = url.port === "" ? "" : `:${url.port}`;
+  const origins = new Set([
+    url.origin,
+    ...(loopback ? LOOPBACK_NAMES.map((h) => `${url.protocol}//${h}${port}`) : []),
+  ]);
+  return { allowedHosts: hosts, allowedOrigins: origins };
+}
+
+interface McpFlags extends SharedFlags {
+  agent: string;
+  devUser?: string;
+  broker?: string;
+}
+
+/**
+ * `baton mcp --agent ID`: an MCP server on stdio for one agent. Embedded by default (this
+ * process holds the keys, policy and store); with --broker, a client of a running broker.
+ */
+async function mcpCommand(flags: McpFlags) {
+  const subjectToken = process.env.BATON_SUBJECT_TOKEN;
+  if (flags.broker !== undefined) {
+    const broker = parseSetting(IssuerSchema, flags.broker, "--broker", "BATON_BROKER");
+    const clientSecret = process.env.BATON_CLIENT_SECRET;
+    if (!clientSecret)
+      throw new ConfigError(
+        "BATON_CLIENT_SECRET: required with --broker (the agent's client secret)",
+      );
+    if (!subjectToken)
+      throw new ConfigError("BATON_SUBJECT_TOKEN: required with --broker (the user's token)");
+    await serveStdio(remoteBackend({ broker, agentId: flags.agent, clientSecret, subjectToken }));
+    return;
+  }
+  if (!subjectToken && flags.devUser === undefined) {
+    throw new ConfigError(
+      "BATON_SUBJECT_TOKEN or --dev-user: the MCP server needs the user it acts for",
+    );
+  }
+  const broker = await openBroker(offlineOptions(flags));
+  try {
+    if (!broker.deps.active().policy.agents.has(flags.agent)) {
+      throw new ConfigError(
+        `--agent (BATON_AGENT): "${flags.agent}" is not an agent of the policy`,
+      );
+    }
+    const session = subjectToken
+      ? async () => subjectToken
+      : devSession(broker.deps, flags.devUser as string, flags.agent);
+    await serveStdio(coreBackend(broker.deps, { agentId: flags.agent }, session));
+  } finally {
+    await broker.close();
+  }
+}
+
+/** A development subject token for the user, bound to the agent, renewed before it expires. */
+function devSession(deps: ExchangeDeps, user: string, agent: string): () => Promise<string> {
+  let token: string | undefined;
+  let renewAt = 0;
+  return async () => {
+    if (token === undefined || deps.clock.now() >= renewAt) {
+      const ttl = deps.active().policy.broker.maxTtl;
+      token = await issueDevToken(deps, { user, agent, ttl });
+      renewAt = deps.clock.now() + Math.floor(ttl / 2);
+    }
+    return token;
+  };
 }
 
 /** Binds the HTTP server; resolves with the port actually bound (for --port 0). */
@@ -290,6 +379,28 @@ export function buildProgram(): Command {
       .option("--scope <scopes>", "space-separated scopes that bound what it yields")
       .option("--ttl <duration>", "lifetime, e.g. 1h", "1h"),
   ).action(devTokenCommand);
+
+  sharedOptions(
+    program
+      .command("mcp")
+      .description("an MCP server on stdio for one agent")
+      .addOption(
+        new Option("--agent <id>", "the agent this server acts as")
+          .env("BATON_AGENT")
+          .makeOptionMandatory(),
+      )
+      .addOption(
+        new Option("--dev-user <name>", "act for this user, with a development token").env(
+          "BATON_DEV_USER",
+        ),
+      )
+      .addOption(
+        new Option(
+          "--broker <url>",
+          "use a running broker (credentials from BATON_CLIENT_SECRET)",
+        ).env("BATON_BROKER"),
+      ),
+  ).action(mcpCommand);
 
   const keys = program.command("keys").description("signing keys");
   sharedOptions(

@@ -23,6 +23,8 @@ export interface ExchangeIssued {
   readonly parent_jti?: string;
   readonly exp: number;
   readonly txn?: string;
+  /** The agent's stated reason, as given (bounded in length at the door). */
+  readonly reason?: string;
 }
 
 export interface ExchangeDenied {
@@ -34,6 +36,7 @@ export interface ExchangeDenied {
   readonly subject?: string;
   readonly audience?: string;
   readonly scopes?: readonly string[];
+  readonly reason?: string;
 }
 
 export interface ClientAuthFailed {

@@ -8,7 +8,7 @@
 import { BatonError } from "../errors.js";
 import { newTokenId, signToken } from "../tokens/mint.js";
 import { DEV_TOKEN_TYP } from "../tokens/token-types.js";
-import { devIssuerOf } from "./subject.js";
+import { devIssuerOf, mcpResourceOf } from "./subject.js";
 import type { ExchangeDeps } from "./types.js";
 
 export interface DevTokenRequest {
@@ -44,7 +44,8 @@ export async function issueDevToken(deps: ExchangeDeps, request: DevTokenRequest
   const exp = now + request.ttl;
   const token = await signToken(deps.keys, DEV_TOKEN_TYP, {
     iss: devIssuerOf(deps.issuer),
-    aud: deps.issuer,
+    // For the broker: as a subject token at /token, and as the bearer token at /mcp.
+    aud: [deps.issuer, mcpResourceOf(deps.issuer)],
     sub: request.user,
     iat: now,
     exp,

@@ -9,15 +9,15 @@
  */
 
 import type { TokenKind } from "../audit/events.js";
-import { asBatonError, invalidScope, invalidToken, unauthorizedClient } from "../errors.js";
+import { asBatonError, invalidScope } from "../errors.js";
 import type { Agent, Policy } from "../policy/types.js";
 import { actClaim } from "../tokens/act.js";
 import { newTokenId, signToken } from "../tokens/mint.js";
 import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../tokens/token-types.js";
-import { verifyActor } from "./actor.js";
-import { anyRevoked, recordToken, subjectLineage } from "./lineage.js";
+import { acceptSubject } from "./accept-subject.js";
+import { recordToken } from "./lineage.js";
 import { extendChain, narrowExpiry, narrowScopes } from "./narrow.js";
-import { type Subject, verifySubject } from "./subject.js";
+import type { Subject } from "./subject.js";
 import { resolveApi, resolveSubAgent } from "./target.js";
 import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
 
@@ -30,20 +30,14 @@ export async function exchangeToken(
   const now = deps.clock.now();
   let subject: Subject | undefined;
   try {
-    const agent = exchangingAgent(policy, caller);
-    subject = await verifySubject(deps, request.subjectToken, request.subjectTokenType, now);
-    checkHolder(subject, agent);
-    if (request.actorToken !== undefined) {
-      await verifyActor(deps, agent.id, request.actorToken, request.actorTokenType as string, now);
-    }
-    const lineage = await subjectLineage(deps.store, subject);
-    if (!lineage || (await anyRevoked(deps.store, lineage))) throw invalidToken("subject.revoked");
-
+    const accepted = await acceptSubject(deps, caller, request, now, (s) => {
+      subject = s;
+    });
     const grant =
       request.requestedTokenType === TOKEN_TYPE.jwt
-        ? planDelegation(policy, request, agent, subject, now)
-        : planAccess(policy, request, agent, subject, now);
-    return await issue(deps, grant, subject, lineage, now);
+        ? planDelegation(policy, request, accepted.agent, accepted.subject, now)
+        : planAccess(policy, request, accepted.agent, accepted.subject, now);
+    return await issue(deps, grant, accepted.subject, accepted.lineage, request.reason, now);
   } catch (err) {
     const error = asBatonError(err);
     deps.audit.record({
@@ -53,6 +47,7 @@ export async function exchangeToken(
       agent: caller.agentId,
       ...(subject ? { subject: subject.sub } : {}),
       ...(request.scopes ? { scopes: request.scopes } : {}),
+      ...(request.reason ? { reason: request.reason } : {}),
     });
     throw error;
   }
@@ -70,24 +65,6 @@ interface Grant {
   readonly audience: string;
   /** The `aud` claim: the API's resource, or the broker itself for a delegation token. */
   readonly aud?: string;
-}
-
-function exchangingAgent(policy: Policy, caller: Caller): Agent {
-  const agent = policy.agents.get(caller.agentId);
-  // Authentication happened at the door; an agent since removed or disabled may not exchange.
-  if (!agent || agent.disabled) throw unauthorizedClient("client.disabled");
-  return agent;
-}
-
-/**
- * A delegation token is usable only by the agent in its `may_act` (rule 5, RFC 8693 §4.4); a
- * user's token that names its holder (`azp` / `client_id`) only by that agent.
- */
-function checkHolder(subject: Subject, agent: Agent): void {
-  if (subject.mayAct !== undefined && subject.mayAct !== agent.id)
-    throw invalidToken("subject.may_act");
-  if (subject.holder !== undefined && subject.holder !== agent.id)
-    throw invalidToken("subject.holder");
 }
 
 function planAccess(
@@ -151,6 +128,7 @@ async function issue(
   grant: Grant,
   subject: Subject,
   lineage: readonly string[],
+  reason: string | undefined,
   now: number,
 ): Promise<ExchangeResult> {
   const jti = newTokenId();
@@ -188,6 +166,7 @@ async function issue(
     ...(subject.jti ? { parent_jti: subject.jti } : {}),
     exp: grant.exp,
     ...(subject.txn ? { txn: subject.txn } : {}),
+    ...(reason ? { reason } : {}),
   });
   return {
     token,

@@ -28,6 +28,7 @@ const KNOWN = [
   "audience",
   "scope",
   "ttl_seconds",
+  "reason",
   "client_id",
   "client_secret",
   "client_assertion",
@@ -45,6 +46,9 @@ const tokenTypeField = (label: string) =>
   z
     .string({ error: `"${label}" parameter is required` })
     .max(256, `"${label}" parameter is too long`);
+
+/** Longest `reason` kept: a sentence or two for the audit log and the approver. */
+export const MAX_REASON_LENGTH = 500;
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-delimited. */
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
@@ -75,6 +79,7 @@ export const TokenExchangeRequestSchema = z
       .max(4096, '"scope" parameter is too long')
       .regex(SCOPE, '"scope" parameter is malformed')
       .optional(),
+    reason: z.string().max(MAX_REASON_LENGTH, '"reason" parameter is too long').optional(),
     ttl_seconds: z
       .string()
       .regex(/^[1-9][0-9]{0,8}$/, '"ttl_seconds" must be a positive integer')
@@ -103,6 +108,7 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
     audience: values(params, "audience"),
     scope: single(params, "scope"),
     ttl_seconds: single(params, "ttl_seconds"),
+    reason: single(params, "reason"),
   });
   if (!parsed.success) {
     throw invalidRequest(parsed.error.issues[0]?.message ?? "The request is malformed");
@@ -118,6 +124,7 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
     audiences: [...new Set(r.audience)],
     ...(r.scope === undefined ? {} : { scopes: [...new Set(r.scope.split(" "))] }),
     ...(r.ttl_seconds === undefined ? {} : { ttlSeconds: Number(r.ttl_seconds) }),
+    ...(r.reason === undefined ? {} : { reason: r.reason }),
   };
 }
 

@@ -42,11 +42,23 @@ const USER_TOKEN_TYPES: ReadonlySet<string> = new Set([
   TOKEN_TYPE.idToken,
 ]);
 
+/**
+ * The resource URI of Baton's own MCP endpoint (RFC 9728 `resource`). A user's token issued
+ * for it is a token for Baton too: usable as a subject token, and as the bearer at `/mcp`.
+ */
+export const mcpResourceOf = (issuer: string) => `${issuer}/mcp`;
+
+/**
+ * Verifies a subject token. `userAudiences` is what a user's token (development or trusted
+ * issuer) may carry as `aud`; by default the broker's own names (the issuer or the development
+ * issuer's audience, and the MCP resource).
+ */
 export async function verifySubject(
   deps: ExchangeDeps,
   token: string,
   tokenType: string,
   now: number,
+  userAudiences?: readonly string[],
 ): Promise<Subject> {
   const iss = peekIssuer(token, "subject");
   const { policy, issuerVerifiers } = deps.active();
@@ -78,7 +90,7 @@ export async function verifySubject(
       deps.keys,
       {
         issuer: iss,
-        audience: deps.issuer,
+        audience: userAudiences ?? [deps.issuer, mcpResourceOf(deps.issuer)],
         typ: DEV_TOKEN_TYP,
         requiredClaims: ["sub", "exp", "jti"],
         now,
@@ -91,7 +103,19 @@ export async function verifySubject(
   const verify = issuerVerifiers.get(iss);
   const trusted = policy.issuers.get(iss);
   if (!verify || !trusted) throw invalidToken("subject.untrusted_issuer");
-  return userSubject("issuer", await verify(token, now, "subject"), trusted.scopesBound);
+  const claims = userAudiences
+    ? await verify(token, now, "subject", userAudiences).then(requireAudience(userAudiences))
+    : await verify(token, now, "subject", [mcpResourceOf(deps.issuer)]);
+  return userSubject("issuer", claims, trusted.scopesBound);
+}
+
+/** When the audiences are given, the issuer's own configured one no longer counts alone. */
+function requireAudience(audiences: readonly string[]) {
+  return (claims: Claims): Claims => {
+    const aud = [claims.aud ?? []].flat();
+    if (!aud.some((a) => audiences.includes(a))) throw invalidToken("subject.claim.aud");
+    return claims;
+  };
 }
 
 function unsupportedType() {

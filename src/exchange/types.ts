@@ -42,11 +42,18 @@ export interface TokenExchangeRequest {
   readonly scopes?: readonly string[];
   /** Requested lifetime in seconds (Baton's `ttl_seconds` extension). */
   readonly ttlSeconds?: number;
+  /** Why the agent asks, in its own words: kept in the audit log, never used for decisions. */
+  readonly reason?: string;
 }
 
 /** The authenticated agent on whose credentials the request came. */
 export interface Caller {
   readonly agentId: string;
+  /**
+   * The user an MCP session is bound to (the bearer token's `sub`): every subject token used
+   * in that session must be for this user.
+   */
+  readonly sessionSubject?: string;
 }
 
 export interface ExchangeResult {

@@ -10,10 +10,11 @@ import { invalidRequest } from "../errors.js";
 import type { HttpContext } from "./context.js";
 import { MAX_FORM_BYTES } from "./form.js";
 import { introspectionEndpoint } from "./introspection-endpoint.js";
-import { jwksEndpoint, metadataEndpoint, PATHS } from "./metadata.js";
+import { jwksEndpoint, metadataEndpoint, PATHS, resourceMetadataEndpoint } from "./metadata.js";
 import { oauthError } from "./respond.js";
 import { revocationEndpoint } from "./revocation-endpoint.js";
 import { tokenEndpoint } from "./token-endpoint.js";
+import { whoamiEndpoint } from "./whoami-endpoint.js";
 
 export function createApp(ctx: HttpContext): Hono {
   const app = new Hono();
@@ -28,7 +29,15 @@ export function createApp(ctx: HttpContext): Hono {
   app.post(PATHS.token, limit, tokenEndpoint(ctx));
   app.post(PATHS.introspect, limit, introspectionEndpoint(ctx));
   app.post(PATHS.revoke, limit, revocationEndpoint(ctx));
+  app.post(PATHS.whoami, limit, whoamiEndpoint(ctx));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  const { mcp } = ctx;
+  if (mcp) {
+    app.get(PATHS.resourceMetadata, resourceMetadataEndpoint(ctx));
+    app.get(PATHS.resourceMetadataRoot, resourceMetadataEndpoint(ctx));
+    app.all(PATHS.mcp, (c) => mcp(c.req.raw));
+  }
 
   app.notFound((c) => c.json({ error: "not_found" }, 404));
   app.onError((err, c) => {

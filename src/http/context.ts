@@ -12,4 +12,6 @@ export interface HttpContext {
   readonly assertionAudiences: readonly string[];
   /** Logs an unexpected (5xx) failure; the response itself stays generic. */
   readonly logFailure: (err: unknown, endpoint: string) => void;
+  /** The MCP endpoint, when served (handed over by main.ts: http/ never imports mcp/). */
+  readonly mcp?: (request: Request) => Promise<Response>;
 }

@@ -5,6 +5,7 @@
  */
 
 import type { Context } from "hono";
+import { mcpResourceOf } from "../exchange/subject.js";
 import { TOKEN_EXCHANGE_GRANT } from "../tokens/token-types.js";
 import type { HttpContext } from "./context.js";
 
@@ -15,6 +16,11 @@ export const PATHS = {
   token: "/token",
   introspect: "/introspect",
   revoke: "/revoke",
+  whoami: "/whoami",
+  mcp: "/mcp",
+  /** RFC 9728 §3.1: the well-known path with the resource's path appended. */
+  resourceMetadata: "/.well-known/oauth-protected-resource/mcp",
+  resourceMetadataRoot: "/.well-known/oauth-protected-resource",
 } as const;
 
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
@@ -41,6 +47,30 @@ export function metadataEndpoint(ctx: HttpContext) {
         revocation_endpoint_auth_methods_supported: AUTH_METHODS,
         revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         scopes_supported: [...policy.scopes.keys()],
+      },
+      200,
+      { "Cache-Control": "public, max-age=300" },
+    );
+  };
+}
+
+/**
+ * RFC 9728 protected resource metadata of `/mcp`. The authorization servers are those whose
+ * tokens `/mcp` accepts: the trusted issuers, and Baton itself while its development issuer is on.
+ */
+export function resourceMetadataEndpoint(ctx: HttpContext) {
+  return (c: Context) => {
+    const { issuer } = ctx.deps;
+    const { policy } = ctx.deps.active();
+    return c.json(
+      {
+        resource: mcpResourceOf(issuer),
+        authorization_servers: [
+          ...(policy.broker.devIssuer ? [issuer] : []),
+          ...policy.issuers.keys(),
+        ],
+        bearer_methods_supported: ["header"],
+        resource_name: "Baton MCP server",
       },
       200,
       { "Cache-Control": "public, max-age=300" },

@@ -80,7 +80,13 @@ export function verifyBrokerJwt(
 }
 
 /** A verifier for one trusted issuer, built once per policy load (keys cached by jose). */
-export type IssuerVerifier = (token: string, now: number, rule: string) => Promise<JWTPayload>;
+export type IssuerVerifier = (
+  token: string,
+  now: number,
+  rule: string,
+  /** Also accepted as `aud`, besides the issuer's configured audience. */
+  extraAudiences?: readonly string[],
+) => Promise<JWTPayload>;
 
 export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
   const getKey: JWTVerifyGetKey = trusted.jwksUri
@@ -94,12 +100,18 @@ export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
       )
     : createLocalJWKSet({ keys: (trusted.jwks?.keys ?? []) as never[] });
   const algorithms = [...trusted.algorithms];
-  return (token, now, rule) =>
+  return (token, now, rule, extraAudiences = []) =>
     verifyJwt(
       token,
       getKey,
       algorithms,
-      { issuer: trusted.issuer, audience: trusted.audience, requiredClaims: ["sub", "exp"], now },
+      {
+        issuer: trusted.issuer,
+        audience:
+          extraAudiences.length === 0 ? trusted.audience : [trusted.audience, ...extraAudiences],
+        requiredClaims: ["sub", "exp"],
+        now,
+      },
       OUTSIDE_CLOCK_TOLERANCE,
       rule,
     );

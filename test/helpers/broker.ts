@@ -13,6 +13,7 @@ import { activatePolicy } from "../../src/exchange/activate.js";
 import type { ActivePolicy, ExchangeDeps } from "../../src/exchange/types.js";
 import { createApp } from "../../src/http/app.js";
 import { PATHS } from "../../src/http/metadata.js";
+import { createMcpHttpHandler } from "../../src/mcp/http-handler.js";
 import { compilePolicy } from "../../src/policy/load.js";
 import type { Policy } from "../../src/policy/types.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
@@ -99,7 +100,14 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   );
   const audit = memoryAuditLog();
   const deps: ExchangeDeps = { issuer, active: () => active, keys, store, audit, clock };
+  const mcp = createMcpHttpHandler({
+    deps,
+    allowedHosts: new Set(["127.0.0.1", "localhost", "[::1]"]),
+    allowedOrigins: new Set([issuer, `http://localhost:${port}`]),
+    resourceMetadataUrl: `${issuer}${PATHS.resourceMetadata}`,
+  });
   const app = createApp({
+    mcp: mcp.handle,
     deps,
     assertionAudiences: [
       issuer,
@@ -108,12 +116,9 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
       `${issuer}${PATHS.revoke}`,
     ],
     logFailure: (err) => {
-      if (
-        (err as { status?: number }).status === undefined ||
-        (err as { status: number }).status >= 500
-      ) {
-        console.error("broker failure", err);
-      }
+      // Refusals and fail-closed 503s are expected in tests; anything else is a bug to show.
+      const status = (err as { status?: number }).status;
+      if (status === undefined || status === 500) console.error("broker failure", err);
     },
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
@@ -170,6 +175,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
         .sign(idpKey.privateKey);
     },
     async close() {
+      await mcp.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();
     },

@@ -1,0 +1,89 @@
+/**
+ * Hints a model can act on, for each refusal (design §3.5): what to ask for instead, whom to
+ * ask, or when to retry. Built from the OAuth error code, the tool input and the agent's own
+ * session view (never from token contents), so both backends give the same hint.
+ *
+ * @module mcp/hints
+ */
+
+import type { BatonError } from "../errors.js";
+import type { SessionView, ToolBackend } from "./backend.js";
+
+export interface RefusalContext {
+  readonly tool: string;
+  /** The API or sub-agent the call named, if any. */
+  readonly target?: string;
+  readonly scopes?: readonly string[];
+  /** True when the call carried its own subject_token (a parent's delegation token). */
+  readonly ownSubjectToken?: boolean;
+  readonly backend: ToolBackend;
+}
+
+export async function hintFor(error: BatonError, context: RefusalContext): Promise<string> {
+  switch (error.code) {
+    case "invalid_scope":
+      return scopeHint(context, await view(context));
+    case "invalid_target":
+      return targetHint(context, await view(context));
+    case "invalid_request":
+      return context.ownSubjectToken
+        ? "The subject_token was refused: it may be expired, revoked, meant for another agent or another user. Ask the agent that delegated to you for a new delegation token."
+        : "The request or your session's subject token was refused. Check the arguments against this tool's schema; if they are right, the user's token may have expired: ask the user to reconnect.";
+    case "unauthorized_client":
+      return "This agent may not obtain tokens (it is disabled, or may not act on this token). Do not retry; tell the user.";
+    case "invalid_client":
+      return "The broker could not authenticate this agent. Do not retry; tell the user to check the agent's credentials.";
+    case "temporarily_unavailable":
+      return "The broker is briefly unavailable. Retry in a few seconds.";
+    case "slow_down":
+      return "Too many requests. Wait before retrying.";
+    default:
+      return "Do not retry the same request. Call whoami to see what this agent may do.";
+  }
+}
+
+async function view(context: RefusalContext): Promise<SessionView | undefined> {
+  try {
+    return await context.backend.describe();
+  } catch {
+    return undefined;
+  }
+}
+
+function scopeHint(context: RefusalContext, session: SessionView | undefined): string {
+  if (!session)
+    return "Ask for fewer scopes: call list_apis to see which ones this agent may ask for.";
+  const elevated = new Set(
+    session.apis.flatMap((a) => a.scopes.filter((s) => s.elevated).map((s) => s.name)),
+  );
+  const asked = context.scopes ?? [];
+  if (asked.some((s) => elevated.has(s))) {
+    return `${asked.filter((s) => elevated.has(s)).join(", ")} needs a human's approval, which this broker cannot ask for yet. Ask only for scopes that are not elevated.`;
+  }
+  if (context.tool === "delegate") {
+    const allowed = session.apis.flatMap((a) => a.scopes.map((s) => s.name));
+    return `A delegation can carry only scopes both you and the sub-agent may hold. Yours: ${allowed.join(", ") || "none"}.`;
+  }
+  const api = session.apis.find((a) => a.id === context.target || a.resource === context.target);
+  return api
+    ? `Request only scopes of ${api.id} that you may hold: ${
+        api.scopes
+          .filter((s) => !s.elevated)
+          .map((s) => s.name)
+          .join(", ") || "none"
+      }.`
+    : "Call list_apis to see the APIs and scopes this agent may ask for.";
+}
+
+function targetHint(context: RefusalContext, session: SessionView | undefined): string {
+  if (context.tool === "delegate") {
+    const to = session?.may_delegate_to ?? [];
+    return to.length > 0
+      ? `You may delegate only to: ${to.join(", ")}.`
+      : "This agent may not delegate to anyone.";
+  }
+  const apis = session?.apis.map((a) => a.id) ?? [];
+  return apis.length > 0
+    ? `Name one API, by id or resource URI: ${apis.join(", ")}.`
+    : "Call list_apis to see the APIs this agent may use.";
+}

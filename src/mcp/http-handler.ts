@@ -1,0 +1,188 @@
+/**
+ * `/mcp` on `baton serve`: Streamable HTTP with sessions, as an OAuth protected resource (MCP
+ * authorization 2025-11-25, RFC 9728, RFC 6750).
+ *
+ * Each request, in order: Host and Origin against DNS rebinding; the bearer token (a user's
+ * token for this resource, naming its agent); the session, which stays bound to the user and
+ * the agent that opened it; then the SDK transport. The bearer token is the session's subject
+ * token inside Baton and is never forwarded anywhere.
+ *
+ * @module mcp/http-handler
+ */
+
+import { randomBytes } from "node:crypto";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { BatonError } from "../errors.js";
+import { authenticateBearer, type BearerSession } from "../exchange/authenticate-bearer.js";
+import type { ExchangeDeps } from "../exchange/types.js";
+import { coreBackend } from "./core-backend.js";
+import { createMcpServer } from "./server.js";
+
+export interface McpHttpOptions {
+  readonly deps: ExchangeDeps;
+  /** Host names (no port) a request may be addressed to. */
+  readonly allowedHosts: ReadonlySet<string>;
+  /** Origins a browser-borne request may come from. */
+  readonly allowedOrigins: ReadonlySet<string>;
+  /** RFC 9728 §5.1: where a client finds this resource's metadata. */
+  readonly resourceMetadataUrl: string;
+  readonly maxSessions?: number;
+  /** Sessions unused this long (ms) are closed. */
+  readonly idleMs?: number;
+  readonly maxBodyBytes?: number;
+}
+
+interface Session {
+  readonly transport: WebStandardStreamableHTTPServerTransport;
+  readonly agentId: string;
+  readonly subject: string;
+  /** The latest bearer token presented: the session's subject token. */
+  token: string;
+  lastSeen: number;
+}
+
+export interface McpHttpHandler {
+  handle(request: Request): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
+  const sessions = new Map<string, Session>();
+  const maxSessions = options.maxSessions ?? 1000;
+  const idleMs = options.idleMs ?? 30 * 60_000;
+
+  const challenge = (error?: string) =>
+    `Bearer resource_metadata="${options.resourceMetadataUrl}"${error ? `, error="${error}"` : ""}`;
+
+  async function handle(request: Request): Promise<Response> {
+    const refused = checkHostAndOrigin(request, options);
+    if (refused) return refused;
+
+    const header = request.headers.get("authorization") ?? "";
+    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+    // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    if (!match) return unauthorized(challenge(header === "" ? undefined : "invalid_request"));
+    const token = match[1] as string;
+    let caller: BearerSession;
+    try {
+      caller = await authenticateBearer(options.deps, token);
+    } catch (err) {
+      if (err instanceof BatonError && err.status === 401)
+        return unauthorized(challenge("invalid_token"));
+      return jsonRpcError(503, "The service is temporarily unavailable", { "Retry-After": "1" });
+    }
+
+    const sessionId = request.headers.get("mcp-session-id");
+    if (sessionId !== null) {
+      const session = sessions.get(sessionId);
+      if (!session) return jsonRpcError(404, "Session not found");
+      // The session belongs to the user and agent that opened it, whatever token is presented.
+      if (session.subject !== caller.sessionSubject || session.agentId !== caller.agentId) {
+        return jsonRpcError(403, "This session belongs to another user or agent");
+      }
+      session.token = token;
+      session.lastSeen = Date.now();
+      return session.transport.handleRequest(request);
+    }
+    return openSession(request, caller, token);
+  }
+
+  async function openSession(
+    request: Request,
+    caller: BearerSession,
+    token: string,
+  ): Promise<Response> {
+    sweep();
+    if (sessions.size >= maxSessions) {
+      return jsonRpcError(503, "Too many open sessions", { "Retry-After": "5" });
+    }
+    const session: Partial<Session> & { token: string } = { token };
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      // 128 random bits: a session id cannot be guessed (MCP transports: session management).
+      sessionIdGenerator: () => randomBytes(16).toString("base64url"),
+      maxRequestBodySize: options.maxBodyBytes ?? 256 * 1024,
+      onsessioninitialized: (id) => {
+        sessions.set(id, {
+          transport,
+          agentId: caller.agentId,
+          subject: caller.sessionSubject,
+          token: session.token,
+          lastSeen: Date.now(),
+        });
+      },
+      onsessionclosed: (id) => {
+        sessions.delete(id);
+      },
+    });
+    const backend = coreBackend(options.deps, caller, async () => {
+      const id = transport.sessionId;
+      return (id === undefined ? undefined : sessions.get(id)?.token) ?? session.token;
+    });
+    await createMcpServer(backend).connect(transport);
+    const response = await transport.handleRequest(request);
+    // A request that did not open a session (not an initialize) leaves nothing behind.
+    if (transport.sessionId === undefined) await transport.close();
+    return response;
+  }
+
+  /** Closes sessions idle past the limit. */
+  function sweep(): void {
+    const cutoff = Date.now() - idleMs;
+    for (const [id, session] of sessions) {
+      if (session.lastSeen < cutoff) {
+        sessions.delete(id);
+        void session.transport.close();
+      }
+    }
+  }
+
+  return {
+    handle,
+    async close() {
+      await Promise.all([...sessions.values()].map((s) => s.transport.close()));
+      sessions.clear();
+    },
+  };
+}
+
+/**
+ * DNS rebinding (MCP transports, security warning): a page on evil.example that resolves to
+ * this machine reaches the server with its own Host and Origin. Refuse both unless ours.
+ */
+function checkHostAndOrigin(request: Request, options: McpHttpOptions): Response | undefined {
+  const host = request.headers.get("host");
+  if (host === null || !options.allowedHosts.has(hostname(host))) {
+    return jsonRpcError(403, "Host not allowed");
+  }
+  const origin = request.headers.get("origin");
+  if (origin !== null && !options.allowedOrigins.has(origin)) {
+    return jsonRpcError(403, "Origin not allowed");
+  }
+  return undefined;
+}
+
+/** `host[:port]` or `[v6][:port]` → the host name, lower-cased. */
+function hostname(host: string): string {
+  const h = host.toLowerCase();
+  if (h.startsWith("[")) return h.slice(0, h.indexOf("]") + 1);
+  const colon = h.indexOf(":");
+  return colon < 0 ? h : h.slice(0, colon);
+}
+
+function unauthorized(challenge: string): Response {
+  return jsonRpcError(401, "Unauthorized", { "WWW-Authenticate": challenge });
+}
+
+function jsonRpcError(
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(
+    JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }),
+    {
+      status,
+      headers: { "content-type": "application/json", ...headers },
+    },
+  );
+}

@@ -1,0 +1,93 @@
+/**
+ * The tools' backend as a client of a running broker (`baton mcp --broker URL`): the same
+ * calls as the core backend, made over the broker's OAuth endpoints with the agent's own
+ * client credentials. Refusals come back as the broker sent them.
+ *
+ * @module mcp/remote-backend
+ */
+
+import { BatonError, type ErrorCode, storeUnavailable } from "../errors.js";
+import type { SessionView } from "../exchange/describe-session.js";
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../tokens/token-types.js";
+import type { ExchangeOutput, ToolBackend } from "./backend.js";
+
+export interface RemoteBackendOptions {
+  /** The broker's issuer URL. */
+  readonly broker: string;
+  readonly agentId: string;
+  readonly clientSecret: string;
+  readonly subjectToken: string;
+  /** Per-call deadline (ms): a dead broker gives a quick refusal, never a hung tool call. */
+  readonly timeoutMs?: number;
+}
+
+export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
+  // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
+  const basic = `Basic ${Buffer.from(`${formEncode(options.agentId)}:${formEncode(options.clientSecret)}`).toString("base64")}`;
+
+  async function post(path: string, form: Record<string, string | undefined>): Promise<unknown> {
+    const body = new URLSearchParams();
+    for (const [name, value] of Object.entries(form))
+      if (value !== undefined) body.append(name, value);
+    let response: Response;
+    try {
+      response = await fetch(`${options.broker}${path}`, {
+        method: "POST",
+        headers: { authorization: basic, "content-type": "application/x-www-form-urlencoded" },
+        body,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+    } catch (cause) {
+      throw storeUnavailable(cause);
+    }
+    const text = await response.text();
+    const json = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
+    if (!response.ok) {
+      throw new BatonError(
+        (typeof json.error === "string" ? json.error : "server_error") as ErrorCode,
+        response.status,
+        typeof json.error_description === "string"
+          ? json.error_description
+          : "The broker refused the request",
+        "remote",
+      );
+    }
+    return json;
+  }
+
+  return {
+    async describe() {
+      return (await post("/whoami", {
+        subject_token: options.subjectToken,
+        subject_token_type: TOKEN_TYPE.jwt,
+      })) as SessionView;
+    },
+    async exchange(input) {
+      const isUri = input.target.includes("://");
+      const r = (await post("/token", {
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token: input.subjectToken ?? options.subjectToken,
+        subject_token_type: TOKEN_TYPE.jwt,
+        requested_token_type: input.kind === "delegation" ? TOKEN_TYPE.jwt : TOKEN_TYPE.accessToken,
+        [isUri ? "resource" : "audience"]: input.target,
+        scope: input.scopes.join(" "),
+        ttl_seconds: input.ttlSeconds?.toString(),
+        reason: input.reason,
+      })) as Record<string, string | number>;
+      return {
+        token: r.access_token,
+        issuedTokenType: r.issued_token_type,
+        tokenType: r.token_type,
+        expiresIn: r.expires_in,
+        scopes: String(r.scope).split(" "),
+      } as ExchangeOutput;
+    },
+    async revoke(token) {
+      await post("/revoke", { token });
+    },
+  };
+}
+
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, "+");
+}

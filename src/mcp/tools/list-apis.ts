@@ -1,0 +1,25 @@
+/**
+ * `list_apis`: the APIs and scopes this agent may ask for, for its user, now.
+ *
+ * @module mcp/tools/list-apis
+ */
+
+import { z } from "zod";
+import { ApiViewSchema } from "./schemas.js";
+import { defineTool, READ_ONLY } from "./tool.js";
+
+export const listApis = defineTool({
+  name: "list_apis",
+  title: "List the APIs you may use",
+  description:
+    "Lists the APIs this agent may get tokens for on behalf of its user, with the scopes it may ask for, " +
+    "which of them are elevated (they need a human's approval), and the longest token lifetime. Call it " +
+    "before request_token to pick the API id and the fewest scopes the next step needs. Takes no arguments.",
+  inputSchema: z.object({}).strict(),
+  outputSchema: z.object({ agent: z.string(), subject: z.string(), apis: z.array(ApiViewSchema) }),
+  annotations: READ_ONLY,
+  async run(backend) {
+    const session = await backend.describe();
+    return { agent: session.agent, subject: session.subject, apis: session.apis };
+  },
+});

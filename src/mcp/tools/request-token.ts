@@ -1,0 +1,73 @@
+/**
+ * `request_token`: a fresh access token for one API, narrowed to the scopes asked for.
+ *
+ * @module mcp/tools/request-token
+ */
+
+import { z } from "zod";
+import { ReasonField, ScopesField, TokenField, TtlField } from "./schemas.js";
+import { defineTool } from "./tool.js";
+
+export const requestToken = defineTool({
+  name: "request_token",
+  title: "Get a token for one API",
+  description:
+    "Gets a short-lived access token for exactly one API, on behalf of your user, with only the scopes you " +
+    "ask for. Use the token as 'Authorization: Bearer <access_token>' on that API only, and ask again when " +
+    "it expires. If another agent delegated work to you, pass its delegation token as subject_token. " +
+    "Refusals: invalid_scope means ask for fewer or other scopes (the hint lists them); invalid_target " +
+    "means the API is unknown or not yours (call list_apis); invalid_request means the subject token is " +
+    "expired, revoked or not for you (ask your delegator or user for a new one).",
+  inputSchema: z
+    .object({
+      api: z
+        .string()
+        .min(1)
+        .max(2048)
+        .describe('The API id (e.g. "calendar") or its resource URI.'),
+      scopes: ScopesField,
+      ttl_seconds: TtlField,
+      reason: ReasonField,
+      subject_token: TokenField.optional().describe(
+        "A delegation token another agent gave you. Omit to act on your own session's authority.",
+      ),
+    })
+    .strict(),
+  outputSchema: z.object({
+    access_token: z.string(),
+    token_type: z.string(),
+    expires_in: z.number(),
+    scope: z.string(),
+    audience: z.string(),
+    issued_token_type: z.string(),
+  }),
+  annotations: {
+    readOnlyHint: false,
+    destructiveHint: false,
+    idempotentHint: false,
+    openWorldHint: false,
+  },
+  async run(backend, input) {
+    const out = await backend.exchange({
+      kind: "access",
+      target: input.api,
+      scopes: input.scopes,
+      ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
+      ...(input.reason === undefined ? {} : { reason: input.reason }),
+      ...(input.subject_token === undefined ? {} : { subjectToken: input.subject_token }),
+    });
+    return {
+      access_token: out.token,
+      token_type: out.tokenType,
+      expires_in: out.expiresIn,
+      scope: out.scopes.join(" "),
+      audience: input.api,
+      issued_token_type: out.issuedTokenType,
+    };
+  },
+  refusalContext: (input) => ({
+    target: input.api,
+    scopes: input.scopes,
+    ownSubjectToken: input.subject_token !== undefined,
+  }),
+});

@@ -1,0 +1,56 @@
+/**
+ * Field schemas the tools share, bounded in length like the HTTP door's parameters.
+ *
+ * @module mcp/tools/schemas
+ */
+
+import { z } from "zod";
+import { MAX_REASON_LENGTH } from "../../exchange/request.js";
+import { MAX_TOKEN_LENGTH } from "../../tokens/verify.js";
+
+export const ScopesField = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, "a scope has no spaces or quotes"),
+  )
+  .min(1)
+  .max(32)
+  .describe(
+    'The scopes to ask for, e.g. ["calendar.read"]. Ask for the fewest the next step needs.',
+  );
+
+export const TtlField = z
+  .number()
+  .int()
+  .min(1)
+  .max(86_400)
+  .optional()
+  .describe(
+    "Lifetime in seconds. It is shortened to what policy and the parent token allow; omit for the default.",
+  );
+
+export const ReasonField = z
+  .string()
+  .min(1)
+  .max(MAX_REASON_LENGTH)
+  .optional()
+  .describe("One sentence on why this step needs it; recorded in the audit log.");
+
+export const TokenField = z.string().min(1).max(MAX_TOKEN_LENGTH);
+
+export const ScopeViewSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  elevated: z.boolean(),
+});
+
+export const ApiViewSchema = z.object({
+  id: z.string(),
+  resource: z.string(),
+  description: z.string(),
+  max_ttl_seconds: z.number(),
+  scopes: z.array(ScopeViewSchema),
+});

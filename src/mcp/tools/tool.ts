@@ -1,0 +1,41 @@
+/**
+ * The one shape every tool module exports (design §7: variants share one export shape and are
+ * registered from a list).
+ *
+ * @module mcp/tools/tool
+ */
+
+import type { z } from "zod";
+import type { ToolBackend } from "../backend.js";
+import type { RefusalContext } from "../hints.js";
+
+export interface Tool<Input extends z.ZodObject = z.ZodObject> {
+  readonly name: string;
+  readonly title: string;
+  /** Written for a model: what it is for, when to call it, what to do on each refusal. */
+  readonly description: string;
+  /** Strict: unknown fields (an `agent` or `user` a model made up) are errors. */
+  readonly inputSchema: Input;
+  readonly outputSchema: z.ZodObject;
+  readonly annotations: {
+    readonly readOnlyHint: boolean;
+    readonly destructiveHint: boolean;
+    readonly idempotentHint: boolean;
+    readonly openWorldHint: boolean;
+  };
+  run(backend: ToolBackend, input: z.output<Input>): Promise<Record<string, unknown>>;
+  /** What a refusal hint may use from the input. */
+  refusalContext?(input: z.output<Input>): Omit<RefusalContext, "tool" | "backend">;
+}
+
+/** Keeps each module's input type while the list holds them all. */
+export const defineTool = <Input extends z.ZodObject>(tool: Tool<Input>): Tool =>
+  tool as unknown as Tool;
+
+/** Read-only tools: they change nothing and can be called any number of times. */
+export const READ_ONLY = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: false,
+};

@@ -1,0 +1,39 @@
+/**
+ * `whoami`: the session's identity: the user, the agent, the chain, what it may still do.
+ *
+ * @module mcp/tools/whoami
+ */
+
+import { z } from "zod";
+import { defineTool, READ_ONLY } from "./tool.js";
+
+export const whoami = defineTool({
+  name: "whoami",
+  title: "Who am I acting for",
+  description:
+    "Tells you whom you act for (the subject, usually a person), which agent you are, the chain of agents " +
+    "your tokens will carry (you first, then the agents that delegated to you), until when your authority " +
+    "lasts, whom you may delegate to, and which scopes you may still ask for per API. Call it when unsure " +
+    "of your authority, or after a refusal. Takes no arguments.",
+  inputSchema: z.object({}).strict(),
+  outputSchema: z.object({
+    subject: z.string(),
+    agent: z.string(),
+    chain: z.array(z.string()),
+    expires_at: z.string(),
+    may_delegate_to: z.array(z.string()),
+    may_request: z.array(z.object({ api: z.string(), scopes: z.array(z.string()) })),
+  }),
+  annotations: READ_ONLY,
+  async run(backend) {
+    const s = await backend.describe();
+    return {
+      subject: s.subject,
+      agent: s.agent,
+      chain: [...s.chain],
+      expires_at: new Date(s.subject_expires_at * 1000).toISOString(),
+      may_delegate_to: [...s.may_delegate_to],
+      may_request: s.apis.map((a) => ({ api: a.id, scopes: a.scopes.map((x) => x.name) })),
+    };
+  },
+});
