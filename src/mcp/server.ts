@@ -7,10 +7,10 @@
 
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import { z } from "zod";
 import type { ToolBackend } from "./backend.js";
 import { toolRefusal, toolResult } from "./result.js";
 import { TOOLS } from "./tools/index.js";
+import { withRefusal } from "./tools/schemas.js";
 
 /** One validator for every session: building one per server is the SDK's hot spot. */
 const validator = new AjvJsonSchemaValidator();
@@ -25,22 +25,6 @@ const INSTRUCTIONS =
   "Baton gives you short-lived tokens for one API at a time, on behalf of your user. Call list_apis to see " +
   "what you may use, request_token for a token, delegate to hand work to a sub-agent. Ask for the fewest " +
   "scopes each step needs. Follow the hint in any refusal.";
-
-/**
- * The SDK client validates `structuredContent` against the output schema even on an `isError`
- * result, so the declared schema admits both shapes: the tool's own members (present on
- * success) and the refusal's `error`, `error_description` and `hint`.
- */
-function withRefusal(schema: z.ZodObject): z.ZodObject {
-  return schema.partial().extend({
-    error: z.string().optional().describe("On a refusal: the OAuth error code."),
-    error_description: z
-      .string()
-      .optional()
-      .describe("On a refusal: what went wrong, in fixed words."),
-    hint: z.string().optional().describe("On a refusal: what to do next."),
-  });
-}
 
 export function createMcpServer(backend: ToolBackend): McpServer {
   const server = new McpServer(SERVER_INFO, {

@@ -200,7 +200,8 @@ describe("baton dev-token (design §3.1)", () => {
     expect(token).toMatch(JWT_LINE);
     expect(decodeJwt(token)).toMatchObject({
       iss: "http://127.0.0.1:8787/dev",
-      aud: "http://127.0.0.1:8787",
+      // For the broker: a subject token at /token, and the bearer token at /mcp.
+      aud: ["http://127.0.0.1:8787", "http://127.0.0.1:8787/mcp"],
       sub: USER,
       azp: "orchestrator",
       scope: "flights.search calendar.read",

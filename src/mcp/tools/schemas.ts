@@ -54,3 +54,19 @@ export const ApiViewSchema = z.object({
   max_ttl_seconds: z.number(),
   scopes: z.array(ScopeViewSchema),
 });
+
+/**
+ * The SDK client validates `structuredContent` against the output schema even on an `isError`
+ * result, so the declared schema admits both shapes: the tool's own members (present on
+ * success) and the refusal's `error`, `error_description` and `hint`.
+ */
+export function withRefusal(schema: z.ZodObject): z.ZodObject {
+  return schema.partial().extend({
+    error: z.string().optional().describe("On a refusal: the OAuth error code."),
+    error_description: z
+      .string()
+      .optional()
+      .describe("On a refusal: what went wrong, in fixed words."),
+    hint: z.string().optional().describe("On a refusal: what to do next."),
+  });
+}
