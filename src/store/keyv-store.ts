@@ -2,10 +2,11 @@
  * The keyv adapter for the store port: `sqlite://PATH` (the embedded default, shareable by
  * several processes) and `memory://` (tests).
  *
- * The only file that imports keyv (design §5). keyv does the plain reads and writes. The two
- * operations that decide who owns a record, `add` and `delete`, are one SQL statement each
- * (SQLite) or one synchronous step on the Map (memory), so that a single-use record is won by
- * exactly one caller across every process sharing the backend (design §4 rule 6).
+ * The only file that imports keyv (design §5). keyv does the plain reads and writes. The
+ * operations that decide who owns a record, `add` and `delete`, and the counter behind budgets,
+ * `increment`, are one SQL statement each (SQLite) or one synchronous step on the Map (memory),
+ * so that a single-use record is won by exactly one caller, and no two callers get the same
+ * count, across every process sharing the backend (design §4 rule 6).
  *
  * Fail closed (design §4 rule 8): keyv runs with `throwOnErrors`, and every backend error
  * reaches the caller as `storeUnavailable` (503), never as "not found".
@@ -51,7 +52,8 @@ export async function openKeyvStore(url: string, options: KeyvStoreOptions = {})
   if (url.startsWith("sqlite://")) {
     return keyvStore(namespace, await sqliteBackend(sqlitePath(url)));
   }
-  // redis://HOST:PORT[/DB] (design §3.1) goes here: @keyv/redis, with add as SET NX PX.
+  // redis://HOST:PORT[/DB] (design §3.1) goes here: @keyv/redis, with add as SET NX PX and
+  // increment as a Lua script over the same record format (see Backend.increment).
   throw new Error(`--store: unsupported store URL${schemeOf(url)} (${EXPECTED_URLS})`);
 }
 
@@ -60,6 +62,20 @@ interface Backend {
   readonly keyv: Keyv<unknown>;
   /** Writes `record` unless a live record holds `key`, in one indivisible step. */
   add(key: string, record: string, now: number): Promise<boolean> | boolean;
+  /**
+   * Adds 1 to the integer at `key` in one indivisible step and returns the new value: writes
+   * `fresh` (value 1) when no live record holds `key`, otherwise keeps the record's `expires`.
+   * Undefined, writing nothing, when the live value is not an integer below 2^53 - 1.
+   *
+   * Redis (later): a Lua script doing the same on the JSON record (GET, cjson.decode, check
+   * expiry and type, SET … KEEPTTL or PX). Plain INCR + PEXPIRE NX in a MULTI would be atomic
+   * too, but would store a bare integer that keyv's get cannot read as a record.
+   */
+  increment(
+    key: string,
+    fresh: string,
+    now: number,
+  ): Promise<number | undefined> | number | undefined;
   /** Removes `key` in one indivisible step; the record it held, if any. */
   take(key: string): Promise<string | undefined> | string | undefined;
   close(): Promise<void>;
@@ -74,6 +90,9 @@ const serialize = <V>(record: StoredRecord<V>): string => JSON.stringify(record)
 const deserialize = <V>(raw: string): StoredRecord<V> => JSON.parse(raw) as StoredRecord<V>;
 const isExpired = (record: StoredRecord<unknown>, now: number): boolean =>
   typeof record.expires === "number" && now > record.expires;
+/** A counter value increment() may add 1 to: the result must stay an exact JS integer. */
+const isCountable = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) < Number.MAX_SAFE_INTEGER;
 
 /** The port over keyv plus a backend's atomic operations. */
 function keyvStore(namespace: string, backend: Backend): Store {
@@ -100,6 +119,16 @@ function keyvStore(namespace: string, backend: Backend): Store {
       const now = Date.now();
       const record = serialize({ value, expires: ttlMs === undefined ? undefined : now + ttlMs });
       return guard(() => backend.add(prefixed(key), record, now));
+    },
+    async increment(key, ttlMs) {
+      checkTtl(ttlMs);
+      const now = Date.now();
+      const fresh = serialize({ value: 1, expires: ttlMs === undefined ? undefined : now + ttlMs });
+      const count = await guard(() => backend.increment(prefixed(key), fresh, now));
+      // Not a 503: the backend answered, the key holds something else (a caller's mistake).
+      if (count === undefined)
+        throw new TypeError("the store value to increment is not an integer");
+      return count;
     },
     async delete(key) {
       const raw = await guard(() => backend.take(prefixed(key)));
@@ -146,6 +175,7 @@ function memoryBackend(): Backend {
   return {
     keyv: newKeyv(map),
     add: (key, record, now) => map.add(key, record, now),
+    increment: (key, fresh, now) => map.increment(key, fresh, now),
     take: (key) => map.take(key),
     close: async () => map.close(),
   };
@@ -185,6 +215,20 @@ class MemoryMap extends Map<string, string> {
     if (raw !== undefined && !isExpired(deserialize(raw), now)) return false;
     this.set(key, record);
     return true;
+  }
+
+  /** Synchronous read-modify-write: nothing else runs between the read and the write. */
+  increment(key: string, fresh: string, now: number): number | undefined {
+    const raw = this.get(key);
+    const record = raw === undefined ? undefined : deserialize(raw);
+    if (record === undefined || isExpired(record, now)) {
+      this.set(key, fresh);
+      return 1;
+    }
+    if (!isCountable(record.value)) return undefined;
+    const value = record.value + 1;
+    this.set(key, serialize({ ...record, value }));
+    return value;
   }
 
   take(key: string): string | undefined {
@@ -237,6 +281,7 @@ async function sqliteBackend(path: string): Promise<Backend> {
   return {
     keyv: newKeyv(sqlite),
     add: (key, record, now) => sqlite.add(key, record, now),
+    increment: (key, fresh, now) => sqlite.increment(key, fresh, now),
     take: (key) => sqlite.take(key),
     close: () => sqlite.close(),
   };
@@ -266,6 +311,31 @@ class SqliteAdapter extends KeyvSqlite {
       now,
     );
     return rows.length > 0;
+  }
+
+  /**
+   * One statement, so atomic across connections: insert `fresh`, replace an expired record with
+   * it, or add 1 to a live integer keeping its `expires`. A live value that is not an integer
+   * (below 2^53 - 1, like isCountable) fails the WHERE: nothing is written, no row returned.
+   */
+  async increment(key: string, fresh: string, now: number): Promise<number | undefined> {
+    const table = this.#table;
+    const expired = `json_extract(${table}.value, '$.expires') < ?3`;
+    const rows: { count: number }[] = await this.query(
+      `INSERT INTO ${table}(key, value) VALUES(?1, ?2)
+       ON CONFLICT(key) DO UPDATE SET value = CASE
+         WHEN ${expired} THEN excluded.value
+         ELSE json_set(${table}.value, '$.value', json_extract(${table}.value, '$.value') + 1)
+       END
+       WHERE ${expired}
+         OR (json_type(${table}.value, '$.value') = 'integer'
+             AND json_extract(${table}.value, '$.value') < ${Number.MAX_SAFE_INTEGER})
+       RETURNING json_extract(value, '$.value') AS count`,
+      key,
+      fresh,
+      now,
+    );
+    return rows[0]?.count;
   }
 
   /** One statement: of two concurrent deletes, only one gets the row back. */

@@ -23,6 +23,16 @@ export interface Store {
    * that shares the backend. True when this call wrote it: the primitive for single-use records.
    */
   add(key: string, value: unknown, ttlMs?: number): Promise<boolean>;
+  /**
+   * Adds 1 to the integer counter at `key` and returns the new value, atomically across every
+   * process sharing the backend. An absent or expired counter starts from 0 (so the first call
+   * returns 1); `ttlMs` applies when the counter is created and is kept by later increments.
+   *
+   * The primitive for budgets (at most N of something across every process): of concurrent
+   * calls, each gets a different value. `get` reads the counter as a number. A live value that
+   * is not an integer is refused with a TypeError and left as it is.
+   */
+  increment(key: string, ttlMs?: number): Promise<number>;
   /** True when something was deleted. */
   delete(key: string): Promise<boolean>;
   /** Closes connections. The store is unusable afterwards. */

@@ -155,6 +155,7 @@ export function storeContract(
         for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
           await expect(store.set("bad", 1, ttl)).rejects.toThrow(RangeError);
           await expect(store.add("bad", 1, ttl)).rejects.toThrow(RangeError);
+          await expect(store.increment("bad", ttl)).rejects.toThrow(RangeError);
         }
         expect(await store.get("bad")).toBeUndefined();
       });
@@ -245,6 +246,75 @@ export function storeContract(
       });
     });
 
+    describe("increment", () => {
+      const counts = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+      it("counts 1, 2, 3 from an absent key, and get reads the count as a number", async () => {
+        expect(await store.increment("n")).toBe(1);
+        expect(await store.increment("n")).toBe(2);
+        expect(await store.increment("n")).toBe(3);
+        expect(await store.get("n")).toBe(3);
+        expect(await store.getMany(["n"])).toEqual([3]);
+      });
+
+      it("keys count independently", async () => {
+        expect(await store.increment("a")).toBe(1);
+        expect(await store.increment("a")).toBe(2);
+        expect(await store.increment("b")).toBe(1);
+        expect(await store.increment("a:b")).toBe(1);
+        expect(await store.getMany(["a", "b", "a:b"])).toEqual([2, 1, 1]);
+      });
+
+      it("restarts at 1 once the counter has expired, with the new call's TTL", async () => {
+        expect(await store.increment("n", 30)).toBe(1);
+        expect(await store.increment("n", 30)).toBe(2);
+        await sleep(60); // no read in between: the expired record is still physically there
+        expect(await store.increment("n", 10_000)).toBe(1);
+        await sleep(60); // the restarted counter lives by its own TTL, not the expired one's
+        expect(await store.increment("n", 10_000)).toBe(2);
+      });
+
+      it("a later increment keeps the counter's original expiry", async () => {
+        const before = Date.now();
+        expect(await store.increment("n", 150)).toBe(1);
+        expect(await store.increment("n", 60_000)).toBe(2);
+        expect(await store.increment("n")).toBe(3);
+        expect(await store.get("n")).toBe(3);
+        await eventually(async () => (await store.get("n")) === undefined);
+        expect(Date.now() - before).toBeGreaterThanOrEqual(150);
+        expect(await store.increment("n")).toBe(1);
+      });
+
+      it("100 concurrent increments on one key return 1..100, each once", async () => {
+        const results = await Promise.all(
+          Array.from({ length: 100 }, () => store.increment("race", 10_000)),
+        );
+        expect(results.toSorted((x, y) => x - y)).toEqual(counts(100));
+        expect(await store.get("race")).toBe(100);
+      });
+
+      it("continues a number written by set, keeping its TTL", async () => {
+        await store.set("n", 41, 150);
+        expect(await store.increment("n", 60_000)).toBe(42);
+        await eventually(async () => (await store.get("n")) === undefined);
+      });
+
+      it("refuses a live value that is not an integer, and leaves it as it was", async () => {
+        const values = ["text", "7", 2.5, true, null, [1], { value: 1 }, Number.MAX_SAFE_INTEGER];
+        for (const [n, value] of values.entries()) {
+          await store.set(`k${n}`, value);
+          await expect(store.increment(`k${n}`)).rejects.toThrow(TypeError);
+          expect(await store.get(`k${n}`)).toEqual(value);
+        }
+      });
+
+      it("starts from 0 over an expired value that was not a number", async () => {
+        await store.set("n", "text", 30);
+        await sleep(60); // no read in between: the expired record is still physically there
+        expect(await store.increment("n")).toBe(1);
+      });
+    });
+
     describe("close", () => {
       it("after close, every operation rejects with temporarily_unavailable (503)", async () => {
         await store.set("k", "v");
@@ -253,6 +323,7 @@ export function storeContract(
         await expectStoreUnavailable(store.getMany(["k"]));
         await expectStoreUnavailable(store.set("k", "w"));
         await expectStoreUnavailable(store.add("other", "w"));
+        await expectStoreUnavailable(store.increment("n"));
         await expectStoreUnavailable(store.delete("k"));
       });
 
@@ -285,6 +356,14 @@ export function storeContract(
         expect(await beta.add("once", 2)).toBe(true);
         expect(await alpha.delete("once")).toBe(true);
         expect(await beta.get("once")).toBe(2);
+      });
+
+      it("increment in one namespace does not count in the other", async () => {
+        const [alpha, beta] = await openPair();
+        expect(await alpha.increment("n")).toBe(1);
+        expect(await alpha.increment("n")).toBe(2);
+        expect(await beta.increment("n")).toBe(1);
+        expect(await alpha.get("n")).toBe(2);
       });
     });
   });

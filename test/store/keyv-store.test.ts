@@ -85,6 +85,17 @@ describe("openKeyvStore: sqlite://", () => {
     expect(await two.get("jti")).toEqual(winner);
   });
 
+  it("two stores on one file racing increment on one key: 1..50, each exactly once", async () => {
+    const url = `sqlite://${join(dir, "two-processes-budget.db")}`;
+    const [one, two] = [await openTracked(url), await openTracked(url)];
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => (n % 2 === 0 ? one : two).increment("budget", 10_000)),
+    );
+    expect(results.toSorted((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(await one.get("budget")).toBe(50);
+    expect(await two.get("budget")).toBe(50);
+  });
+
   it("two stores on one file see the same expiry: the other can add once the record expires", async () => {
     const url = `sqlite://${join(dir, "shared-expiry.db")}`;
     const [one, two] = [await openTracked(url), await openTracked(url)];
