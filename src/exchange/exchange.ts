@@ -40,12 +40,15 @@ export async function exchangeToken(
     return await issue(deps, grant, accepted.subject, accepted.lineage, request.reason, now);
   } catch (err) {
     const error = asBatonError(err);
+    // The target as the request named it (bounded at the door): what was asked for.
+    const target = request.audiences[0] ?? request.resources[0];
     deps.audit.record({
       type: "exchange.denied",
       error: error.code,
       rule: error.rule,
       agent: caller.agentId,
       ...(subject ? { subject: subject.sub } : {}),
+      ...(target === undefined ? {} : { audience: target }),
       ...(request.scopes ? { scopes: request.scopes } : {}),
       ...(request.reason ? { reason: request.reason } : {}),
     });

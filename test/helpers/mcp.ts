@@ -1,0 +1,303 @@
+/**
+ * Helpers of the MCP tests: an SDK `Client` over Streamable HTTP (bearer token) or over stdio
+ * (a spawned `baton mcp`), tool calls that return the structured result, JWT decoding, and
+ * bookkeeping so that every child process and temp dir a test makes is cleaned up.
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  getDefaultEnvironment,
+  StdioClientTransport,
+} from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { decodeJwt, type JWTPayload } from "jose";
+import { expect } from "vitest";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const CLI = join(ROOT, "test/helpers/baton-cli.ts");
+export const DEMO_POLICIES = join(ROOT, "policies");
+export const ALICE = "alice@example.com";
+export const BOB = "bob@example.com";
+/** The demo agents' client secrets (policies/agents.yaml says so in its comments). */
+export const DEMO_SECRETS: Readonly<Record<string, string>> = {
+  orchestrator: "orchestrator-secret",
+  "flight-booker": "flight-booker-secret",
+};
+
+export const decode = (token: string): JWTPayload => decodeJwt(token);
+
+// ---------------------------------------------------------------------------------------------
+// Tool calls
+
+export interface ToolOutcome {
+  readonly isError: boolean;
+  /** `structuredContent`: the tool's result, or `{error, error_description, hint}`. */
+  readonly out: Record<string, any>;
+  /** The text content, joined. */
+  readonly text: string;
+}
+
+/** Calls a tool and returns its structured result, whether a success or a refusal. */
+export async function callTool(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<ToolOutcome> {
+  const result = await client.callTool({ name, arguments: args });
+  const text = (result.content as { type: string; text?: string }[])
+    .map((c) => c.text ?? "")
+    .join("\n");
+  return {
+    isError: result.isError === true,
+    out: (result.structuredContent ?? {}) as Record<string, any>,
+    text,
+  };
+}
+
+/** Calls a tool that must succeed; its structured result. */
+export async function callOk(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<Record<string, any>> {
+  const outcome = await callTool(client, name, args);
+  expect(outcome.isError, `${name} failed: ${outcome.text}`).toBe(false);
+  return outcome.out;
+}
+
+/** Calls a tool that must be refused with `code`; the refusal, checked for its shape. */
+export async function callRefused(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+  code: string,
+): Promise<Record<string, any>> {
+  const outcome = await callTool(client, name, args);
+  expect(outcome.isError, `${name} should be refused: ${outcome.text}`).toBe(true);
+  expect(outcome.out.error, outcome.text).toBe(code);
+  expectRefusalShape(outcome);
+  return outcome.out;
+}
+
+/** Design §3.5: code, fixed description and hint, in text and structure; never a token. */
+export function expectRefusalShape(outcome: ToolOutcome): void {
+  expect(Object.keys(outcome.out).sort()).toEqual(["error", "error_description", "hint"]);
+  expect(outcome.out.error_description).toMatch(/^[\x20-\x21\x23-\x5B\x5D-\x7E]+$/);
+  expect(outcome.out.hint).toBeTypeOf("string");
+  expect(outcome.text).toContain(outcome.out.error);
+  expect(outcome.text).toContain(outcome.out.hint);
+  expect(JSON.stringify(outcome)).not.toMatch(/eyJ[\w-]+\.eyJ/);
+  expect(outcome.text).not.toMatch(/\n\s+at /); // no stack
+}
+
+/** The five tools of issue 3. */
+export const TOOL_NAMES = ["delegate", "list_apis", "request_token", "revoke_token", "whoami"];
+
+/** listTools: the five tools, each with a title, annotations and both schemas. */
+export async function expectFiveTools(client: Client): Promise<void> {
+  const { tools } = await client.listTools();
+  expect(tools.map((t) => t.name).sort()).toEqual(TOOL_NAMES);
+  for (const tool of tools) {
+    expect(tool.title, tool.name).toBeTypeOf("string");
+    expect(tool.description?.length ?? 0, tool.name).toBeGreaterThan(80);
+    expect(tool.annotations, tool.name).toMatchObject({
+      readOnlyHint: expect.any(Boolean),
+      destructiveHint: expect.any(Boolean),
+      idempotentHint: expect.any(Boolean),
+    });
+    expect(tool.inputSchema.type, tool.name).toBe("object");
+    // Strict inputs: unknown fields (an `agent` or `user` a model made up) are errors.
+    expect((tool.inputSchema as { additionalProperties?: unknown }).additionalProperties).toBe(
+      false,
+    );
+    expect(tool.outputSchema?.type, tool.name).toBe("object");
+  }
+  const byName = new Map(tools.map((t) => [t.name, t]));
+  expect(byName.get("whoami")?.annotations?.readOnlyHint).toBe(true);
+  expect(byName.get("list_apis")?.annotations?.readOnlyHint).toBe(true);
+  expect(byName.get("request_token")?.annotations?.readOnlyHint).toBe(false);
+  expect(byName.get("revoke_token")?.annotations?.destructiveHint).toBe(true);
+  expect(byName.get("request_token")?.inputSchema.required).toEqual(
+    expect.arrayContaining(["api", "scopes"]),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connecting
+
+/** An SDK client over Streamable HTTP to `${url}/mcp`, with `bearer` on every request. */
+export async function connectHttp(url: string, bearer: string): Promise<Client> {
+  const client = new Client({ name: "baton-test", version: "0.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${bearer}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+/** Keeps track of spawned processes and temp dirs; `cleanup` stops and removes them all. */
+export class Children {
+  private readonly pids = new Set<number>();
+  private readonly exits = new Map<number, Promise<void>>();
+  private readonly dirs: string[] = [];
+
+  /** A fresh temp dir, removed by `cleanup`. */
+  async tempDir(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), "baton-mcp-"));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  /** Tracks a process by pid until it exits. */
+  track(child: ChildProcess): void {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    this.pids.add(pid);
+    const exited = new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+    }).then(() => {
+      this.pids.delete(pid);
+    });
+    this.exits.set(pid, exited);
+  }
+
+  /** Tracks a process known only by pid (the SDK's stdio transport spawns its own). */
+  trackPid(pid: number | null): void {
+    if (pid !== null) this.pids.add(pid);
+  }
+
+  /** Stops tracking a pid whose process is known to have exited. */
+  forget(pid: number | null): void {
+    if (pid !== null) this.pids.delete(pid);
+  }
+
+  /** Kills every process still running (by pid) and removes the temp dirs. */
+  async cleanup(): Promise<void> {
+    await this.stopAll();
+    await Promise.all(this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  }
+
+  async stopAll(): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const pid of [...this.pids]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      this.pids.delete(pid);
+      const exited = this.exits.get(pid);
+      if (exited) pending.push(exited);
+    }
+    await Promise.all(pending);
+  }
+}
+
+/** The parent's environment without BATON_* settings, so that only flags configure the CLI. */
+export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("BATON_") && v !== undefined) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+/** `baton <args>` as a child process: node runs src/main.ts through tsx, as bin/baton.js does. */
+export function spawnBaton(
+  children: Children,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    cwd: ROOT,
+    env: cliEnv(env),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  children.track(child);
+  return child;
+}
+
+/** Runs a `baton` command to completion; its stdout (it must exit 0). */
+export async function runBaton(children: Children, args: readonly string[]): Promise<string> {
+  const child = spawnBaton(children, args);
+  child.stdin?.end();
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (c) => {
+    stdout += c;
+  });
+  child.stderr?.on("data", (c) => {
+    stderr += c;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", resolve);
+  });
+  expect(code, `baton ${args.join(" ")}: ${stderr}`).toBe(0);
+  return stdout;
+}
+
+export interface StdioSession {
+  readonly client: Client;
+  /** What the server wrote to stderr so far (for failure messages). */
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+/** `baton mcp <args>` spawned by the SDK's stdio transport, connected with an SDK client. */
+export async function connectStdio(
+  children: Children,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<StdioSession> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: ["--import", "tsx", CLI, "mcp", ...args],
+    cwd: ROOT,
+    // Only the SDK's safe default variables: no BATON_* leaks in from the test's environment.
+    env: { ...getDefaultEnvironment(), ...env },
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (c) => {
+    stderr += c;
+  });
+  const client = new Client({ name: "baton-test", version: "0.0.0" });
+  try {
+    await client.connect(transport);
+  } catch (err) {
+    children.trackPid(transport.pid);
+    throw new Error(`baton mcp did not start: ${stderr}`, { cause: err });
+  }
+  const pid = transport.pid;
+  children.trackPid(pid);
+  return {
+    client,
+    stderr: () => stderr,
+    async close() {
+      // The SDK ends stdin, then escalates to SIGTERM and SIGKILL: the process is gone after.
+      await client.close();
+      children.forget(pid);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparing
+
+/** A copy without the named members, at any depth. */
+export function without(value: unknown, names: readonly string[]): unknown {
+  if (Array.isArray(value)) return value.map((v) => without(v, names));
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([k]) => !names.includes(k))
+      .map(([k, v]) => [k, without(v, names)]),
+  );
+}
