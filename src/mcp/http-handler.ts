@@ -60,8 +60,10 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
 
     const header = request.headers.get("authorization") ?? "";
     const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-    // RFC 6750 §3.1: no error code when the request carried no credentials at all.
-    if (!match) return unauthorized(challenge(header === "" ? undefined : "invalid_request"));
+    // RFC 6750 §3.1: no error code when the request carried no credentials at all, or used
+    // another authentication scheme; a malformed Bearer credential is invalid_request.
+    const bearer = /^Bearer(\s|$)/i.test(header);
+    if (!match) return unauthorized(challenge(bearer ? "invalid_request" : undefined));
     const token = match[1] as string;
     let caller: BearerSession;
     try {

@@ -1,0 +1,200 @@
+/**
+ * A real third-party MCP client against `baton mcp` on stdio (issue 3, "done when"): the MCP
+ * Inspector CLI (`@modelcontextprotocol/inspector-cli`, a devDependency) spawns the real CLI
+ * (`node --import tsx test/helpers/baton-cli.ts mcp …`, as bin/baton.js runs the build),
+ * lists the tools and calls request_token. Its JSON stdout is what the test reads.
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodeJwt } from "jose";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const INSPECTOR = join(ROOT, "node_modules/.bin/mcp-inspector-cli");
+const CLI = join(ROOT, "test/helpers/baton-cli.ts");
+const POLICIES = join(ROOT, "policies");
+const ALICE = "alice@example.com";
+/**
+ * inspector-cli 1.0.3 finds its own package.json by testing `../package.json` against the
+ * working directory but importing it relative to its module: it starts only where
+ * `../package.json` exists. test/ is such a place (its parent is the project root).
+ */
+const INSPECTOR_CWD = join(ROOT, "test");
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let dir: string;
+const running = new Set<ChildProcess>();
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "baton-inspector-"));
+});
+afterEach(() => {
+  // The inspector spawns its CLI, which spawns baton: a test that timed out leaves a process
+  // group behind. Each inspector runs in its own group, ended here by its leader's pid.
+  for (const child of running) {
+    if (child.pid !== undefined && child.exitCode === null) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  running.clear();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The parent's environment without BATON_* settings, so that only flags configure baton. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_")));
+}
+
+/** `mcp-inspector-cli --cli <baton mcp …> <method args>`, run to completion. */
+function inspect(methodArgs: readonly string[]): Promise<Run> {
+  const baton = [
+    process.execPath,
+    "--import",
+    "tsx",
+    CLI,
+    "mcp",
+    "--agent",
+    "orchestrator",
+    "--dev-user",
+    ALICE,
+    "--policies",
+    POLICIES,
+    "--store",
+    `sqlite://${dir}/b.db`,
+    "--audit",
+    join(dir, "a.jsonl"),
+  ];
+  const child = spawn(process.execPath, [INSPECTOR, "--cli", ...baton, ...methodArgs], {
+    cwd: INSPECTOR_CWD,
+    env: cleanEnv(),
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  running.add(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => {
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The inspector's JSON result; fails with its stderr when it did not succeed. */
+function resultOf(run: Run): any {
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout);
+}
+
+async function auditEvents(): Promise<Record<string, unknown>[]> {
+  const text = await readFile(join(dir, "a.jsonl"), "utf8");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+}
+
+describe("the MCP Inspector CLI against `baton mcp` (stdio)", () => {
+  it("tools/list: the five tools, with strict input schemas and output schemas", async () => {
+    const { tools } = resultOf(await inspect(["--method", "tools/list"]));
+    expect(tools.map((t: { name: string }) => t.name).sort()).toEqual([
+      "delegate",
+      "list_apis",
+      "request_token",
+      "revoke_token",
+      "whoami",
+    ]);
+    for (const tool of tools) {
+      expect(tool.title, tool.name).toBeTypeOf("string");
+      expect(tool.description, tool.name).toBeTypeOf("string");
+      expect(tool.annotations?.readOnlyHint, tool.name).toBeTypeOf("boolean");
+      expect(tool.inputSchema.additionalProperties, tool.name).toBe(false);
+      expect(tool.outputSchema?.type, tool.name).toBe("object");
+    }
+  }, 60_000);
+
+  it("tools/call request_token: an access token for calendar whose act is orchestrator", async () => {
+    const result = resultOf(
+      await inspect([
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "request_token",
+        "--tool-arg",
+        "api=calendar",
+        'scopes=["calendar.read"]',
+      ]),
+    );
+    expect(result.isError).not.toBe(true);
+    const out = result.structuredContent;
+    expect(out).toMatchObject({
+      token_type: "Bearer",
+      scope: "calendar.read",
+      issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+    });
+    // The text content carries the same result, for clients that read only text.
+    expect(JSON.parse(result.content[0].text)).toEqual(out);
+
+    const claims = decodeJwt(out.access_token);
+    expect(claims).toMatchObject({
+      sub: ALICE,
+      aud: "https://calendar.example.com",
+      client_id: "orchestrator",
+      scope: "calendar.read",
+      act: { sub: "orchestrator" },
+    });
+    expect(out.expires_in).toBe((claims.exp as number) - (claims.iat as number));
+
+    // The embedded broker audited the exchange in the audit file it was given.
+    const issued = (await auditEvents()).filter((e) => e.type === "exchange.issued");
+    expect(issued.at(-1)).toMatchObject({
+      agent: "orchestrator",
+      subject: ALICE,
+      chain: ["orchestrator"],
+      jti: claims.jti,
+    });
+  }, 60_000);
+
+  it("tools/call with an identity argument: refused, nothing issued", async () => {
+    const before = (await auditEvents()).filter((e) => e.type === "exchange.issued").length;
+    const run = await inspect([
+      "--method",
+      "tools/call",
+      "--tool-name",
+      "request_token",
+      "--tool-arg",
+      "api=calendar",
+      'scopes=["calendar.read"]',
+      "agent=flight-booker",
+    ]);
+    const result = resultOf(run);
+    expect(result.isError).toBe(true);
+    expect(result.content[0].text).toMatch(/Input validation error/);
+    expect(run.stdout).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
+    const after = (await auditEvents()).filter((e) => e.type === "exchange.issued").length;
+    expect(after).toBe(before);
+  }, 60_000);
+});
