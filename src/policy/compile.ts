@@ -105,6 +105,8 @@ function toBroker(
     maxTtl: parseDuration(entry.max_ttl),
     maxDepth: entry.max_depth,
     devIssuer: entry.dev_issuer,
+    maxTaskTtl: parseDuration(entry.max_task_ttl),
+    maxTaskTokens: entry.max_task_tokens,
   };
 }
 

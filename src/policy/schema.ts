@@ -39,6 +39,8 @@ export const BROKER_DEFAULTS = {
   max_ttl: "1h",
   max_depth: 3,
   dev_issuer: false,
+  max_task_ttl: "8h",
+  max_task_tokens: 1000,
 } as const;
 
 /** A strict object whose unknown-key message lists the keys that are allowed. */
@@ -149,6 +151,15 @@ const Broker = strict({
     .describe(
       "Enables `baton dev-token` and accepts its subject tokens. Development only: false in production.",
     ),
+  max_task_ttl: Duration.default(BROKER_DEFAULTS.max_task_ttl).describe(
+    "Longest a task may run (its deadline), whatever a template or request asks. 8h is the default.",
+  ),
+  max_task_tokens: z
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(1_000_000, "must be at most 1000000")
+    .default(BROKER_DEFAULTS.max_task_tokens)
+    .describe("Most tokens one task may issue across its whole tree: the budget cap. 1000 is the default."),
 }).describe("Broker settings. At most one file may hold this section.");
 
 const Issuer = strict({

@@ -22,6 +22,10 @@ export interface BrokerSettings {
   readonly maxDepth: number;
   /** Whether `baton dev-token` and its tokens are accepted. Development only. */
   readonly devIssuer: boolean;
+  /** Longest a task may run (seconds). */
+  readonly maxTaskTtl: number;
+  /** Most tokens one task may issue, across its whole tree. */
+  readonly maxTaskTokens: number;
 }
 
 /** An outside identity provider whose tokens may be subject (or actor) tokens. */

@@ -177,6 +177,8 @@ describe("compilePolicy", () => {
       maxTtl: 3600,
       maxDepth: 3,
       devIssuer: false,
+      maxTaskTtl: 8 * 3600,
+      maxTaskTokens: 1000,
     });
     const calendar = policy.apis.get("calendar");
     expect(calendar?.maxTtl).toBe(600);

@@ -112,6 +112,8 @@ describe("the demo policies in policies/", () => {
       maxTtl: 3600,
       maxDepth: 3,
       devIssuer: true,
+      maxTaskTtl: 8 * 3600,
+      maxTaskTokens: 1000,
     });
     expect([...policy.apis.keys()]).toEqual(["calendar", "flights", "payments"]);
     expect([...policy.apisByResource.keys()]).toEqual([

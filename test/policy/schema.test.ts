@@ -41,6 +41,8 @@ describe("PolicyFileSchema", () => {
       max_ttl: "1h",
       max_depth: 3,
       dev_issuer: false,
+      max_task_ttl: "8h",
+      max_task_tokens: 1000,
     });
     expect(result.ok && result.value.agents?.a1).toMatchObject({
       description: "",
