@@ -74,6 +74,25 @@ export interface DevTokenIssued {
   readonly agent?: string;
 }
 
+export interface TaskStarted {
+  readonly type: "task.started";
+  readonly task: string;
+  readonly agent: string;
+  readonly subject: string;
+  readonly ceiling: readonly string[];
+  readonly deadline: number;
+  readonly max_tokens: number;
+  readonly purpose: string;
+  readonly template?: string;
+}
+
+export interface TaskEnded {
+  readonly type: "task.ended";
+  readonly task: string;
+  readonly by: string;
+  readonly subject: string;
+}
+
 export type AuditEvent =
   | ExchangeIssued
   | ExchangeDenied
@@ -81,7 +100,9 @@ export type AuditEvent =
   | TokenRevoked
   | TokenIntrospected
   | KeyRotated
-  | DevTokenIssued;
+  | DevTokenIssued
+  | TaskStarted
+  | TaskEnded;
 
 /** Where events go. `record` never throws and never blocks the request on I/O. */
 export interface AuditSink {

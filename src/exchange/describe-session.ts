@@ -8,7 +8,8 @@
 
 import type { Api, Policy } from "../policy/types.js";
 import { acceptSubject } from "./accept-subject.js";
-import type { Subject } from "./subject.js";
+import { resolveTask } from "./task-scope.js";
+import { type TaskView, taskView } from "./task-view.js";
 import type { Caller, ExchangeDeps } from "./types.js";
 
 export interface ScopeView {
@@ -32,10 +33,12 @@ export interface SessionView {
   readonly subject: string;
   /** The `act` chain of the next token, current actor (this agent) first. */
   readonly chain: readonly string[];
-  /** When the subject token expires (epoch seconds): nothing derived from it outlives it. */
+  /** When the session's authority ends (epoch seconds): the subject token's `exp`, or the task deadline if sooner. */
   readonly subject_expires_at: number;
   readonly apis: readonly ApiView[];
   readonly may_delegate_to: readonly string[];
+  /** The task the session works in, when its subject token carries one or one is named. */
+  readonly task?: TaskView;
 }
 
 export async function describeSession(
@@ -43,26 +46,28 @@ export async function describeSession(
   caller: Caller,
   subjectToken: string,
   subjectTokenType: string,
+  taskId?: string,
 ): Promise<SessionView> {
   const now = deps.clock.now();
   const { policy } = deps.active();
-  const { agent, subject } = await acceptSubject(
-    deps,
-    caller,
-    { subjectToken, subjectTokenType },
-    now,
-  );
+  const accepted = await acceptSubject(deps, caller, { subjectToken, subjectTokenType }, now);
+  const { agent, subject } = accepted;
+  const task = (await resolveTask(deps, accepted, taskId, now))?.task;
   const usable = (scope: string) =>
-    agent.scopes.has(scope) && (!subject.scopes || subject.scopes.has(scope));
+    agent.scopes.has(scope) &&
+    (!subject.scopes || subject.scopes.has(scope)) &&
+    (!task || task.ceiling.includes(scope));
+  const until = Math.min(subject.exp, task?.deadline ?? Number.POSITIVE_INFINITY);
   return {
     agent: agent.id,
     subject: subject.sub,
     chain: [agent.id, ...subject.chain],
-    subject_expires_at: subject.exp,
+    subject_expires_at: until,
     apis: [...policy.apis.values()]
-      .map((api) => apiView(policy, api, usable, subject, now))
+      .map((api) => apiView(policy, api, usable, until, now))
       .filter((view) => view.scopes.length > 0),
     may_delegate_to: [...agent.delegateTo].filter((id) => policy.agents.has(id)),
+    ...(task ? { task: await taskView(deps, task, now) } : {}),
   };
 }
 
@@ -70,7 +75,7 @@ function apiView(
   policy: Policy,
   api: Api,
   usable: (scope: string) => boolean,
-  subject: Subject,
+  until: number,
   now: number,
 ): ApiView {
   return {
@@ -79,7 +84,7 @@ function apiView(
     description: api.description,
     max_ttl_seconds: Math.max(
       0,
-      Math.min(api.maxTtl ?? policy.broker.maxTtl, policy.broker.maxTtl, subject.exp - now),
+      Math.min(api.maxTtl ?? policy.broker.maxTtl, policy.broker.maxTtl, until - now),
     ),
     scopes: [...api.scopes.values()]
       .filter((scope) => usable(scope.name))

@@ -11,6 +11,7 @@
 import type { TokenKind } from "../audit/events.js";
 import { asBatonError, invalidScope } from "../errors.js";
 import type { Agent, Policy } from "../policy/types.js";
+import type { TaskRecord } from "../tasks/task-store.js";
 import { actClaim } from "../tokens/act.js";
 import { newTokenId, signToken } from "../tokens/mint.js";
 import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../tokens/token-types.js";
@@ -19,6 +20,7 @@ import { recordToken } from "./lineage.js";
 import { extendChain, narrowExpiry, narrowScopes } from "./narrow.js";
 import type { Subject } from "./subject.js";
 import { resolveApi, resolveSubAgent } from "./target.js";
+import { chargeTask, resolveTask } from "./task-scope.js";
 import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
 
 export async function exchangeToken(
@@ -33,11 +35,19 @@ export async function exchangeToken(
     const accepted = await acceptSubject(deps, caller, request, now, (s) => {
       subject = s;
     });
-    const grant =
-      request.requestedTokenType === TOKEN_TYPE.jwt
-        ? planDelegation(policy, request, accepted.agent, accepted.subject, now)
-        : planAccess(policy, request, accepted.agent, accepted.subject, now);
-    return await issue(deps, grant, accepted.subject, accepted.lineage, request.reason, now);
+    const scope = await resolveTask(deps, accepted, request.taskId, now);
+    const plan = request.requestedTokenType === TOKEN_TYPE.jwt ? planDelegation : planAccess;
+    const grant = plan(policy, request, accepted.agent, accepted.subject, scope?.task, now);
+    // Counted last, once everything else allows the token: a refusal costs no budget.
+    await chargeTask(deps, scope, now);
+    return await issue(
+      deps,
+      grant,
+      accepted.subject,
+      scope?.lineage ?? accepted.lineage,
+      request.reason,
+      now,
+    );
   } catch (err) {
     const error = asBatonError(err);
     // The target as the request named it (bounded at the door): what was asked for.
@@ -68,6 +78,8 @@ interface Grant {
   readonly audience: string;
   /** The `aud` claim: the API's resource, or the broker itself for a delegation token. */
   readonly aud?: string;
+  /** The task id (`txn`), inside a task. */
+  readonly txn?: string;
 }
 
 function planAccess(
@@ -75,10 +87,11 @@ function planAccess(
   request: TokenExchangeRequest,
   agent: Agent,
   subject: Subject,
+  task: TaskRecord | undefined,
   now: number,
 ): Grant {
   const api = resolveApi(policy, request);
-  const scopes = narrowScopes(policy, request.scopes, { agent, subject, api });
+  const scopes = narrowScopes(policy, request.scopes, { agent, subject, api, ...ceilingOf(task) });
   refuseElevated(policy, scopes);
   // RFC 8693 §1.1: impersonation (no `act`) only when policy allows it, no actor token was
   // sent, and the subject is not delegated already (a delegated subject keeps its chain).
@@ -89,17 +102,21 @@ function planAccess(
     agent,
     chain: impersonate ? [] : extendChain(policy, agent.id, subject.chain),
     scopes,
-    exp: narrowExpiry(policy, now, request.ttlSeconds, subject, api),
+    exp: narrowExpiry(policy, now, request.ttlSeconds, subject, api, task?.deadline),
     audience: api.id,
     aud: api.resource,
+    ...(task ? { txn: task.id } : {}),
   };
 }
+
+const ceilingOf = (task: TaskRecord | undefined) => (task ? { ceiling: task.ceiling } : {});
 
 function planDelegation(
   policy: Policy,
   request: TokenExchangeRequest,
   agent: Agent,
   subject: Subject,
+  task: TaskRecord | undefined,
   now: number,
 ): Grant {
   const subAgent = resolveSubAgent(policy, request, agent);
@@ -110,9 +127,10 @@ function planDelegation(
     kind: "delegation",
     agent,
     chain,
-    scopes: narrowScopes(policy, request.scopes, { agent, subject, subAgent }),
-    exp: narrowExpiry(policy, now, request.ttlSeconds, subject),
+    scopes: narrowScopes(policy, request.scopes, { agent, subject, subAgent, ...ceilingOf(task) }),
+    exp: narrowExpiry(policy, now, request.ttlSeconds, subject, undefined, task?.deadline),
     audience: subAgent.id,
+    ...(task ? { txn: task.id } : {}),
   };
 }
 
@@ -148,7 +166,7 @@ async function issue(
     jti,
     ...(act ? { act } : {}),
     ...(delegation ? { may_act: { sub: grant.audience } } : {}),
-    ...(subject.txn ? { txn: subject.txn } : {}),
+    ...(grant.txn ? { txn: grant.txn } : {}),
   });
   // The record lands before the token leaves: no token without its lineage (rule 7, 8).
   await recordToken(
@@ -168,7 +186,7 @@ async function issue(
     jti,
     ...(subject.jti ? { parent_jti: subject.jti } : {}),
     exp: grant.exp,
-    ...(subject.txn ? { txn: subject.txn } : {}),
+    ...(grant.txn ? { txn: grant.txn } : {}),
     ...(reason ? { reason } : {}),
   });
   return {
@@ -182,6 +200,6 @@ async function issue(
     ...(grant.aud ? { resource: grant.aud } : {}),
     jti,
     exp: grant.exp,
-    ...(subject.txn ? { txn: subject.txn } : {}),
+    ...(grant.txn ? { txn: grant.txn } : {}),
   };
 }

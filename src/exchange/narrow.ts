@@ -24,6 +24,8 @@ export function narrowScopes(
     readonly api?: Api;
     /** For a delegation token: the sub-agent, who must be able to use each scope. */
     readonly subAgent?: Agent;
+    /** Inside a task: its ceiling. */
+    readonly ceiling?: readonly string[];
   },
 ): string[] {
   const scopes = requested ?? bounds.api?.defaultScopes ?? [];
@@ -46,13 +48,16 @@ export function narrowScopes(
     if (bounds.subject.scopes && !bounds.subject.scopes.has(scope)) {
       throw invalidScope("A requested scope exceeds the subject token", "narrow.scope.subject");
     }
+    if (bounds.ceiling && !bounds.ceiling.includes(scope)) {
+      throw invalidScope("A requested scope is outside the task ceiling", "narrow.scope.task");
+    }
   }
   return [...scopes];
 }
 
 /**
  * Rule 2: `exp` = min(now + requested ttl or default_ttl, the API's max_ttl, the broker's
- * max_ttl, the subject token's `exp`).
+ * max_ttl, the subject token's `exp`, the task deadline).
  */
 export function narrowExpiry(
   policy: Policy,
@@ -60,6 +65,7 @@ export function narrowExpiry(
   ttlSeconds: number | undefined,
   subject: Subject,
   api?: Api,
+  deadline = Number.POSITIVE_INFINITY,
 ): number {
   const { broker } = policy;
   const exp = Math.min(
@@ -67,6 +73,7 @@ export function narrowExpiry(
     now + (api?.maxTtl ?? broker.maxTtl),
     now + broker.maxTtl,
     subject.exp,
+    deadline,
   );
   if (exp <= now) throw invalidToken("subject.expired");
   return exp;

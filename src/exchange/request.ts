@@ -8,6 +8,7 @@ import { z } from "zod";
 import { invalidRequest, unsupportedGrantType } from "../errors.js";
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../tokens/token-types.js";
 import { MAX_TOKEN_LENGTH } from "../tokens/verify.js";
+import type { StartTaskRequest } from "./start-task.js";
 import type { TokenExchangeRequest } from "./types.js";
 
 /** Form parameters as received: every value of every name, in order. */
@@ -29,6 +30,10 @@ const KNOWN = [
   "scope",
   "ttl_seconds",
   "reason",
+  "task_id",
+  "purpose",
+  "template",
+  "max_tokens",
   "client_id",
   "client_secret",
   "client_assertion",
@@ -49,6 +54,11 @@ const tokenTypeField = (label: string) =>
 
 /** Longest `reason` kept: a sentence or two for the audit log and the approver. */
 export const MAX_REASON_LENGTH = 500;
+
+/** A task id as Baton makes them (`tsk_` + 22 base64url characters), loosely bounded. */
+export const TaskIdField = z
+  .string()
+  .regex(/^tsk_[A-Za-z0-9_-]{1,64}$/, '"task_id" is not a task id');
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-delimited. */
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
@@ -80,6 +90,7 @@ export const TokenExchangeRequestSchema = z
       .regex(SCOPE, '"scope" parameter is malformed')
       .optional(),
     reason: z.string().max(MAX_REASON_LENGTH, '"reason" parameter is too long').optional(),
+    task_id: TaskIdField.optional(),
     ttl_seconds: z
       .string()
       .regex(/^[1-9][0-9]{0,8}$/, '"ttl_seconds" must be a positive integer')
@@ -109,6 +120,7 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
     scope: single(params, "scope"),
     ttl_seconds: single(params, "ttl_seconds"),
     reason: single(params, "reason"),
+    task_id: single(params, "task_id"),
   });
   if (!parsed.success) {
     throw invalidRequest(parsed.error.issues[0]?.message ?? "The request is malformed");
@@ -125,6 +137,7 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
     ...(r.scope === undefined ? {} : { scopes: [...new Set(r.scope.split(" "))] }),
     ...(r.ttl_seconds === undefined ? {} : { ttlSeconds: Number(r.ttl_seconds) }),
     ...(r.reason === undefined ? {} : { reason: r.reason }),
+    ...(r.task_id === undefined ? {} : { taskId: r.task_id }),
   };
 }
 
@@ -145,4 +158,73 @@ export function single(params: FormParams, name: string): string | undefined {
 
 function values(params: FormParams, name: string): string[] {
   return (params.get(name) ?? []).filter((v) => v !== "");
+}
+
+/** `POST /tasks` (Baton's extension): the form of `start_task`. */
+const StartTaskFormSchema = z.object({
+  subject_token: tokenField("subject_token"),
+  subject_token_type: tokenTypeField("subject_token_type"),
+  purpose: z
+    .string({ error: '"purpose" parameter is required' })
+    .min(1)
+    .max(MAX_REASON_LENGTH, '"purpose" parameter is too long'),
+  scope: z.string().max(4096).regex(SCOPE, '"scope" parameter is malformed').optional(),
+  template: z.string().max(64, '"template" parameter is too long').optional(),
+  ttl_seconds: z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}$/, '"ttl_seconds" must be a positive integer')
+    .optional(),
+  max_tokens: z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}$/, '"max_tokens" must be a positive integer')
+    .optional(),
+});
+
+export function parseStartTaskForm(params: FormParams): StartTaskRequest {
+  rejectRepeated(params);
+  const parsed = StartTaskFormSchema.safeParse({
+    subject_token: single(params, "subject_token"),
+    subject_token_type: single(params, "subject_token_type"),
+    purpose: single(params, "purpose"),
+    scope: single(params, "scope"),
+    template: single(params, "template"),
+    ttl_seconds: single(params, "ttl_seconds"),
+    max_tokens: single(params, "max_tokens"),
+  });
+  if (!parsed.success)
+    throw invalidRequest(parsed.error.issues[0]?.message ?? "The request is malformed");
+  const r = parsed.data;
+  return {
+    subjectToken: r.subject_token,
+    subjectTokenType: r.subject_token_type,
+    purpose: r.purpose,
+    ...(r.scope === undefined ? {} : { scopes: [...new Set(r.scope.split(" "))] }),
+    ...(r.template === undefined ? {} : { template: r.template }),
+    ...(r.ttl_seconds === undefined ? {} : { ttlSeconds: Number(r.ttl_seconds) }),
+    ...(r.max_tokens === undefined ? {} : { maxTokens: Number(r.max_tokens) }),
+  };
+}
+
+/** The subject token of a form (`/whoami`, `/tasks/{id}/end`), both parameters required. */
+export function parsePresentedSubject(params: FormParams): {
+  subjectToken: string;
+  subjectTokenType: string;
+} {
+  rejectRepeated(params);
+  const subjectToken = single(params, "subject_token");
+  const subjectTokenType = single(params, "subject_token_type");
+  if (subjectToken === undefined || subjectTokenType === undefined) {
+    throw invalidRequest('"subject_token" and "subject_token_type" parameters are required');
+  }
+  if (subjectToken.length > MAX_TOKEN_LENGTH)
+    throw invalidRequest('"subject_token" parameter is too long');
+  return { subjectToken, subjectTokenType };
+}
+
+/** An optional `task_id` parameter, checked like every other. */
+export function optionalTaskId(params: FormParams): string | undefined {
+  const value = single(params, "task_id");
+  if (value === undefined) return undefined;
+  if (!TaskIdField.safeParse(value).success) throw invalidRequest('"task_id" is not a task id');
+  return value;
 }

@@ -44,6 +44,8 @@ export interface TokenExchangeRequest {
   readonly ttlSeconds?: number;
   /** Why the agent asks, in its own words: kept in the audit log, never used for decisions. */
   readonly reason?: string;
+  /** The task to enter (Baton's `task_id` extension); tokens already in a task carry `txn`. */
+  readonly taskId?: string;
 }
 
 /** The authenticated agent on whose credentials the request came. */

@@ -13,6 +13,7 @@ import { introspectionEndpoint } from "./introspection-endpoint.js";
 import { jwksEndpoint, metadataEndpoint, PATHS, resourceMetadataEndpoint } from "./metadata.js";
 import { oauthError } from "./respond.js";
 import { revocationEndpoint } from "./revocation-endpoint.js";
+import { endTaskEndpoint, startTaskEndpoint } from "./task-endpoints.js";
 import { tokenEndpoint } from "./token-endpoint.js";
 import { whoamiEndpoint } from "./whoami-endpoint.js";
 
@@ -30,6 +31,8 @@ export function createApp(ctx: HttpContext): Hono {
   app.post(PATHS.introspect, limit, introspectionEndpoint(ctx));
   app.post(PATHS.revoke, limit, revocationEndpoint(ctx));
   app.post(PATHS.whoami, limit, whoamiEndpoint(ctx));
+  app.post(PATHS.tasks, limit, startTaskEndpoint(ctx));
+  app.post(`${PATHS.tasks}/:id/end`, limit, endTaskEndpoint(ctx));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
   const { mcp } = ctx;

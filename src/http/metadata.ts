@@ -17,6 +17,7 @@ export const PATHS = {
   introspect: "/introspect",
   revoke: "/revoke",
   whoami: "/whoami",
+  tasks: "/tasks",
   mcp: "/mcp",
   /** RFC 9728 §3.1: the well-known path with the resource's path appended. */
   resourceMetadata: "/.well-known/oauth-protected-resource/mcp",

@@ -9,7 +9,7 @@ import { asBatonError } from "../errors.js";
 
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" } as const;
 
-export function oauthJson(c: Context, body: unknown, status: 200 = 200): Response {
+export function oauthJson(c: Context, body: unknown, status: 200 | 201 = 200): Response {
   return c.json(body, status, NO_STORE);
 }
 

@@ -7,10 +7,9 @@
  */
 
 import type { Context } from "hono";
-import { invalidRequest } from "../errors.js";
 import { authenticateClient } from "../exchange/authenticate-client.js";
 import { describeSession } from "../exchange/describe-session.js";
-import { rejectRepeated, single } from "../exchange/request.js";
+import { optionalTaskId, parsePresentedSubject } from "../exchange/request.js";
 import { clientCredentials } from "./client-credentials.js";
 import type { HttpContext } from "./context.js";
 import { readForm } from "./form.js";
@@ -20,18 +19,22 @@ export function whoamiEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
       const params = await readForm(c);
-      rejectRepeated(params);
       const caller = await authenticateClient(
         ctx.deps,
         clientCredentials(params, c.req.header("authorization")),
         ctx.assertionAudiences,
       );
-      const token = single(params, "subject_token");
-      const type = single(params, "subject_token_type");
-      if (token === undefined || type === undefined) {
-        throw invalidRequest('"subject_token" and "subject_token_type" parameters are required');
-      }
-      return oauthJson(c, await describeSession(ctx.deps, caller, token, type));
+      const { subjectToken, subjectTokenType } = parsePresentedSubject(params);
+      return oauthJson(
+        c,
+        await describeSession(
+          ctx.deps,
+          caller,
+          subjectToken,
+          subjectTokenType,
+          optionalTaskId(params),
+        ),
+      );
     } catch (err) {
       ctx.logFailure(err, "whoami");
       return oauthError(c, err);

@@ -6,8 +6,10 @@
  */
 
 import { describeSession } from "../exchange/describe-session.js";
+import { endTask } from "../exchange/end-task.js";
 import { exchangeToken } from "../exchange/exchange.js";
 import { revokeToken } from "../exchange/revoke.js";
+import { startTask } from "../exchange/start-task.js";
 import type { Caller, ExchangeDeps, TokenExchangeRequest } from "../exchange/types.js";
 import { TOKEN_TYPE } from "../tokens/token-types.js";
 import type { ExchangeInput, ToolBackend } from "./backend.js";
@@ -22,8 +24,8 @@ export function coreBackend(
   sessionToken: () => Promise<string>,
 ): ToolBackend {
   return {
-    async describe() {
-      return describeSession(deps, caller, await sessionToken(), TOKEN_TYPE.jwt);
+    async describe(taskId) {
+      return describeSession(deps, caller, await sessionToken(), TOKEN_TYPE.jwt, taskId);
     },
     async exchange(input) {
       const result = await exchangeToken(deps, await toRequest(input, sessionToken), caller);
@@ -38,8 +40,19 @@ export function coreBackend(
     async revoke(token) {
       await revokeToken(deps, token, caller);
     },
+    async startTask(input) {
+      return startTask(deps, caller, { ...input, ...(await sessionSubject(sessionToken)) });
+    },
+    async endTask(taskId) {
+      await endTask(deps, caller, taskId, await sessionSubject(sessionToken));
+    },
   };
 }
+
+const sessionSubject = async (sessionToken: () => Promise<string>) => ({
+  subjectToken: await sessionToken(),
+  subjectTokenType: TOKEN_TYPE.jwt,
+});
 
 /** The same request a client would send to `POST /token` (RFC 8693 §2.1). */
 export async function toRequest(
@@ -56,5 +69,6 @@ export async function toRequest(
     scopes: input.scopes,
     ...(input.ttlSeconds === undefined ? {} : { ttlSeconds: input.ttlSeconds }),
     ...(input.reason === undefined ? {} : { reason: input.reason }),
+    ...(input.taskId === undefined ? {} : { taskId: input.taskId }),
   };
 }

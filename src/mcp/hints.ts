@@ -16,6 +16,8 @@ export interface RefusalContext {
   readonly scopes?: readonly string[];
   /** True when the call carried its own subject_token (a parent's delegation token). */
   readonly ownSubjectToken?: boolean;
+  /** The task the call named, if any. */
+  readonly taskId?: string;
   readonly backend: ToolBackend;
 }
 
@@ -26,6 +28,9 @@ export async function hintFor(error: BatonError, context: RefusalContext): Promi
     case "invalid_target":
       return targetHint(context, await view(context));
     case "invalid_request":
+      if (context.taskId !== undefined) {
+        return `The task may have ended, passed its deadline or spent its token budget: call whoami with task_id ${context.taskId} to see. Only the agent that opened a task may name it.`;
+      }
       return context.ownSubjectToken
         ? "The subject_token was refused: it may be expired, revoked, meant for another agent or another user. Ask the agent that delegated to you for a new delegation token."
         : "The request or your session's subject token was refused. Check the arguments against this tool's schema; if they are right, the user's token may have expired: ask the user to reconnect.";

@@ -9,7 +9,7 @@
 import { BatonError, type ErrorCode, storeUnavailable } from "../errors.js";
 import type { SessionView } from "../exchange/describe-session.js";
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../tokens/token-types.js";
-import type { ExchangeOutput, ToolBackend } from "./backend.js";
+import type { ExchangeOutput, TaskView, ToolBackend } from "./backend.js";
 
 export interface RemoteBackendOptions {
   /** The broker's issuer URL. */
@@ -56,10 +56,11 @@ export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
   }
 
   return {
-    async describe() {
+    async describe(taskId) {
       return (await post("/whoami", {
         subject_token: options.subjectToken,
         subject_token_type: TOKEN_TYPE.jwt,
+        task_id: taskId,
       })) as SessionView;
     },
     async exchange(input) {
@@ -73,6 +74,7 @@ export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
         scope: input.scopes.join(" "),
         ttl_seconds: input.ttlSeconds?.toString(),
         reason: input.reason,
+        task_id: input.taskId,
       })) as Record<string, string | number>;
       return {
         token: r.access_token,
@@ -84,6 +86,23 @@ export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
     },
     async revoke(token) {
       await post("/revoke", { token });
+    },
+    async startTask(input) {
+      return (await post("/tasks", {
+        subject_token: options.subjectToken,
+        subject_token_type: TOKEN_TYPE.jwt,
+        purpose: input.purpose,
+        scope: input.scopes?.join(" "),
+        template: input.template,
+        ttl_seconds: input.ttlSeconds?.toString(),
+        max_tokens: input.maxTokens?.toString(),
+      })) as TaskView;
+    },
+    async endTask(taskId) {
+      await post(`/tasks/${encodeURIComponent(taskId)}/end`, {
+        subject_token: options.subjectToken,
+        subject_token_type: TOKEN_TYPE.jwt,
+      });
     },
   };
 }

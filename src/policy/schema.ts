@@ -159,7 +159,9 @@ const Broker = strict({
     .min(1, "must be at least 1")
     .max(1_000_000, "must be at most 1000000")
     .default(BROKER_DEFAULTS.max_task_tokens)
-    .describe("Most tokens one task may issue across its whole tree: the budget cap. 1000 is the default."),
+    .describe(
+      "Most tokens one task may issue across its whole tree: the budget cap. 1000 is the default.",
+    ),
 }).describe("Broker settings. At most one file may hold this section.");
 
 const Issuer = strict({

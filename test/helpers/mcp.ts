@@ -95,11 +95,19 @@ export function expectRefusalShape(outcome: ToolOutcome): void {
   expect(outcome.text).not.toMatch(/\n\s+at /); // no stack
 }
 
-/** The five tools of issue 3. */
-export const TOOL_NAMES = ["delegate", "list_apis", "request_token", "revoke_token", "whoami"];
+/** The tools of issues 3 and 4. */
+export const TOOL_NAMES = [
+  "delegate",
+  "end_task",
+  "list_apis",
+  "request_token",
+  "revoke_token",
+  "start_task",
+  "whoami",
+];
 
-/** listTools: the five tools, each with a title, annotations and both schemas. */
-export async function expectFiveTools(client: Client): Promise<void> {
+/** listTools: every tool, each with a title, annotations and both schemas. */
+export async function expectTools(client: Client): Promise<void> {
   const { tools } = await client.listTools();
   expect(tools.map((t) => t.name).sort()).toEqual(TOOL_NAMES);
   for (const tool of tools) {
@@ -122,6 +130,7 @@ export async function expectFiveTools(client: Client): Promise<void> {
   expect(byName.get("list_apis")?.annotations?.readOnlyHint).toBe(true);
   expect(byName.get("request_token")?.annotations?.readOnlyHint).toBe(false);
   expect(byName.get("revoke_token")?.annotations?.destructiveHint).toBe(true);
+  expect(byName.get("end_task")?.annotations?.destructiveHint).toBe(true);
   expect(byName.get("request_token")?.inputSchema.required).toEqual(
     expect.arrayContaining(["api", "scopes"]),
   );

@@ -118,13 +118,15 @@ async function auditEvents(): Promise<Record<string, unknown>[]> {
 }
 
 describe("the MCP Inspector CLI against `baton mcp` (stdio)", () => {
-  it("tools/list: the five tools, with strict input schemas and output schemas", async () => {
+  it("tools/list: the tools, with strict input schemas and output schemas", async () => {
     const { tools } = resultOf(await inspect(["--method", "tools/list"]));
     expect(tools.map((t: { name: string }) => t.name).sort()).toEqual([
       "delegate",
+      "end_task",
       "list_apis",
       "request_token",
       "revoke_token",
+      "start_task",
       "whoami",
     ]);
     for (const tool of tools) {

@@ -29,10 +29,11 @@ import {
   DEMO_POLICIES,
   DEMO_SECRETS,
   decode,
-  expectFiveTools,
+  expectTools,
   runBaton,
   type StdioSession,
   spawnBaton,
+  TOOL_NAMES,
   without,
 } from "../helpers/mcp.js";
 
@@ -194,8 +195,8 @@ describe("baton mcp, embedded: its own keys, store and policies", () => {
   }, SPAWN_TIMEOUT);
   afterAll(() => orchestrator?.close());
 
-  it("lists the five tools with titles, annotations and schemas", async () => {
-    await expectFiveTools(orchestrator.client);
+  it("lists the tools with titles, annotations and schemas", async () => {
+    await expectTools(orchestrator.client);
   });
 
   it("whoami, list_apis, request_token, delegate and refusals, for alice", async () => {
@@ -361,7 +362,7 @@ describe("baton mcp: stdout is the MCP channel and nothing else", () => {
         expect("result" in message || "error" in message || "method" in message, line).toBe(true);
       }
       expect(responses.get(1)?.result.serverInfo.name).toBe("baton");
-      expect(responses.get(2)?.result.tools).toHaveLength(5);
+      expect(responses.get(2)?.result.tools).toHaveLength(TOOL_NAMES.length);
       expect(responses.get(3)?.result.isError).not.toBe(true);
       expect(responses.get(4)?.result).toMatchObject({
         isError: true,
@@ -421,7 +422,7 @@ describe("baton mcp --broker: a client of a running baton serve", () => {
       );
       let remote: Conversation;
       try {
-        await expectFiveTools(orchestrator.client);
+        await expectTools(orchestrator.client);
         remote = await converse(orchestrator.client);
       } finally {
         await orchestrator.close();

@@ -84,14 +84,16 @@ afterAll(async () => {
 });
 
 describe("tools/list: what a model is told about each tool", () => {
-  it("lists the five tools of src/mcp/tools, in order", async () => {
+  it("lists the tools of src/mcp/tools, in order", async () => {
     const { tools } = await orchestrator.listTools();
     expect(tools.map((t) => t.name)).toEqual(TOOLS.map((t) => t.name));
     expect(tools.map((t) => t.name).sort()).toEqual([
       "delegate",
+      "end_task",
       "list_apis",
       "request_token",
       "revoke_token",
+      "start_task",
       "whoami",
     ]);
   });

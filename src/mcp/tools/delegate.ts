@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { ReasonField, ScopesField, TokenField, TtlField } from "./schemas.js";
+import { ReasonField, ScopesField, TaskIdField, TokenField, TtlField } from "./schemas.js";
 import { defineTool } from "./tool.js";
 
 export const delegate = defineTool({
@@ -23,6 +23,7 @@ export const delegate = defineTool({
       scopes: ScopesField,
       ttl_seconds: TtlField,
       reason: ReasonField,
+      task_id: TaskIdField,
       subject_token: TokenField.optional().describe(
         "A delegation token you received, to delegate further. Omit to delegate your session's authority.",
       ),
@@ -48,6 +49,7 @@ export const delegate = defineTool({
       ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
       ...(input.reason === undefined ? {} : { reason: input.reason }),
       ...(input.subject_token === undefined ? {} : { subjectToken: input.subject_token }),
+      ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
     });
     return {
       delegation_token: out.token,
@@ -60,5 +62,6 @@ export const delegate = defineTool({
     target: input.to_agent,
     scopes: input.scopes,
     ownSubjectToken: input.subject_token !== undefined,
+    ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
   }),
 });

@@ -1,15 +1,25 @@
 /**
- * The tools, registered from one list (design §7). Task and approval tools join it with
- * their issues.
+ * The tools, registered from one list (design §7). The approval tools join it with their
+ * issue.
  *
  * @module mcp/tools/index
  */
 
 import { delegate } from "./delegate.js";
+import { endTask } from "./end-task.js";
 import { listApis } from "./list-apis.js";
 import { requestToken } from "./request-token.js";
 import { revokeToken } from "./revoke-token.js";
+import { startTask } from "./start-task.js";
 import type { Tool } from "./tool.js";
 import { whoami } from "./whoami.js";
 
-export const TOOLS: readonly Tool[] = [listApis, whoami, requestToken, delegate, revokeToken];
+export const TOOLS: readonly Tool[] = [
+  listApis,
+  whoami,
+  requestToken,
+  delegate,
+  startTask,
+  endTask,
+  revokeToken,
+];

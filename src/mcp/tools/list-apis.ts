@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { ApiViewSchema } from "./schemas.js";
+import { ApiViewSchema, TaskIdField } from "./schemas.js";
 import { defineTool, READ_ONLY } from "./tool.js";
 
 export const listApis = defineTool({
@@ -14,12 +14,13 @@ export const listApis = defineTool({
   description:
     "Lists the APIs this agent may get tokens for on behalf of its user, with the scopes it may ask for, " +
     "which of them are elevated (they need a human's approval), and the longest token lifetime. Call it " +
-    "before request_token to pick the API id and the fewest scopes the next step needs. Takes no arguments.",
-  inputSchema: z.object({}).strict(),
+    "before request_token to pick the API id and the fewest scopes the next step needs. Inside a task, " +
+    "only what the task's ceiling allows is listed (pass task_id for a task you opened).",
+  inputSchema: z.object({ task_id: TaskIdField }).strict(),
   outputSchema: z.object({ agent: z.string(), subject: z.string(), apis: z.array(ApiViewSchema) }),
   annotations: READ_ONLY,
-  async run(backend) {
-    const session = await backend.describe();
+  async run(backend, input) {
+    const session = await backend.describe(input.task_id);
     return { agent: session.agent, subject: session.subject, apis: session.apis };
   },
 });

@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { ReasonField, ScopesField, TokenField, TtlField } from "./schemas.js";
+import { ReasonField, ScopesField, TaskIdField, TokenField, TtlField } from "./schemas.js";
 import { defineTool } from "./tool.js";
 
 export const requestToken = defineTool({
@@ -15,9 +15,11 @@ export const requestToken = defineTool({
     "Gets a short-lived access token for exactly one API, on behalf of your user, with only the scopes you " +
     "ask for. Use the token as 'Authorization: Bearer <access_token>' on that API only, and ask again when " +
     "it expires. If another agent delegated work to you, pass its delegation token as subject_token. " +
+    "Inside a task you opened, pass its task_id: the token then stays under the task's ceiling and deadline. " +
     "Refusals: invalid_scope means ask for fewer or other scopes (the hint lists them); invalid_target " +
     "means the API is unknown or not yours (call list_apis); invalid_request means the subject token is " +
-    "expired, revoked or not for you (ask your delegator or user for a new one).",
+    "expired, revoked or not for you (ask your delegator or user for a new one), or the task has ended, " +
+    "passed its deadline or spent its token budget.",
   inputSchema: z
     .object({
       api: z
@@ -28,6 +30,7 @@ export const requestToken = defineTool({
       scopes: ScopesField,
       ttl_seconds: TtlField,
       reason: ReasonField,
+      task_id: TaskIdField,
       subject_token: TokenField.optional().describe(
         "A delegation token another agent gave you. Omit to act on your own session's authority.",
       ),
@@ -55,6 +58,7 @@ export const requestToken = defineTool({
       ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
       ...(input.reason === undefined ? {} : { reason: input.reason }),
       ...(input.subject_token === undefined ? {} : { subjectToken: input.subject_token }),
+      ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
     });
     return {
       access_token: out.token,
@@ -69,5 +73,6 @@ export const requestToken = defineTool({
     target: input.api,
     scopes: input.scopes,
     ownSubjectToken: input.subject_token !== undefined,
+    ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
   }),
 });

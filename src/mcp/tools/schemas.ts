@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { MAX_REASON_LENGTH } from "../../exchange/request.js";
+import { MAX_REASON_LENGTH, TaskIdField as TaskId } from "../../exchange/request.js";
 import { MAX_TOKEN_LENGTH } from "../../tokens/verify.js";
 
 export const ScopesField = z
@@ -40,6 +40,38 @@ export const ReasonField = z
   .describe("One sentence on why this step needs it; recorded in the audit log.");
 
 export const TokenField = z.string().min(1).max(MAX_TOKEN_LENGTH);
+
+export const TaskIdField = TaskId.optional().describe(
+  "The task to work in: one you opened with start_task. Omit when your subject token is already in a task.",
+);
+
+/** A task as its agents see it; times are ISO 8601. */
+export const TaskViewSchema = z.object({
+  task_id: z.string(),
+  purpose: z.string(),
+  ceiling: z.array(z.string()),
+  expires_at: z.string(),
+  max_tokens: z.number(),
+  tokens_left: z.number(),
+  status: z.enum(["active", "ended", "expired"]),
+});
+
+/** Renders a core task view for a tool result. */
+export function taskResult(view: {
+  task_id: string;
+  purpose: string;
+  ceiling: readonly string[];
+  expires_at: number;
+  max_tokens: number;
+  tokens_left: number;
+  status: "active" | "ended" | "expired";
+}): z.output<typeof TaskViewSchema> {
+  return {
+    ...view,
+    ceiling: [...view.ceiling],
+    expires_at: new Date(view.expires_at * 1000).toISOString(),
+  };
+}
 
 export const ScopeViewSchema = z.object({
   name: z.string(),

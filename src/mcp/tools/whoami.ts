@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import { TaskIdField, TaskViewSchema, taskResult } from "./schemas.js";
 import { defineTool, READ_ONLY } from "./tool.js";
 
 export const whoami = defineTool({
@@ -14,8 +15,9 @@ export const whoami = defineTool({
     "Tells you whom you act for (the subject, usually a person), which agent you are, the chain of agents " +
     "your tokens will carry (you first, then the agents that delegated to you), until when your authority " +
     "lasts, whom you may delegate to, and which scopes you may still ask for per API. Call it when unsure " +
-    "of your authority, or after a refusal. Takes no arguments.",
-  inputSchema: z.object({}).strict(),
+    "of your authority, or after a refusal. Inside a task (or with the task_id of one you opened) it also " +
+    "shows the task: its ceiling, deadline and how many tokens are left in its budget.",
+  inputSchema: z.object({ task_id: TaskIdField }).strict(),
   outputSchema: z.object({
     subject: z.string(),
     agent: z.string(),
@@ -23,10 +25,11 @@ export const whoami = defineTool({
     expires_at: z.string(),
     may_delegate_to: z.array(z.string()),
     may_request: z.array(z.object({ api: z.string(), scopes: z.array(z.string()) })),
+    task: TaskViewSchema.optional(),
   }),
   annotations: READ_ONLY,
-  async run(backend) {
-    const s = await backend.describe();
+  async run(backend, input) {
+    const s = await backend.describe(input.task_id);
     return {
       subject: s.subject,
       agent: s.agent,
@@ -34,6 +37,7 @@ export const whoami = defineTool({
       expires_at: new Date(s.subject_expires_at * 1000).toISOString(),
       may_delegate_to: [...s.may_delegate_to],
       may_request: s.apis.map((a) => ({ api: a.id, scopes: a.scopes.map((x) => x.name) })),
+      ...(s.task ? { task: taskResult(s.task) } : {}),
     };
   },
 });

@@ -1,0 +1,83 @@
+/**
+ * Opens a task (design §2, §3.5 `start_task`): a purpose, a scope ceiling (scopes, or a policy
+ * template), a deadline and a token budget, for one user and the agent that opens it. Every
+ * token issued in the task's tree stays under them.
+ *
+ * @module exchange/start-task
+ */
+
+import { invalidRequest, invalidScope } from "../errors.js";
+import { newTaskId, saveTask, type TaskRecord } from "../tasks/task-store.js";
+import { acceptSubject, type PresentedTokens } from "./accept-subject.js";
+import { narrowScopes } from "./narrow.js";
+import { type TaskView, taskView } from "./task-view.js";
+import type { Caller, ExchangeDeps } from "./types.js";
+
+export interface StartTaskRequest extends PresentedTokens {
+  readonly purpose: string;
+  /** The ceiling, or… */
+  readonly scopes?: readonly string[];
+  /** …a policy task template that names it. */
+  readonly template?: string;
+  readonly ttlSeconds?: number;
+  readonly maxTokens?: number;
+}
+
+export async function startTask(
+  deps: ExchangeDeps,
+  caller: Caller,
+  request: StartTaskRequest,
+): Promise<TaskView> {
+  const now = deps.clock.now();
+  const { policy } = deps.active();
+  const { broker } = policy;
+  const { agent, subject } = await acceptSubject(deps, caller, request, now);
+  if (subject.txn !== undefined)
+    throw invalidRequest("A task cannot be opened inside another task", "task.nested");
+  if ((request.scopes === undefined) === (request.template === undefined)) {
+    throw invalidRequest("Give either scopes or a template for the ceiling", "task.ceiling_source");
+  }
+  const template = request.template === undefined ? undefined : policy.tasks.get(request.template);
+  if (request.template !== undefined && !template) {
+    throw invalidRequest("The task template is not known", "task.template");
+  }
+  if (template?.approval !== undefined) {
+    // Rule 6: a template that needs approval waits for a human, and that flow is not here yet.
+    throw invalidScope("The task template needs human approval", "approval.required");
+  }
+  // The ceiling obeys rule 1 like any grant: inside the agent's scopes and the subject's.
+  const ceiling = narrowScopes(policy, template?.ceiling ?? request.scopes, { agent, subject });
+
+  const longest = Math.min(template?.maxTtl ?? broker.maxTaskTtl, broker.maxTaskTtl);
+  const task: TaskRecord = {
+    id: newTaskId(),
+    purpose: request.purpose,
+    agent: agent.id,
+    subject: subject.sub,
+    ceiling,
+    deadline: Math.min(
+      now + Math.min(request.ttlSeconds ?? template?.maxTtl ?? broker.maxTtl, longest),
+      subject.exp,
+    ),
+    maxTokens: Math.min(
+      request.maxTokens ?? template?.maxTokens ?? broker.maxTaskTokens,
+      template?.maxTokens ?? broker.maxTaskTokens,
+      broker.maxTaskTokens,
+    ),
+    ...(template ? { template: template.id } : {}),
+    createdAt: now,
+  };
+  await saveTask(deps.store, task, now);
+  deps.audit.record({
+    type: "task.started",
+    task: task.id,
+    agent: agent.id,
+    subject: subject.sub,
+    ceiling,
+    deadline: task.deadline,
+    max_tokens: task.maxTokens,
+    purpose: task.purpose,
+    ...(template ? { template: template.id } : {}),
+  });
+  return taskView(deps, task, now);
+}

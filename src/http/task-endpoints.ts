@@ -1,0 +1,56 @@
+/**
+ * Tasks for clients that do not speak MCP (Baton's extension, design §3.5 over HTTP):
+ * `POST /tasks` opens one (the `start_task` tool), `POST /tasks/{id}/end` ends it and every
+ * token of its tree (`end_task`). `POST /whoami` with `task_id` shows one; `POST /token` with
+ * `task_id` issues inside one. All client-authenticated.
+ *
+ * @module http/task-endpoints
+ */
+
+import type { Context } from "hono";
+import { invalidRequest } from "../errors.js";
+import { authenticateClient } from "../exchange/authenticate-client.js";
+import { endTask } from "../exchange/end-task.js";
+import { parsePresentedSubject, parseStartTaskForm, TaskIdField } from "../exchange/request.js";
+import { startTask } from "../exchange/start-task.js";
+import { clientCredentials } from "./client-credentials.js";
+import type { HttpContext } from "./context.js";
+import { readForm } from "./form.js";
+import { oauthError, oauthJson } from "./respond.js";
+
+export function startTaskEndpoint(ctx: HttpContext) {
+  return async (c: Context) => {
+    try {
+      const params = await readForm(c);
+      const caller = await authenticateClient(
+        ctx.deps,
+        clientCredentials(params, c.req.header("authorization")),
+        ctx.assertionAudiences,
+      );
+      const task = await startTask(ctx.deps, caller, parseStartTaskForm(params));
+      return oauthJson(c, task, 201);
+    } catch (err) {
+      ctx.logFailure(err, "tasks");
+      return oauthError(c, err);
+    }
+  };
+}
+
+export function endTaskEndpoint(ctx: HttpContext) {
+  return async (c: Context) => {
+    try {
+      const params = await readForm(c);
+      const caller = await authenticateClient(
+        ctx.deps,
+        clientCredentials(params, c.req.header("authorization")),
+        ctx.assertionAudiences,
+      );
+      const id = c.req.param("id") ?? "";
+      if (!TaskIdField.safeParse(id).success) throw invalidRequest("The task id is malformed");
+      return oauthJson(c, await endTask(ctx.deps, caller, id, parsePresentedSubject(params)));
+    } catch (err) {
+      ctx.logFailure(err, "tasks.end");
+      return oauthError(c, err);
+    }
+  };
+}

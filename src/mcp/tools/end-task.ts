@@ -1,0 +1,32 @@
+/**
+ * `end_task`: ends a task and every token of its tree.
+ *
+ * @module mcp/tools/end-task
+ */
+
+import { z } from "zod";
+import { TaskIdField } from "./schemas.js";
+import { defineTool } from "./tool.js";
+
+export const endTask = defineTool({
+  name: "end_task",
+  title: "End a task",
+  description:
+    "Ends a task you opened: every token issued in it, yours and every sub-agent's at any depth, stops " +
+    "working at once. Call it as soon as the work is done or abandoned. Ending an ended task is not an " +
+    "error. Refusal: invalid_request means the task is not yours or not known.",
+  inputSchema: z
+    .object({ task_id: TaskIdField.unwrap().describe("The task_id start_task returned.") })
+    .strict(),
+  outputSchema: z.object({ task_id: z.string(), revoked: z.boolean() }),
+  annotations: {
+    readOnlyHint: false,
+    destructiveHint: true,
+    idempotentHint: true,
+    openWorldHint: false,
+  },
+  async run(backend, input) {
+    await backend.endTask(input.task_id);
+    return { task_id: input.task_id, revoked: true };
+  },
+});

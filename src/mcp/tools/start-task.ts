@@ -1,0 +1,63 @@
+/**
+ * `start_task`: opens a task, an upper bound for a whole tree of agents.
+ *
+ * @module mcp/tools/start-task
+ */
+
+import { z } from "zod";
+import { ReasonField, ScopesField, TaskViewSchema, TtlField, taskResult } from "./schemas.js";
+import { defineTool } from "./tool.js";
+
+export const startTask = defineTool({
+  name: "start_task",
+  title: "Start a task",
+  description:
+    "Opens a task for a piece of work: a purpose, a scope ceiling, a deadline and a token budget. Every " +
+    "token issued in it, to you or to any sub-agent you delegate to, stays under the ceiling, expires by " +
+    "the deadline and counts against the budget; end_task ends them all at once. Give the ceiling as " +
+    "scopes, or name a policy template. Then pass the returned task_id to request_token and delegate. " +
+    "Refusals: invalid_scope means the ceiling asks for scopes you may not hold (call list_apis).",
+  inputSchema: z
+    .object({
+      purpose: ReasonField.unwrap().describe(
+        "What the task is for, in one sentence; shown to approvers and kept in the audit log.",
+      ),
+      scopes: ScopesField.optional().describe(
+        "The ceiling: every scope any token of the task may carry. Or give template.",
+      ),
+      template: z
+        .string()
+        .min(1)
+        .max(64)
+        .optional()
+        .describe("A task template of the policy that sets the ceiling."),
+      ttl_seconds: TtlField,
+      max_tokens: z
+        .number()
+        .int()
+        .min(1)
+        .max(1_000_000)
+        .optional()
+        .describe("The budget: most tokens the whole task may be issued."),
+    })
+    .strict(),
+  outputSchema: TaskViewSchema,
+  annotations: {
+    readOnlyHint: false,
+    destructiveHint: false,
+    idempotentHint: false,
+    openWorldHint: false,
+  },
+  async run(backend, input) {
+    return taskResult(
+      await backend.startTask({
+        purpose: input.purpose,
+        ...(input.scopes === undefined ? {} : { scopes: input.scopes }),
+        ...(input.template === undefined ? {} : { template: input.template }),
+        ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
+        ...(input.max_tokens === undefined ? {} : { maxTokens: input.max_tokens }),
+      }),
+    );
+  },
+  refusalContext: (input) => ({ ...(input.scopes === undefined ? {} : { scopes: input.scopes }) }),
+});
