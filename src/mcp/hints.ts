@@ -49,7 +49,7 @@ export async function hintFor(error: BatonError, context: RefusalContext): Promi
 
 async function view(context: RefusalContext): Promise<SessionView | undefined> {
   try {
-    return await context.backend.describe();
+    return await context.backend.describe(context.taskId);
   } catch {
     return undefined;
   }
