@@ -181,7 +181,6 @@ const StartTaskFormSchema = z.object({
 });
 
 export function parseStartTaskForm(params: FormParams): StartTaskRequest {
-  rejectRepeated(params);
   const parsed = StartTaskFormSchema.safeParse({
     subject_token: single(params, "subject_token"),
     subject_token_type: single(params, "subject_token_type"),

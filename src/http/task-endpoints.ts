@@ -9,26 +9,18 @@
 
 import type { Context } from "hono";
 import { invalidRequest } from "../errors.js";
-import { authenticateClient } from "../exchange/authenticate-client.js";
 import { endTask } from "../exchange/end-task.js";
 import { parsePresentedSubject, parseStartTaskForm, TaskIdField } from "../exchange/request.js";
 import { startTask } from "../exchange/start-task.js";
-import { clientCredentials } from "./client-credentials.js";
 import type { HttpContext } from "./context.js";
-import { readForm } from "./form.js";
 import { oauthError, oauthJson } from "./respond.js";
+import { readClientForm } from "./token-form.js";
 
 export function startTaskEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
-      const params = await readForm(c);
-      const caller = await authenticateClient(
-        ctx.deps,
-        clientCredentials(params, c.req.header("authorization")),
-        ctx.assertionAudiences,
-      );
-      const task = await startTask(ctx.deps, caller, parseStartTaskForm(params));
-      return oauthJson(c, task, 201);
+      const { params, caller } = await readClientForm(ctx, c);
+      return oauthJson(c, await startTask(ctx.deps, caller, parseStartTaskForm(params)), 201);
     } catch (err) {
       ctx.logFailure(err, "tasks");
       return oauthError(c, err);
@@ -39,12 +31,7 @@ export function startTaskEndpoint(ctx: HttpContext) {
 export function endTaskEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
-      const params = await readForm(c);
-      const caller = await authenticateClient(
-        ctx.deps,
-        clientCredentials(params, c.req.header("authorization")),
-        ctx.assertionAudiences,
-      );
+      const { params, caller } = await readClientForm(ctx, c);
       const id = c.req.param("id") ?? "";
       if (!TaskIdField.safeParse(id).success) throw invalidRequest("The task id is malformed");
       return oauthJson(c, await endTask(ctx.deps, caller, id, parsePresentedSubject(params)));

@@ -6,7 +6,7 @@
 
 import { z } from "zod";
 import { ReasonField, ScopesField, TaskIdField, TokenField, TtlField } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, exchangeInput, exchangeRefusalContext } from "./tool.js";
 
 export const delegate = defineTool({
   name: "delegate",
@@ -42,15 +42,7 @@ export const delegate = defineTool({
     openWorldHint: false,
   },
   async run(backend, input) {
-    const out = await backend.exchange({
-      kind: "delegation",
-      target: input.to_agent,
-      scopes: input.scopes,
-      ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
-      ...(input.reason === undefined ? {} : { reason: input.reason }),
-      ...(input.subject_token === undefined ? {} : { subjectToken: input.subject_token }),
-      ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
-    });
+    const out = await backend.exchange(exchangeInput("delegation", input.to_agent, input));
     return {
       delegation_token: out.token,
       to_agent: input.to_agent,
@@ -58,10 +50,5 @@ export const delegate = defineTool({
       expires_in: out.expiresIn,
     };
   },
-  refusalContext: (input) => ({
-    target: input.to_agent,
-    scopes: input.scopes,
-    ownSubjectToken: input.subject_token !== undefined,
-    ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
-  }),
+  refusalContext: (input) => exchangeRefusalContext(input.to_agent, input),
 });

@@ -6,7 +6,7 @@
 
 import { z } from "zod";
 import { ReasonField, ScopesField, TaskIdField, TokenField, TtlField } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, exchangeInput, exchangeRefusalContext } from "./tool.js";
 
 export const requestToken = defineTool({
   name: "request_token",
@@ -51,15 +51,7 @@ export const requestToken = defineTool({
     openWorldHint: false,
   },
   async run(backend, input) {
-    const out = await backend.exchange({
-      kind: "access",
-      target: input.api,
-      scopes: input.scopes,
-      ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
-      ...(input.reason === undefined ? {} : { reason: input.reason }),
-      ...(input.subject_token === undefined ? {} : { subjectToken: input.subject_token }),
-      ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
-    });
+    const out = await backend.exchange(exchangeInput("access", input.api, input));
     return {
       access_token: out.token,
       token_type: out.tokenType,
@@ -69,10 +61,5 @@ export const requestToken = defineTool({
       issued_token_type: out.issuedTokenType,
     };
   },
-  refusalContext: (input) => ({
-    target: input.api,
-    scopes: input.scopes,
-    ownSubjectToken: input.subject_token !== undefined,
-    ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
-  }),
+  refusalContext: (input) => exchangeRefusalContext(input.api, input),
 });

@@ -6,7 +6,7 @@
  */
 
 import type { z } from "zod";
-import type { ToolBackend } from "../backend.js";
+import type { ExchangeInput, ToolBackend } from "../backend.js";
 import type { RefusalContext } from "../hints.js";
 
 export interface Tool<Input extends z.ZodObject = z.ZodObject> {
@@ -39,3 +39,43 @@ export const READ_ONLY = {
   idempotentHint: true,
   openWorldHint: false,
 };
+
+/** The fields `request_token` and `delegate` share, as the backend's exchange input. */
+export function exchangeInput(
+  kind: ExchangeInput["kind"],
+  target: string,
+  input: {
+    scopes: readonly string[];
+    ttl_seconds?: number | undefined;
+    reason?: string | undefined;
+    subject_token?: string | undefined;
+    task_id?: string | undefined;
+  },
+): ExchangeInput {
+  return {
+    kind,
+    target,
+    scopes: input.scopes,
+    ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
+    ...(input.reason === undefined ? {} : { reason: input.reason }),
+    ...(input.subject_token === undefined ? {} : { subjectToken: input.subject_token }),
+    ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
+  };
+}
+
+/** What a refusal hint may use from `request_token` and `delegate` input. */
+export function exchangeRefusalContext(
+  target: string,
+  input: {
+    scopes: readonly string[];
+    subject_token?: string | undefined;
+    task_id?: string | undefined;
+  },
+): Omit<RefusalContext, "tool" | "backend"> {
+  return {
+    target,
+    scopes: input.scopes,
+    ownSubjectToken: input.subject_token !== undefined,
+    ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
+  };
+}
