@@ -107,6 +107,11 @@ function toBroker(
     devIssuer: entry.dev_issuer,
     maxTaskTtl: parseDuration(entry.max_task_ttl),
     maxTaskTokens: entry.max_task_tokens,
+    approvalTtl: parseDuration(entry.approval_ttl),
+    maxOpenApprovals: entry.max_open_approvals,
+    ...("approval_webhook" in entry && entry.approval_webhook !== undefined
+      ? { approvalWebhook: entry.approval_webhook }
+      : {}),
   };
 }
 

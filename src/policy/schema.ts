@@ -41,6 +41,8 @@ export const BROKER_DEFAULTS = {
   dev_issuer: false,
   max_task_ttl: "8h",
   max_task_tokens: 1000,
+  approval_ttl: "10m",
+  max_open_approvals: 10,
 } as const;
 
 /** A strict object whose unknown-key message lists the keys that are allowed. */
@@ -161,6 +163,24 @@ const Broker = strict({
     .default(BROKER_DEFAULTS.max_task_tokens)
     .describe(
       "Most tokens one task may issue across its whole tree: the budget cap. 1000 is the default.",
+    ),
+  approval_ttl: Duration.default(BROKER_DEFAULTS.approval_ttl).describe(
+    "How long a human has to decide an approval request before it expires. 10m is the default.",
+  ),
+  max_open_approvals: z
+    .int("must be a whole number")
+    .min(1, "must be at least 1")
+    .max(1000, "must be at most 1000")
+    .default(BROKER_DEFAULTS.max_open_approvals)
+    .describe(
+      "Most approval requests one agent may open per approval_ttl; past it, 429 slow_down. Keeps an agent from flooding approvers.",
+    ),
+  approval_webhook: z
+    .string()
+    .refine(isSafeKeyUrl, "must be an https URL (http only on localhost)")
+    .optional()
+    .describe(
+      "Called with a JSON POST (no tokens) on each new approval request, e.g. to notify approvers.",
     ),
 }).describe("Broker settings. At most one file may hold this section.");
 

@@ -26,6 +26,12 @@ export interface BrokerSettings {
   readonly maxTaskTtl: number;
   /** Most tokens one task may issue, across its whole tree. */
   readonly maxTaskTokens: number;
+  /** How long an approval request waits for a human (seconds). */
+  readonly approvalTtl: number;
+  /** Most approval requests one agent may open per `approvalTtl`. */
+  readonly maxOpenApprovals: number;
+  /** Notified (JSON POST, no tokens) of each new approval request. */
+  readonly approvalWebhook?: string;
 }
 
 /** An outside identity provider whose tokens may be subject (or actor) tokens. */

@@ -179,6 +179,8 @@ describe("compilePolicy", () => {
       devIssuer: false,
       maxTaskTtl: 8 * 3600,
       maxTaskTokens: 1000,
+      approvalTtl: 600,
+      maxOpenApprovals: 10,
     });
     const calendar = policy.apis.get("calendar");
     expect(calendar?.maxTtl).toBe(600);

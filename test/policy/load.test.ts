@@ -114,6 +114,8 @@ describe("the demo policies in policies/", () => {
       devIssuer: true,
       maxTaskTtl: 8 * 3600,
       maxTaskTokens: 1000,
+      approvalTtl: 600,
+      maxOpenApprovals: 10,
     });
     expect([...policy.apis.keys()]).toEqual(["calendar", "flights", "payments"]);
     expect([...policy.apisByResource.keys()]).toEqual([

@@ -43,6 +43,8 @@ describe("PolicyFileSchema", () => {
       dev_issuer: false,
       max_task_ttl: "8h",
       max_task_tokens: 1000,
+      approval_ttl: "10m",
+      max_open_approvals: 10,
     });
     expect(result.ok && result.value.agents?.a1).toMatchObject({
       description: "",
