@@ -30,6 +30,8 @@ export type ErrorCode =
 export interface ErrorBody {
   error: ErrorCode;
   error_description: string;
+  /** Members some errors add, e.g. `approval_id` with `authorization_pending`. */
+  [member: string]: string | number;
 }
 
 export class BatonError extends Error {
@@ -39,13 +41,19 @@ export class BatonError extends Error {
   readonly rule: string;
   /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
   readonly headers: Readonly<Record<string, string>>;
+  /** Extra members of the error body (e.g. `approval_id` with `authorization_pending`). */
+  readonly extra: Readonly<Record<string, string | number>>;
 
   constructor(
     code: ErrorCode,
     status: number,
     description: string,
     rule: string,
-    options: { headers?: Record<string, string>; cause?: unknown } = {},
+    options: {
+      headers?: Record<string, string>;
+      extra?: Record<string, string | number>;
+      cause?: unknown;
+    } = {},
   ) {
     super(description, { cause: options.cause });
     this.name = "BatonError";
@@ -53,12 +61,13 @@ export class BatonError extends Error {
     this.status = status;
     this.rule = rule;
     this.headers = options.headers ?? {};
+    this.extra = options.extra ?? {};
   }
 
   /** The wire body. 5xx descriptions are generic: internals never leak. */
   toResponseObject(): ErrorBody {
     // RFC 6749 §5.2: the description excludes `"` and `\`; parameter names are quoted with `'`.
-    return { error: this.code, error_description: this.message.replace(/"/g, "'") };
+    return { error: this.code, error_description: this.message.replace(/"/g, "'"), ...this.extra };
   }
 }
 

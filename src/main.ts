@@ -9,6 +9,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { Command, Option } from "commander";
 import { openAuditLog } from "./audit/audit-log.js";
 import type { AuditSink } from "./audit/events.js";
+import { decideFromCli, listApprovals, printLoginLink } from "./cli/approvals.js";
 import { serveBanner } from "./cli/banner.js";
 import { policyCheck } from "./cli/policy-check.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -175,9 +176,10 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
     throw err;
   }
   const { issuer } = options;
+  const guard = dnsRebindingGuard(issuer);
   const mcp = createMcpHttpHandler({
     deps: broker.deps,
-    ...dnsRebindingGuard(issuer),
+    ...guard,
     resourceMetadataUrl: `${issuer}${PATHS.resourceMetadata}`,
   });
   handle = createApp({
@@ -194,6 +196,7 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
       log.error({ endpoint, err }, "request failed");
     },
     mcp: mcp.handle,
+    allowedOrigins: guard.allowedOrigins,
   }).fetch;
   // A key rotated by `baton keys rotate` (or another node) is picked up without a restart.
   const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), 30_000);
@@ -401,6 +404,47 @@ export function buildProgram(): Command {
         ).env("BATON_BROKER"),
       ),
   ).action(mcpCommand);
+
+  const approvals = program.command("approvals").description("the operator's approval desk");
+  const desk =
+    (run: (deps: ExchangeDeps, out: { log(line: string): void }) => Promise<void>) =>
+    async (flags: SharedFlags) => {
+      const broker = await openBroker(offlineOptions(flags));
+      try {
+        await run(broker.deps, { log: (line) => process.stdout.write(`${line}\n`) });
+      } finally {
+        await broker.close();
+      }
+    };
+  sharedOptions(
+    approvals
+      .command("list")
+      .description("pending approval requests")
+      .option("--all", "decided and expired ones too"),
+  ).action((flags: SharedFlags & { all?: boolean }) =>
+    desk((deps, out) => listApprovals(deps, out, flags.all === true))(flags),
+  );
+  for (const [name, decision] of [
+    ["approve", "approved"],
+    ["deny", "denied"],
+  ] as const) {
+    sharedOptions(
+      approvals
+        .command(name)
+        .description(`${name} a pending request, as the operator`)
+        .argument("<id>"),
+    ).action((id: string, flags: SharedFlags) =>
+      desk((deps, out) => decideFromCli(deps, out, id, decision))(flags),
+    );
+  }
+  sharedOptions(
+    approvals
+      .command("login")
+      .description("print a one-time sign-in link for the approval page")
+      .requiredOption("--as <name>", "the approver's id (their sub)"),
+  ).action((flags: SharedFlags & { as: string }) =>
+    desk((deps, out) => printLoginLink(deps, out, flags.as))(flags),
+  );
 
   const keys = program.command("keys").description("signing keys");
   sharedOptions(

@@ -71,12 +71,20 @@ export function grantDigest(grant: ApprovalGrant): string {
 /** Kept a little past expiry, so that a late redemption reads `expired`, not "unknown". */
 const keepMs = (expiresAt: number, now: number) => (Math.max(expiresAt - now, 0) + 600) * 1000;
 
-export async function saveApproval(store: Store, record: ApprovalRecord, now: number): Promise<void> {
+export async function saveApproval(
+  store: Store,
+  record: ApprovalRecord,
+  now: number,
+): Promise<void> {
   await store.set(recordKey(record.id), record, keepMs(record.expiresAt, now));
 }
 
 /** Creates the record and lists it on the approval desk. */
-export async function createApproval(store: Store, record: ApprovalRecord, now: number): Promise<void> {
+export async function createApproval(
+  store: Store,
+  record: ApprovalRecord,
+  now: number,
+): Promise<void> {
   await saveApproval(store, record, now);
   const slot = await store.increment(SEQ_KEY);
   await store.set(slotKey(slot), record.id, keepMs(record.expiresAt, now));
@@ -86,13 +94,20 @@ export function readApproval(store: Store, id: string): Promise<ApprovalRecord |
   return store.get<ApprovalRecord>(recordKey(id));
 }
 
-/** The state as of `now`: a pending record past its lifetime is expired. */
+/**
+ * The state as of `now`. A pending record past its lifetime is expired, and so is an approved
+ * one never redeemed: a decision restarts the clock (see decideApproval), it does not stop it.
+ */
 export function stateOf(record: ApprovalRecord, now: number): ApprovalState {
-  return record.state === "pending" && now >= record.expiresAt ? "expired" : record.state;
+  return record.state !== "denied" && now >= record.expiresAt ? "expired" : record.state;
 }
 
 /** Atomically marks an approval used: true for exactly one caller, ever. */
-export function consumeApproval(store: Store, record: ApprovalRecord, now: number): Promise<boolean> {
+export function consumeApproval(
+  store: Store,
+  record: ApprovalRecord,
+  now: number,
+): Promise<boolean> {
   return store.add(usedKey(record.id), now, keepMs(record.expiresAt, now));
 }
 

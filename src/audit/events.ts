@@ -93,6 +93,35 @@ export interface TaskEnded {
   readonly subject: string;
 }
 
+export interface ApprovalRequested {
+  readonly type: "approval.requested";
+  readonly approval: string;
+  readonly agent: string;
+  readonly subject: string;
+  readonly chain: readonly string[];
+  readonly target: string;
+  readonly scopes: readonly string[];
+  readonly approvers: readonly string[];
+  readonly expires_at: number;
+  readonly txn?: string;
+}
+
+export interface ApprovalDecided {
+  readonly type: "approval.decided";
+  readonly approval: string;
+  readonly decision: "approved" | "denied";
+  /** Who decided: an approver's subject id, or `operator` for the CLI. */
+  readonly by: string;
+  /** Where: the web page, the CLI, or the user's MCP client (elicitation). */
+  readonly via: "web" | "cli" | "elicitation";
+}
+
+export interface ApprovalRedeemed {
+  readonly type: "approval.redeemed";
+  readonly approval: string;
+  readonly agent: string;
+}
+
 export type AuditEvent =
   | ExchangeIssued
   | ExchangeDenied
@@ -102,7 +131,10 @@ export type AuditEvent =
   | KeyRotated
   | DevTokenIssued
   | TaskStarted
-  | TaskEnded;
+  | TaskEnded
+  | ApprovalRequested
+  | ApprovalDecided
+  | ApprovalRedeemed;
 
 /** Where events go. `record` never throws and never blocks the request on I/O. */
 export interface AuditSink {

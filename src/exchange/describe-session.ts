@@ -8,7 +8,7 @@
 
 import type { Api, Policy } from "../policy/types.js";
 import { acceptSubject } from "./accept-subject.js";
-import { resolveTask } from "./task-scope.js";
+import { findTask } from "./task-scope.js";
 import { type TaskView, taskView } from "./task-view.js";
 import type { Caller, ExchangeDeps } from "./types.js";
 
@@ -52,7 +52,10 @@ export async function describeSession(
   const { policy } = deps.active();
   const accepted = await acceptSubject(deps, caller, { subjectToken, subjectTokenType }, now);
   const { agent, subject } = accepted;
-  const task = (await resolveTask(deps, accepted, taskId, now))?.task;
+  // Shown whatever its state (an ended task says so); only an active one narrows the view.
+  const found = (await findTask(deps, accepted, taskId))?.task;
+  const view = found ? await taskView(deps, found, now) : undefined;
+  const task = view?.status === "active" ? found : undefined;
   const usable = (scope: string) =>
     agent.scopes.has(scope) &&
     (!subject.scopes || subject.scopes.has(scope)) &&
@@ -67,7 +70,7 @@ export async function describeSession(
       .map((api) => apiView(policy, api, usable, until, now))
       .filter((view) => view.scopes.length > 0),
     may_delegate_to: [...agent.delegateTo].filter((id) => policy.agents.has(id)),
-    ...(task ? { task: await taskView(deps, task, now) } : {}),
+    ...(view ? { task: view } : {}),
   };
 }
 

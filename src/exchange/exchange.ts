@@ -9,13 +9,14 @@
  */
 
 import type { TokenKind } from "../audit/events.js";
-import { asBatonError, invalidScope } from "../errors.js";
+import { asBatonError } from "../errors.js";
 import type { Agent, Policy } from "../policy/types.js";
 import type { TaskRecord } from "../tasks/task-store.js";
 import { actClaim } from "../tokens/act.js";
 import { newTokenId, signToken } from "../tokens/mint.js";
 import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../tokens/token-types.js";
 import { acceptSubject } from "./accept-subject.js";
+import { approversFor, requireApproval } from "./approval.js";
 import { recordToken } from "./lineage.js";
 import { extendChain, narrowExpiry, narrowScopes } from "./narrow.js";
 import type { Subject } from "./subject.js";
@@ -38,6 +39,8 @@ export async function exchangeToken(
     const scope = await resolveTask(deps, accepted, request.taskId, now);
     const plan = request.requestedTokenType === TOKEN_TYPE.jwt ? planDelegation : planAccess;
     const grant = plan(policy, request, accepted.agent, accepted.subject, scope?.task, now);
+    if (grant.kind === "access")
+      await checkElevated(deps, grant, accepted.subject, request, scope?.task, now);
     // Counted last, once everything else allows the token: a refusal costs no budget.
     await chargeTask(deps, scope, now);
     return await issue(
@@ -92,7 +95,6 @@ function planAccess(
 ): Grant {
   const api = resolveApi(policy, request);
   const scopes = narrowScopes(policy, request.scopes, { agent, subject, api, ...ceilingOf(task) });
-  refuseElevated(policy, scopes);
   // RFC 8693 §1.1: impersonation (no `act`) only when policy allows it, no actor token was
   // sent, and the subject is not delegated already (a delegated subject keeps its chain).
   const impersonate =
@@ -135,13 +137,38 @@ function planDelegation(
 }
 
 /**
- * Elevated scopes wait for a human (rule 6). Until the approval flow exists, they are
- * refused outright for API tokens: failing closed beats granting without consent.
+ * Rule 6: an access token with an elevated scope waits for a human, bound to this exact
+ * request, unless a standing approval of the task's ceiling already covers it.
  */
-function refuseElevated(policy: Policy, scopes: readonly string[]): void {
-  if (scopes.some((s) => policy.scopes.get(s)?.approval !== undefined)) {
-    throw invalidScope("A requested scope needs human approval", "approval.required");
-  }
+async function checkElevated(
+  deps: ExchangeDeps,
+  grant: Grant,
+  subject: Subject,
+  request: TokenExchangeRequest,
+  task: TaskRecord | undefined,
+  now: number,
+): Promise<void> {
+  const approvers = approversFor(deps.active().policy, grant.scopes);
+  if (approvers.length === 0 || task?.approved === true) return;
+  await requireApproval(
+    deps,
+    {
+      grant: {
+        kind: "access",
+        subject: subject.sub,
+        chain: grant.chain,
+        target: grant.audience,
+        scopes: grant.scopes,
+        ttl: request.ttlSeconds ?? null,
+        task: task?.id ?? null,
+      },
+      approvers,
+      agent: grant.agent.id,
+      ...(request.reason === undefined ? {} : { reason: request.reason }),
+      ...(request.approvalId === undefined ? {} : { approvalId: request.approvalId }),
+    },
+    now,
+  );
 }
 
 async function issue(

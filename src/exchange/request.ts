@@ -31,6 +31,7 @@ const KNOWN = [
   "ttl_seconds",
   "reason",
   "task_id",
+  "approval_id",
   "purpose",
   "template",
   "max_tokens",
@@ -59,6 +60,11 @@ export const MAX_REASON_LENGTH = 500;
 export const TaskIdField = z
   .string()
   .regex(/^tsk_[A-Za-z0-9_-]{1,64}$/, '"task_id" is not a task id');
+
+/** An approval id as Baton makes them (`apr_` + 22 base64url characters), loosely bounded. */
+export const ApprovalIdField = z
+  .string()
+  .regex(/^apr_[A-Za-z0-9_-]{1,64}$/, '"approval_id" is not an approval id');
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-delimited. */
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
@@ -91,6 +97,7 @@ export const TokenExchangeRequestSchema = z
       .optional(),
     reason: z.string().max(MAX_REASON_LENGTH, '"reason" parameter is too long').optional(),
     task_id: TaskIdField.optional(),
+    approval_id: ApprovalIdField.optional(),
     ttl_seconds: z
       .string()
       .regex(/^[1-9][0-9]{0,8}$/, '"ttl_seconds" must be a positive integer')
@@ -121,6 +128,7 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
     ttl_seconds: single(params, "ttl_seconds"),
     reason: single(params, "reason"),
     task_id: single(params, "task_id"),
+    approval_id: single(params, "approval_id"),
   });
   if (!parsed.success) {
     throw invalidRequest(parsed.error.issues[0]?.message ?? "The request is malformed");
@@ -138,6 +146,7 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
     ...(r.ttl_seconds === undefined ? {} : { ttlSeconds: Number(r.ttl_seconds) }),
     ...(r.reason === undefined ? {} : { reason: r.reason }),
     ...(r.task_id === undefined ? {} : { taskId: r.task_id }),
+    ...(r.approval_id === undefined ? {} : { approvalId: r.approval_id }),
   };
 }
 

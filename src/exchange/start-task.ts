@@ -6,9 +6,10 @@
  * @module exchange/start-task
  */
 
-import { invalidRequest, invalidScope } from "../errors.js";
+import { invalidRequest } from "../errors.js";
 import { newTaskId, saveTask, type TaskRecord } from "../tasks/task-store.js";
 import { acceptSubject, type PresentedTokens } from "./accept-subject.js";
+import { approversFor, openApproval } from "./approval.js";
 import { narrowScopes } from "./narrow.js";
 import { type TaskView, taskView } from "./task-view.js";
 import type { Caller, ExchangeDeps } from "./types.js";
@@ -41,10 +42,6 @@ export async function startTask(
   if (request.template !== undefined && !template) {
     throw invalidRequest("The task template is not known", "task.template");
   }
-  if (template?.approval !== undefined) {
-    // Rule 6: a template that needs approval waits for a human, and that flow is not here yet.
-    throw invalidScope("The task template needs human approval", "approval.required");
-  }
   // The ceiling obeys rule 1 like any grant: inside the agent's scopes and the subject's.
   const ceiling = narrowScopes(policy, template?.ceiling ?? request.scopes, { agent, subject });
 
@@ -67,7 +64,38 @@ export async function startTask(
     ...(template ? { template: template.id } : {}),
     createdAt: now,
   };
-  await saveTask(deps.store, task, now);
+  // Rule 6: a template that asks for it, or an elevated scope in the ceiling, waits for a
+  // human once: the standing approval then covers every grant of the task.
+  const approvers = [
+    ...new Set([
+      ...(template?.approval ? [template.approval] : []),
+      ...approversFor(policy, ceiling),
+    ]),
+  ];
+  const approval =
+    approvers.length === 0
+      ? undefined
+      : await openApproval(
+          deps,
+          {
+            grant: {
+              kind: "task",
+              subject: subject.sub,
+              chain: [agent.id, ...subject.chain],
+              target: template?.id ?? "ceiling",
+              scopes: ceiling,
+              ttl: request.ttlSeconds ?? null,
+              task: null,
+            },
+            approvers: approvers.sort(),
+            agent: agent.id,
+            reason: request.purpose,
+            taskId: task.id,
+          },
+          now,
+        );
+  const saved: TaskRecord = approval ? { ...task, approvalId: approval.id } : task;
+  await saveTask(deps.store, saved, now);
   deps.audit.record({
     type: "task.started",
     task: task.id,
@@ -79,5 +107,5 @@ export async function startTask(
     purpose: task.purpose,
     ...(template ? { template: template.id } : {}),
   });
-  return taskView(deps, task, now);
+  return taskView(deps, saved, now);
 }

@@ -46,6 +46,8 @@ export interface TokenExchangeRequest {
   readonly reason?: string;
   /** The task to enter (Baton's `task_id` extension); tokens already in a task carry `txn`. */
   readonly taskId?: string;
+  /** A decided approval this request redeems (Baton's `approval_id` extension, rule 6). */
+  readonly approvalId?: string;
 }
 
 /** The authenticated agent on whose credentials the request came. */

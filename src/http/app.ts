@@ -7,6 +7,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { invalidRequest } from "../errors.js";
+import { approvalStatusEndpoint } from "./approval-status-endpoint.js";
+import { mountApprovalsPage } from "./approvals-page.js";
 import type { HttpContext } from "./context.js";
 import { MAX_FORM_BYTES } from "./form.js";
 import { introspectionEndpoint } from "./introspection-endpoint.js";
@@ -33,7 +35,9 @@ export function createApp(ctx: HttpContext): Hono {
   app.post(PATHS.whoami, limit, whoamiEndpoint(ctx));
   app.post(PATHS.tasks, limit, startTaskEndpoint(ctx));
   app.post(`${PATHS.tasks}/:id/end`, limit, endTaskEndpoint(ctx));
+  app.post(`${PATHS.approvals}/:id/status`, limit, approvalStatusEndpoint(ctx));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  mountApprovalsPage(app, ctx);
 
   const { mcp } = ctx;
   if (mcp) {

@@ -12,6 +12,8 @@ export interface HttpContext {
   readonly assertionAudiences: readonly string[];
   /** Logs an unexpected (5xx) failure; the response itself stays generic. */
   readonly logFailure: (err: unknown, endpoint: string) => void;
+  /** Origins a browser form may post from (the approval page); the issuer's when absent. */
+  readonly allowedOrigins?: ReadonlySet<string>;
   /** The MCP endpoint, when served (handed over by main.ts: http/ never imports mcp/). */
   readonly mcp?: (request: Request) => Promise<Response>;
 }

@@ -18,6 +18,7 @@ export const PATHS = {
   revoke: "/revoke",
   whoami: "/whoami",
   tasks: "/tasks",
+  approvals: "/approvals",
   mcp: "/mcp",
   /** RFC 9728 §3.1: the well-known path with the resource's path appended. */
   resourceMetadata: "/.well-known/oauth-protected-resource/mcp",

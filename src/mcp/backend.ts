@@ -6,9 +6,11 @@
  * @module mcp/backend
  */
 
+import type { ApprovalView } from "../exchange/approval-status.js";
 import type { SessionView } from "../exchange/describe-session.js";
 import type { TaskView } from "../exchange/task-view.js";
 
+export type { ApprovalView } from "../exchange/approval-status.js";
 export type { ApiView, ScopeView, SessionView } from "../exchange/describe-session.js";
 export type { TaskView } from "../exchange/task-view.js";
 
@@ -23,6 +25,8 @@ export interface ExchangeInput {
   readonly subjectToken?: string;
   /** The task to work in (a task this agent opened); tokens already in one carry it. */
   readonly taskId?: string;
+  /** A decided approval to redeem (rule 6). */
+  readonly approvalId?: string;
 }
 
 export interface StartTaskInput {
@@ -39,6 +43,8 @@ export interface ExchangeOutput {
   readonly tokenType: string;
   readonly expiresIn: number;
   readonly scopes: readonly string[];
+  /** The task the token belongs to (its `txn`), inside a task. */
+  readonly taskId?: string;
 }
 
 export interface ToolBackend {
@@ -50,4 +56,11 @@ export interface ToolBackend {
   startTask(input: StartTaskInput): Promise<TaskView>;
   /** Ends the task and every token of its tree. */
   endTask(taskId: string): Promise<void>;
+  /** An approval this agent asked for: its state and the exact grant. */
+  approvalStatus(approvalId: string): Promise<ApprovalView>;
+  /**
+   * The session's user decides (in their MCP client). Absent where the backend cannot prove
+   * who the user is to the broker (a remote broker), so the page or the CLI must decide.
+   */
+  readonly decideAsUser?: (approvalId: string, decision: "approved" | "denied") => Promise<void>;
 }

@@ -5,6 +5,8 @@
  * @module mcp/core-backend
  */
 
+import { approvalStatus } from "../exchange/approval-status.js";
+import { decideAsSessionUser } from "../exchange/decide-approval.js";
 import { describeSession } from "../exchange/describe-session.js";
 import { endTask } from "../exchange/end-task.js";
 import { exchangeToken } from "../exchange/exchange.js";
@@ -35,6 +37,7 @@ export function coreBackend(
         tokenType: result.tokenType,
         expiresIn: result.expiresIn,
         scopes: result.scopes,
+        ...(result.txn === undefined ? {} : { taskId: result.txn }),
       };
     },
     async revoke(token) {
@@ -45,6 +48,18 @@ export function coreBackend(
     },
     async endTask(taskId) {
       await endTask(deps, caller, taskId, await sessionSubject(sessionToken));
+    },
+    approvalStatus(approvalId) {
+      return approvalStatus(deps, caller, approvalId);
+    },
+    async decideAsUser(approvalId, decision) {
+      await decideAsSessionUser(
+        deps,
+        caller,
+        await sessionSubject(sessionToken),
+        approvalId,
+        decision,
+      );
     },
   };
 }
@@ -70,5 +85,6 @@ export async function toRequest(
     ...(input.ttlSeconds === undefined ? {} : { ttlSeconds: input.ttlSeconds }),
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     ...(input.taskId === undefined ? {} : { taskId: input.taskId }),
+    ...(input.approvalId === undefined ? {} : { approvalId: input.approvalId }),
   };
 }

@@ -38,6 +38,12 @@ export async function hintFor(error: BatonError, context: RefusalContext): Promi
       return "This agent may not obtain tokens (it is disabled, or may not act on this token). Do not retry; tell the user.";
     case "invalid_client":
       return "The broker could not authenticate this agent. Do not retry; tell the user to check the agent's credentials.";
+    case "authorization_pending":
+      return "A human must approve this first: poll approval_status with the approval_id, then retry with it.";
+    case "access_denied":
+      return "A human denied this request. Do not retry it; tell the user.";
+    case "expired_token":
+      return "The approval expired before anyone decided. Ask again only if the step is still needed.";
     case "temporarily_unavailable":
       return "The broker is briefly unavailable. Retry in a few seconds.";
     case "slow_down":
@@ -58,12 +64,10 @@ async function view(context: RefusalContext): Promise<SessionView | undefined> {
 function scopeHint(context: RefusalContext, session: SessionView | undefined): string {
   if (!session)
     return "Ask for fewer scopes: call list_apis to see which ones this agent may ask for.";
-  const elevated = new Set(
-    session.apis.flatMap((a) => a.scopes.filter((s) => s.elevated).map((s) => s.name)),
-  );
-  const asked = context.scopes ?? [];
-  if (asked.some((s) => elevated.has(s))) {
-    return `${asked.filter((s) => elevated.has(s)).join(", ")} needs a human's approval, which this broker cannot ask for yet. Ask only for scopes that are not elevated.`;
+  if (context.ownSubjectToken && context.tool !== "delegate") {
+    // The session's view is not what bounds this request: the delegation token (and any task
+    // it belongs to) is, and its contents are not for hints to read.
+    return "Ask only for scopes of this API that the delegation token you passed carries (inside a task, the task's ceiling bounds them too); for more, ask the agent that delegated to you for a new delegation token.";
   }
   if (context.tool === "delegate") {
     const allowed = session.apis.flatMap((a) => a.scopes.map((s) => s.name));
@@ -71,12 +75,7 @@ function scopeHint(context: RefusalContext, session: SessionView | undefined): s
   }
   const api = session.apis.find((a) => a.id === context.target || a.resource === context.target);
   return api
-    ? `Request only scopes of ${api.id} that you may hold: ${
-        api.scopes
-          .filter((s) => !s.elevated)
-          .map((s) => s.name)
-          .join(", ") || "none"
-      }.`
+    ? `Request only scopes of ${api.id} that you may hold: ${api.scopes.map((s) => s.name).join(", ") || "none"}.`
     : "Call list_apis to see the APIs and scopes this agent may ask for.";
 }
 

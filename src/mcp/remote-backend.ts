@@ -9,7 +9,7 @@
 import { BatonError, type ErrorCode, storeUnavailable } from "../errors.js";
 import type { SessionView } from "../exchange/describe-session.js";
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../tokens/token-types.js";
-import type { ExchangeOutput, TaskView, ToolBackend } from "./backend.js";
+import type { ApprovalView, ExchangeOutput, TaskView, ToolBackend } from "./backend.js";
 
 export interface RemoteBackendOptions {
   /** The broker's issuer URL. */
@@ -43,13 +43,21 @@ export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
     const text = await response.text();
     const json = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
     if (!response.ok) {
+      const { error, error_description, ...rest } = json;
+      // The body's other members travel on: `approval_id` and its friends with
+      // `authorization_pending` tell the agent which approval to wait for (rule 6).
+      const extra: Record<string, string | number> = {};
+      for (const [name, value] of Object.entries(rest)) {
+        if (typeof value === "string" || typeof value === "number") extra[name] = value;
+      }
       throw new BatonError(
-        (typeof json.error === "string" ? json.error : "server_error") as ErrorCode,
+        (typeof error === "string" ? error : "server_error") as ErrorCode,
         response.status,
-        typeof json.error_description === "string"
-          ? json.error_description
+        typeof error_description === "string"
+          ? error_description
           : "The broker refused the request",
         "remote",
+        { extra },
       );
     }
     return json;
@@ -75,13 +83,16 @@ export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
         ttl_seconds: input.ttlSeconds?.toString(),
         reason: input.reason,
         task_id: input.taskId,
+        approval_id: input.approvalId,
       })) as Record<string, string | number>;
+      const txn = taskOf(String(r.access_token));
       return {
         token: r.access_token,
         issuedTokenType: r.issued_token_type,
         tokenType: r.token_type,
         expiresIn: r.expires_in,
         scopes: String(r.scope).split(" "),
+        ...(txn === undefined ? {} : { taskId: txn }),
       } as ExchangeOutput;
     },
     async revoke(token) {
@@ -98,6 +109,12 @@ export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
         max_tokens: input.maxTokens?.toString(),
       })) as TaskView;
     },
+    async approvalStatus(approvalId) {
+      return (await post(
+        `/approvals/${encodeURIComponent(approvalId)}/status`,
+        {},
+      )) as ApprovalView;
+    },
     async endTask(taskId) {
       await post(`/tasks/${encodeURIComponent(taskId)}/end`, {
         subject_token: options.subjectToken,
@@ -105,6 +122,18 @@ export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
       });
     },
   };
+}
+
+/** The `txn` of a token the broker just issued over TLS to us: read for display, not trusted. */
+function taskOf(token: string): string | undefined {
+  try {
+    const payload = JSON.parse(
+      Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"),
+    );
+    return typeof payload.txn === "string" ? payload.txn : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function formEncode(value: string): string {

@@ -8,6 +8,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { ToolBackend } from "./backend.js";
+import { elicitingSession } from "./elicit.js";
 import { toolRefusal, toolResult } from "./result.js";
 import { TOOLS } from "./tools/index.js";
 import { withRefusal } from "./tools/schemas.js";
@@ -31,6 +32,7 @@ export function createMcpServer(backend: ToolBackend): McpServer {
     instructions: INSTRUCTIONS,
     jsonSchemaValidator: validator,
   });
+  const session = elicitingSession(server);
   for (const tool of TOOLS) {
     server.registerTool(
       tool.name,
@@ -43,7 +45,7 @@ export function createMcpServer(backend: ToolBackend): McpServer {
       },
       async (input: Record<string, unknown>) => {
         try {
-          return toolResult(await tool.run(backend, input));
+          return toolResult(await tool.run(backend, input, session));
         } catch (err) {
           return toolRefusal(err, { tool: tool.name, backend, ...tool.refusalContext?.(input) });
         }

@@ -26,6 +26,10 @@ export interface TaskRecord {
   readonly createdAt: number;
   /** Epoch seconds when it was ended, if it was. */
   readonly endedAt?: number;
+  /** The approval its ceiling waits for (rule 6), when it needs one. */
+  readonly approvalId?: string;
+  /** A standing approval: once its ceiling is approved, its grants need no more approvals. */
+  readonly approved?: boolean;
 }
 
 const recordKey = (id: string) => `task:${id}`;

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   basicAuth,
   exchange,
+  expectApprovalPending,
   expectIssued,
   expectRawRefused,
   expectRefused,
@@ -127,16 +128,25 @@ describe("scope escalation (rule 1)", () => {
 
   it("an elevated scope is never granted without approval", async () => {
     const user = await broker.devToken(USER);
-    await expectRefused(
+    // Rule 6: the request waits for a human (authorization_pending); nothing is issued.
+    const pending = await expectApprovalPending(
       broker,
       exchange(
         broker,
         { subject_token: user, audience: "calendar", scope: "calendar.write" },
         "orchestrator",
       ),
-      400,
-      "invalid_scope",
     );
+    expect(
+      broker.events.find(
+        (e) => e.type === "approval.requested" && e.approval === pending.approval_id,
+      ),
+    ).toMatchObject({
+      agent: "orchestrator",
+      subject: USER,
+      target: "calendar",
+      scopes: ["calendar.write"],
+    });
   });
 
   it("a sub-agent asking more than its delegation token carries", async () => {

@@ -163,6 +163,38 @@ export async function expectRefused(
   return { res, body: body as OAuthErrorBody };
 }
 
+export interface PendingBody extends OAuthErrorBody {
+  readonly approval_id: string;
+  readonly approval_uri: string;
+  readonly interval: number;
+}
+
+/**
+ * Asserts that an elevated grant waits for a human (rule 6, design §3.6): `400
+ * authorization_pending` checked as `expectRefused` checks a refusal (no token, no-store, no new
+ * `exchange.issued`), with an `apr_` approval id, the page that decides it, a 5 s poll interval,
+ * and exactly one new `approval.requested` audit event for that approval.
+ *
+ * Pass the request's promise straight in, as for `expectRefused`.
+ */
+export async function expectApprovalPending(
+  broker: TestBroker,
+  response: Promise<Response> | Response,
+): Promise<PendingBody> {
+  const mark = broker.events.length;
+  const { body } = await expectRefused(broker, response, 400, "authorization_pending");
+  const pending = body as PendingBody;
+  expect(pending.approval_id).toBeTypeOf("string");
+  expect(pending.approval_id).toMatch(/^apr_/);
+  expect(pending.approval_uri).toBe(`${broker.issuer}/approvals/${pending.approval_id}`);
+  expect(pending.interval).toBe(5);
+  const requested = broker.events.slice(mark).filter((e) => e.type === "approval.requested");
+  expect(requested).toEqual([
+    expect.objectContaining({ type: "approval.requested", approval: pending.approval_id }),
+  ]);
+  return pending;
+}
+
 /** Like `expectRefused`, for a response read with `rawPost`. */
 export function expectRawRefused(
   broker: TestBroker,

@@ -95,8 +95,9 @@ export function expectRefusalShape(outcome: ToolOutcome): void {
   expect(outcome.text).not.toMatch(/\n\s+at /); // no stack
 }
 
-/** The tools of issues 3 and 4. */
+/** The tools of issues 3, 4 and 5, sorted by name. */
 export const TOOL_NAMES = [
+  "approval_status",
   "delegate",
   "end_task",
   "list_apis",
@@ -128,12 +129,14 @@ export async function expectTools(client: Client): Promise<void> {
   const byName = new Map(tools.map((t) => [t.name, t]));
   expect(byName.get("whoami")?.annotations?.readOnlyHint).toBe(true);
   expect(byName.get("list_apis")?.annotations?.readOnlyHint).toBe(true);
+  expect(byName.get("approval_status")?.annotations?.readOnlyHint).toBe(true);
   expect(byName.get("request_token")?.annotations?.readOnlyHint).toBe(false);
   expect(byName.get("revoke_token")?.annotations?.destructiveHint).toBe(true);
   expect(byName.get("end_task")?.annotations?.destructiveHint).toBe(true);
   expect(byName.get("request_token")?.inputSchema.required).toEqual(
     expect.arrayContaining(["api", "scopes"]),
   );
+  expect(byName.get("approval_status")?.inputSchema.required).toEqual(["approval_id"]);
 }
 
 // ---------------------------------------------------------------------------------------------

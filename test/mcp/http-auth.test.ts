@@ -353,7 +353,7 @@ describe("sessions are bound to the user and the agent that opened them", () => 
     await client.connect(transport);
     try {
       const { tools } = await client.listTools();
-      expect(tools.length).toBe(7);
+      expect(tools.length).toBe(8);
       const bob = await broker.devToken(BOB, { agent: "orchestrator" });
       await expectRefused(
         { token: bob, sessionId: transport.sessionId as string, body: REQUEST_TOKEN },

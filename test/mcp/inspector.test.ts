@@ -121,6 +121,7 @@ describe("the MCP Inspector CLI against `baton mcp` (stdio)", () => {
   it("tools/list: the tools, with strict input schemas and output schemas", async () => {
     const { tools } = resultOf(await inspect(["--method", "tools/list"]));
     expect(tools.map((t: { name: string }) => t.name).sort()).toEqual([
+      "approval_status",
       "delegate",
       "end_task",
       "list_apis",

@@ -33,10 +33,14 @@ interface Row {
   readonly tool: "request_token" | "delegate";
   /** The tool's arguments; `subject_token` names a delegation token made beforehand. */
   readonly args: Record<string, unknown> & { subject_token?: TokenRef };
-  /** What the HTTP door must answer: issued (with `expires_in`), or this code and audit rule. */
+  /**
+   * What the HTTP door must answer: issued (with `expires_in`), this code and audit rule, or
+   * waiting for a human (rule 6: `authorization_pending` over HTTP, `approval_required` over MCP).
+   */
   readonly expected:
     | { readonly expires_in: number }
-    | { readonly error: string; readonly rule: string };
+    | { readonly error: string; readonly rule: string }
+    | { readonly approval: "pending" };
   /**
    * The MCP schema requires `scopes` (design §3.5), so a request without scope cannot reach
    * the core through the tool: the SDK refuses the call at input validation.
@@ -93,7 +97,7 @@ const ROWS: readonly Row[] = [
     agent: "orchestrator",
     tool: "request_token",
     args: { api: "calendar", scopes: ["calendar.write"] },
-    expected: { error: "invalid_scope", rule: "approval.required" },
+    expected: { approval: "pending" },
   },
   {
     name: "ttl capped by the API's max_ttl",
@@ -258,6 +262,11 @@ interface Answer {
   readonly header?: Record<string, unknown>;
   /** Every claim but `jti`. */
   readonly claims?: Record<string, unknown>;
+  /** While a human must approve (rule 6): the approval, and where it is decided. */
+  readonly approval_id?: string;
+  readonly approval_uri?: string;
+  /** The raw answer, serialised: no token may be anywhere in it. */
+  readonly raw?: string;
   /** The audit events the request wrote, without `jti` and `parent_jti`. */
   readonly events: unknown[];
 }
@@ -269,6 +278,8 @@ function tokenView(token: string) {
   };
 }
 
+const issuedCount = () => broker.events.filter((e) => e.type === "exchange.issued").length;
+
 const auditSince = (before: number): unknown[] =>
   broker.events.slice(before).map((e: AuditEvent) => without(e, ["jti", "parent_jti", "ts"]));
 
@@ -279,7 +290,20 @@ async function viaToken(row: Row): Promise<Answer> {
   const events = auditSince(before);
   if (res.status !== 200) {
     expect(res.status, JSON.stringify(body)).toBe(400);
-    return { issued: false, error: body.error, error_description: body.error_description, events };
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    return {
+      issued: false,
+      error: body.error,
+      error_description: body.error_description,
+      ...(body.error === "authorization_pending"
+        ? {
+            approval_id: body.approval_id,
+            approval_uri: body.approval_uri,
+            raw: JSON.stringify(body),
+          }
+        : {}),
+      events,
+    };
   }
   return {
     issued: true,
@@ -294,7 +318,7 @@ async function viaToken(row: Row): Promise<Answer> {
 
 async function viaTool(row: Row): Promise<Answer> {
   const before = broker.events.length;
-  const { isError, out } = await callTool(
+  const { isError, out, text } = await callTool(
     sessions.get(row.agent) as Client,
     row.tool,
     toolArgs(row),
@@ -305,6 +329,15 @@ async function viaTool(row: Row): Promise<Answer> {
       issued: false,
       ...(out.error === undefined ? {} : { error: out.error }),
       ...(out.error_description === undefined ? {} : { error_description: out.error_description }),
+      events,
+    };
+  }
+  if (out.status === "approval_required") {
+    return {
+      issued: false,
+      approval_id: out.approval_id,
+      approval_uri: out.approve_url,
+      raw: JSON.stringify({ out, text }),
       events,
     };
   }
@@ -329,8 +362,54 @@ describe("parity: POST /token and the MCP tools decide alike (issue 3 item 5, de
   });
 
   for (const row of ROWS) {
-    it(`${row.name}: ${"error" in row.expected ? row.expected.error : "issued"} through both doors`, async () => {
+    const outcome =
+      "error" in row.expected
+        ? row.expected.error
+        : "approval" in row.expected
+          ? "waiting for approval"
+          : "issued";
+    it(`${row.name}: ${outcome} through both doors`, async () => {
       const http = await viaToken(row);
+
+      if ("approval" in row.expected) {
+        // Rule 6: both doors open an approval and issue nothing; the agent waits for a human.
+        const issuedBefore = issuedCount();
+        const mcp = await viaTool(row);
+        expect(issuedCount()).toBe(issuedBefore);
+        for (const [door, answer] of [
+          ["http", http],
+          ["mcp", mcp],
+        ] as const) {
+          expect(answer.issued, door).toBe(false);
+          expect(answer.approval_id, door).toMatch(/^apr_/);
+          expect(answer.approval_uri, door).toBe(
+            `${broker.issuer}/approvals/${answer.approval_id}`,
+          );
+          expect(answer.raw, door).not.toMatch(/eyJ[\w-]+\.eyJ/);
+          expect(answer.events, door).toContainEqual(
+            expect.objectContaining({ type: "approval.requested", approval: answer.approval_id }),
+          );
+          expect(
+            answer.events.filter((e) => (e as AuditEvent).type === "approval.requested"),
+            door,
+          ).toHaveLength(1);
+          expect(answer.events, door).not.toContainEqual(
+            expect.objectContaining({ type: "exchange.issued" }),
+          );
+        }
+        expect(http.error).toBe("authorization_pending");
+        expect(JSON.parse(http.raw as string)).toMatchObject({ interval: 5 });
+        expect(JSON.parse(mcp.raw as string).out).toEqual({
+          status: "approval_required",
+          approval_id: mcp.approval_id,
+          approve_url: mcp.approval_uri,
+          expires_in: broker.policy.broker.approvalTtl,
+        });
+        // Two requests, two approvals; otherwise the doors wrote the same audit trail.
+        expect(mcp.approval_id).not.toBe(http.approval_id);
+        expect(without(mcp.events, ["approval"])).toEqual(without(http.events, ["approval"]));
+        return;
+      }
 
       // The HTTP door answers as the row expects, so the comparison below is not vacuous.
       if ("error" in row.expected) {

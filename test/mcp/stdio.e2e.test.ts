@@ -25,6 +25,7 @@ import {
   Children,
   callOk,
   callRefused,
+  callTool,
   connectStdio,
   DEMO_POLICIES,
   DEMO_SECRETS,
@@ -63,9 +64,15 @@ interface Conversation {
   readonly results: Record<string, unknown>;
   readonly accessToken: string;
   readonly delegationToken: string;
+  /** The approval the elevated request opened (rule 6): each mode opens its own. */
+  readonly elevatedApprovalId: string;
 }
 
-async function converse(client: Client): Promise<Conversation> {
+/** The demo policies' approval lifetime (`broker.approval_ttl`, the default 10 minutes). */
+const APPROVAL_TTL = 600;
+
+/** `issuer` is the broker the client talks to: the approval page is there. */
+async function converse(client: Client, issuer: string): Promise<Conversation> {
   const whoami = await callOk(client, "whoami");
   const listApis = await callOk(client, "list_apis");
   const token = await callOk(client, "request_token", {
@@ -78,12 +85,24 @@ async function converse(client: Client): Promise<Conversation> {
     scopes: ["flights.search"],
     ttl_seconds: 600,
   });
-  const elevated = await callRefused(
-    client,
-    "request_token",
-    { api: "calendar", scopes: ["calendar.write"] },
-    "invalid_scope",
-  );
+  // Rule 6: calendar.write waits for a human; this client cannot be asked, so it is told.
+  const elevated = await callTool(client, "request_token", {
+    api: "calendar",
+    scopes: ["calendar.write"],
+  });
+  expect(elevated.isError, elevated.text).toBe(false);
+  expect(JSON.stringify(elevated)).not.toMatch(/eyJ[\w-]+\.eyJ/);
+  const approvalId = elevated.out.approval_id as string;
+  expect(approvalId).toMatch(/^apr_/);
+  expect(elevated.out).toEqual({
+    status: "approval_required",
+    approval_id: approvalId,
+    approve_url: `${issuer}/approvals/${approvalId}`,
+    // A real clock: a second may pass between opening the approval and reading it back.
+    expires_in: expect.any(Number),
+  });
+  expect(elevated.out.expires_in).toBeGreaterThan(APPROVAL_TTL - 5);
+  expect(elevated.out.expires_in).toBeLessThanOrEqual(APPROVAL_TTL);
   const unknownApi = await callRefused(
     client,
     "request_token",
@@ -110,13 +129,37 @@ async function converse(client: Client): Promise<Conversation> {
         "iat",
         "exp",
       ]),
-      elevated,
+      elevated: without(elevated.out, ["approval_id", "approve_url", "expires_in"]),
       unknownApi,
       offEdge,
     },
     accessToken: token.access_token,
     delegationToken: delegation.delegation_token,
+    elevatedApprovalId: approvalId,
   };
+}
+
+/** The `approval.requested` events of an audit log (JSON lines). */
+function approvalsRequested(audit: string): Record<string, unknown>[] {
+  return audit
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((e) => e.type === "approval.requested");
+}
+
+/** What the elevated request of `converse` must have written to the audit log. */
+function expectApprovalRequested(audit: string, conversation: Conversation): void {
+  expect(approvalsRequested(audit)).toEqual([
+    expect.objectContaining({
+      approval: conversation.elevatedApprovalId,
+      agent: "orchestrator",
+      subject: ALICE,
+      chain: ["orchestrator"],
+      target: "calendar",
+      scopes: ["calendar.write"],
+    }),
+  ]);
 }
 
 /** The sub-agent's side, in its own process, on the delegation token. */
@@ -200,7 +243,7 @@ describe("baton mcp, embedded: its own keys, store and policies", () => {
   });
 
   it("whoami, list_apis, request_token, delegate and refusals, for alice", async () => {
-    embedded = await converse(orchestrator.client);
+    embedded = await converse(orchestrator.client, "http://127.0.0.1:8787");
     const r = embedded.results as Record<string, any>;
     expect(r.whoami).toEqual({
       subject: ALICE,
@@ -244,7 +287,7 @@ describe("baton mcp, embedded: its own keys, store and policies", () => {
       may_act: { sub: "flight-booker" },
       scope: "flights.search",
     });
-    expect(r.elevated.hint).toMatch(/calendar\.write/);
+    expect(r.elevated).toEqual({ status: "approval_required" });
     expect(r.unknownApi.hint).toMatch(/calendar, flights/);
     expect(r.offEdge.hint).toMatch(/flight-booker/);
   });
@@ -276,6 +319,9 @@ describe("baton mcp, embedded: its own keys, store and policies", () => {
       expect(issued.map((e) => e.agent)).toEqual(
         expect.arrayContaining(["orchestrator", "flight-booker"]),
       );
+      // The elevated request opened one approval, and issued nothing for calendar.write.
+      expectApprovalRequested(audit, embedded);
+      expect(issued.map((e) => e.scopes)).not.toContainEqual(["calendar.write"]);
       expect(audit).not.toMatch(/eyJ[\w-]+\.eyJ/);
     },
     SPAWN_TIMEOUT,
@@ -364,10 +410,14 @@ describe("baton mcp: stdout is the MCP channel and nothing else", () => {
       expect(responses.get(1)?.result.serverInfo.name).toBe("baton");
       expect(responses.get(2)?.result.tools).toHaveLength(TOOL_NAMES.length);
       expect(responses.get(3)?.result.isError).not.toBe(true);
-      expect(responses.get(4)?.result).toMatchObject({
-        isError: true,
-        structuredContent: { error: "invalid_scope" },
+      // Rule 6: calendar.write waits for a human: not an error, and no token in the answer.
+      expect(responses.get(4)?.result.isError).not.toBe(true);
+      expect(responses.get(4)?.result.structuredContent).toMatchObject({
+        status: "approval_required",
+        approval_id: expect.stringMatching(/^apr_/),
       });
+      expect(JSON.stringify(responses.get(4))).not.toMatch(/eyJ[\w-]+\.eyJ/);
+      expect(stderr).toContain('"type":"approval.requested"');
       // The audit events went to stderr, not to the MCP channel.
       expect(stderr).toContain('"type":"exchange.issued"');
       expect(stderr).toContain('"type":"exchange.denied"');
@@ -423,11 +473,12 @@ describe("baton mcp --broker: a client of a running baton serve", () => {
       let remote: Conversation;
       try {
         await expectTools(orchestrator.client);
-        remote = await converse(orchestrator.client);
+        remote = await converse(orchestrator.client, url);
       } finally {
         await orchestrator.close();
       }
       expect(remote.results).toEqual(embedded.results);
+      expect(remote.elevatedApprovalId).not.toBe(embedded.elevatedApprovalId);
       // The tokens come from the served broker, not from this process.
       expect(decode(remote.accessToken).iss).toBe(url);
       expect(decode(remote.delegationToken)).toMatchObject({ iss: url, aud: url });
@@ -453,6 +504,8 @@ describe("baton mcp --broker: a client of a running baton serve", () => {
       expect(without(decode(remoteSub.token.access_token), ["iss", "jti", "iat", "exp"])).toEqual(
         without(decode(embeddedSub.token.access_token), ["iss", "jti", "iat", "exp"]),
       );
+      // The served broker opened the remote conversation's approval, in its own audit log.
+      expectApprovalRequested(await readFile(join(dir, "audit.jsonl"), "utf8"), remote);
     },
     SPAWN_TIMEOUT,
   );

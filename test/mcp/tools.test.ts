@@ -87,7 +87,18 @@ describe("tools/list: what a model is told about each tool", () => {
   it("lists the tools of src/mcp/tools, in order", async () => {
     const { tools } = await orchestrator.listTools();
     expect(tools.map((t) => t.name)).toEqual(TOOLS.map((t) => t.name));
+    expect(tools.map((t) => t.name)).toEqual([
+      "list_apis",
+      "whoami",
+      "request_token",
+      "delegate",
+      "start_task",
+      "end_task",
+      "revoke_token",
+      "approval_status",
+    ]);
     expect(tools.map((t) => t.name).sort()).toEqual([
+      "approval_status",
       "delegate",
       "end_task",
       "list_apis",
@@ -244,14 +255,6 @@ describe("refusals a model can act on", () => {
       hint: [/docs\.read/, /docs\.write/],
     },
     {
-      name: "an elevated scope",
-      client: () => orchestrator,
-      tool: "request_token",
-      args: { api: "calendar", scopes: ["calendar.write"] },
-      error: "invalid_scope",
-      hint: [/calendar\.write/, /approval/],
-    },
-    {
       name: "an unknown API",
       client: () => orchestrator,
       tool: "request_token",
@@ -355,6 +358,45 @@ describe("refusals a model can act on", () => {
     }
     expect(outcome.raw).not.toMatch(STACK_LIKE);
     expect(issuedCount(broker), "no token may be issued").toBe(issued);
+  });
+});
+
+describe("an elevated scope waits for a human (rule 6)", () => {
+  it("request_token: a non-error approval_required result, no token, an approval.requested event", async () => {
+    const issued = issuedCount(broker);
+    const mark = broker.events.length;
+    const outcome = await call(orchestrator, "request_token", {
+      api: "calendar",
+      scopes: ["calendar.write"],
+    });
+
+    // This client cannot be asked (no elicitation): the agent is told where a human decides.
+    expect(outcome.isError, outcome.text).toBe(false);
+    const result = outcome.structured as Record<string, unknown>;
+    expect(result.approval_id).toBeTypeOf("string");
+    expect(result.approval_id).toMatch(/^apr_/);
+    expect(result).toEqual({
+      status: "approval_required",
+      approval_id: result.approval_id,
+      approve_url: `${broker.issuer}/approvals/${result.approval_id}`,
+      expires_in: broker.policy.broker.approvalTtl,
+    });
+    expect(outcome.text).toContain("approval_required");
+    expect(outcome.text).toContain(result.approval_id as string);
+    // Never a token, the session's bearer token, or a stack.
+    expect(outcome.raw).not.toMatch(JWT_LIKE);
+    expect(outcome.raw).not.toContain(bearer);
+    expect(outcome.raw).not.toMatch(STACK_LIKE);
+    expect(issuedCount(broker), "no token may be issued").toBe(issued);
+    expect(broker.events.slice(mark).filter((e) => e.type === "approval.requested")).toEqual([
+      expect.objectContaining({
+        approval: result.approval_id,
+        agent: "orchestrator",
+        subject: ALICE,
+        target: "calendar",
+        scopes: ["calendar.write"],
+      }),
+    ]);
   });
 });
 

@@ -890,20 +890,34 @@ describe("design §4 rules on clients and approvals", () => {
     );
   });
 
-  it("rule 6: an elevated scope is invalid_scope until approvals ship", async () => {
+  it("rule 6 (§3.6): an elevated scope waits for a human: authorization_pending, nothing issued", async () => {
     const subject = await userToken();
-    await refused(
-      () => exchange(access(subject, { resource: CALENDAR, scope: "calendar.write" })),
-      400,
-      "invalid_scope",
-      { rule: "approval.required" },
-    );
-    await refused(
-      () => exchange(access(subject, { resource: FLIGHTS, scope: "flights.search flights.book" })),
-      400,
-      "invalid_scope",
-      { rule: "approval.required" },
-    );
+    for (const [resource, scope] of [
+      [CALENDAR, "calendar.write"],
+      [FLIGHTS, "flights.search flights.book"],
+    ] as const) {
+      const mark = broker.events.length;
+      const body = (await refused(
+        () => exchange(access(subject, { resource, scope })),
+        400,
+        "authorization_pending",
+        { rule: "approval.pending" },
+      )) as ErrorResponse & Record<string, unknown>;
+      const id = body.approval_id as string;
+      expect(id).toBeTypeOf("string");
+      expect(id).toMatch(/^apr_/);
+      expect(body.approval_uri).toBe(`${broker.issuer}/approvals/${id}`);
+      expect(body.interval).toBe(5);
+      expect(broker.events.slice(mark).filter((e) => e.type === "approval.requested")).toEqual([
+        expect.objectContaining({
+          type: "approval.requested",
+          approval: id,
+          agent: "orchestrator",
+          subject: USER,
+          scopes: scope.split(" "),
+        }),
+      ]);
+    }
   });
 });
 

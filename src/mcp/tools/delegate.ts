@@ -34,6 +34,7 @@ export const delegate = defineTool({
     to_agent: z.string(),
     scope: z.string(),
     expires_in: z.number(),
+    task_id: z.string().optional().describe("The task the token belongs to, inside a task."),
   }),
   annotations: {
     readOnlyHint: false,
@@ -48,6 +49,7 @@ export const delegate = defineTool({
       to_agent: input.to_agent,
       scope: out.scopes.join(" "),
       expires_in: out.expiresIn,
+      ...(out.taskId === undefined ? {} : { task_id: out.taskId }),
     };
   },
   refusalContext: (input) => exchangeRefusalContext(input.to_agent, input),

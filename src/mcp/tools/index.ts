@@ -1,10 +1,10 @@
 /**
- * The tools, registered from one list (design §7). The approval tools join it with their
- * issue.
+ * The tools, registered from one list (design §7).
  *
  * @module mcp/tools/index
  */
 
+import { approvalStatus } from "./approval-status.js";
 import { delegate } from "./delegate.js";
 import { endTask } from "./end-task.js";
 import { listApis } from "./list-apis.js";
@@ -22,4 +22,5 @@ export const TOOLS: readonly Tool[] = [
   startTask,
   endTask,
   revokeToken,
+  approvalStatus,
 ];

@@ -5,7 +5,17 @@
  */
 
 import { z } from "zod";
-import { ReasonField, ScopesField, TaskIdField, TokenField, TtlField } from "./schemas.js";
+import type { ExchangeOutput } from "../backend.js";
+import { approvalRequired, pendingApprovalId, settleApproval } from "./approval-flow.js";
+import {
+  ApprovalIdField,
+  ApprovalRequiredShape,
+  ReasonField,
+  ScopesField,
+  TaskIdField,
+  TokenField,
+  TtlField,
+} from "./schemas.js";
 import { defineTool, exchangeInput, exchangeRefusalContext } from "./tool.js";
 
 export const requestToken = defineTool({
@@ -19,7 +29,10 @@ export const requestToken = defineTool({
     "Refusals: invalid_scope means ask for fewer or other scopes (the hint lists them); invalid_target " +
     "means the API is unknown or not yours (call list_apis); invalid_request means the subject token is " +
     "expired, revoked or not for you (ask your delegator or user for a new one), or the task has ended, " +
-    "passed its deadline or spent its token budget.",
+    "passed its deadline or spent its token budget. A scope that needs a human's approval: the user is " +
+    "asked in this client if it can ask; otherwise the result has status approval_required with an " +
+    "approval_id: call approval_status until it is approved, then call request_token again with the same " +
+    "arguments plus approval_id. Nothing you write can approve it.",
   inputSchema: z
     .object({
       api: z
@@ -31,18 +44,21 @@ export const requestToken = defineTool({
       ttl_seconds: TtlField,
       reason: ReasonField,
       task_id: TaskIdField,
+      approval_id: ApprovalIdField,
       subject_token: TokenField.optional().describe(
         "A delegation token another agent gave you. Omit to act on your own session's authority.",
       ),
     })
     .strict(),
   outputSchema: z.object({
+    ...ApprovalRequiredShape,
     access_token: z.string(),
     token_type: z.string(),
     expires_in: z.number(),
     scope: z.string(),
     audience: z.string(),
     issued_token_type: z.string(),
+    task_id: z.string().optional().describe("The task the token belongs to, inside a task."),
   }),
   annotations: {
     readOnlyHint: false,
@@ -50,16 +66,28 @@ export const requestToken = defineTool({
     idempotentHint: false,
     openWorldHint: false,
   },
-  async run(backend, input) {
-    const out = await backend.exchange(exchangeInput("access", input.api, input));
-    return {
+  async run(backend, input, session) {
+    const ask = exchangeInput("access", input.api, input);
+    const render = (out: ExchangeOutput) => ({
       access_token: out.token,
       token_type: out.tokenType,
       expires_in: out.expiresIn,
       scope: out.scopes.join(" "),
       audience: input.api,
       issued_token_type: out.issuedTokenType,
-    };
+      ...(out.taskId === undefined ? {} : { task_id: out.taskId }),
+    });
+    try {
+      return render(await backend.exchange(ask));
+    } catch (err) {
+      const approvalId = pendingApprovalId(err);
+      if (approvalId === undefined) throw err;
+      // Rule 6: the user decides in their client when they can; otherwise the agent waits.
+      if ((await settleApproval(backend, session, approvalId)) === "undecided") {
+        return approvalRequired(await backend.approvalStatus(approvalId));
+      }
+      return render(await backend.exchange({ ...ask, approvalId }));
+    }
   },
   refusalContext: (input) => exchangeRefusalContext(input.api, input),
 });

@@ -5,7 +5,12 @@
  */
 
 import { z } from "zod";
-import { MAX_REASON_LENGTH, TaskIdField as TaskId } from "../../exchange/request.js";
+import {
+  ApprovalIdField as ApprovalId,
+  MAX_REASON_LENGTH,
+  TaskIdField as TaskId,
+} from "../../exchange/request.js";
+import type { TaskView } from "../../exchange/task-view.js";
 import { MAX_TOKEN_LENGTH } from "../../tokens/verify.js";
 
 export const ScopesField = z
@@ -45,6 +50,20 @@ export const TaskIdField = TaskId.optional().describe(
   "The task to work in: one you opened with start_task. Omit when your subject token is already in a task.",
 );
 
+export const ApprovalIdField = ApprovalId.optional().describe(
+  "The approval_id of an approval_required result, once approved: send the same request again with it.",
+);
+
+/** The members of an `approval_required` result (design §3.5). */
+export const ApprovalRequiredShape = {
+  status: z
+    .literal("approval_required")
+    .optional()
+    .describe("Present when a human must approve first."),
+  approval_id: z.string().optional(),
+  approve_url: z.string().optional().describe("Where a human decides."),
+};
+
 /** A task as its agents see it; times are ISO 8601. */
 export const TaskViewSchema = z.object({
   task_id: z.string(),
@@ -53,23 +72,19 @@ export const TaskViewSchema = z.object({
   expires_at: z.string(),
   max_tokens: z.number(),
   tokens_left: z.number(),
-  status: z.enum(["active", "ended", "expired"]),
+  status: z.enum(["active", "approval_required", "ended", "expired"]),
+  approval_id: z.string().optional(),
+  approve_url: z.string().optional(),
 });
 
-/** Renders a core task view for a tool result. */
-export function taskResult(view: {
-  task_id: string;
-  purpose: string;
-  ceiling: readonly string[];
-  expires_at: number;
-  max_tokens: number;
-  tokens_left: number;
-  status: "active" | "ended" | "expired";
-}): z.output<typeof TaskViewSchema> {
+/** Renders a core task view for a tool result (design §3.5 names the approval link `approve_url`). */
+export function taskResult(view: TaskView): z.output<typeof TaskViewSchema> {
+  const { approval_uri, ...rest } = view;
   return {
-    ...view,
+    ...rest,
     ceiling: [...view.ceiling],
     expires_at: new Date(view.expires_at * 1000).toISOString(),
+    ...(approval_uri === undefined ? {} : { approve_url: approval_uri }),
   };
 }
 

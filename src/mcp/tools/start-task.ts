@@ -5,6 +5,8 @@
  */
 
 import { z } from "zod";
+import { BatonError } from "../../errors.js";
+import { settleApproval } from "./approval-flow.js";
 import { ReasonField, ScopesField, TaskViewSchema, TtlField, taskResult } from "./schemas.js";
 import { defineTool } from "./tool.js";
 
@@ -16,6 +18,8 @@ export const startTask = defineTool({
     "token issued in it, to you or to any sub-agent you delegate to, stays under the ceiling, expires by " +
     "the deadline and counts against the budget; end_task ends them all at once. Give the ceiling as " +
     "scopes, or name a policy template. Then pass the returned task_id to request_token and delegate. " +
+    "If the ceiling needs a human's approval, the user is asked in this client when possible; otherwise " +
+    "status is approval_required: poll approval_status with approval_id, then use the task. " +
     "Refusals: invalid_scope means the ceiling asks for scopes you may not hold (call list_apis).",
   inputSchema: z
     .object({
@@ -48,16 +52,28 @@ export const startTask = defineTool({
     idempotentHint: false,
     openWorldHint: false,
   },
-  async run(backend, input) {
-    return taskResult(
-      await backend.startTask({
-        purpose: input.purpose,
-        ...(input.scopes === undefined ? {} : { scopes: input.scopes }),
-        ...(input.template === undefined ? {} : { template: input.template }),
-        ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
-        ...(input.max_tokens === undefined ? {} : { maxTokens: input.max_tokens }),
-      }),
-    );
+  async run(backend, input, session) {
+    const view = await backend.startTask({
+      purpose: input.purpose,
+      ...(input.scopes === undefined ? {} : { scopes: input.scopes }),
+      ...(input.template === undefined ? {} : { template: input.template }),
+      ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
+      ...(input.max_tokens === undefined ? {} : { maxTokens: input.max_tokens }),
+    });
+    if (view.approval_id === undefined) return taskResult(view);
+    // Rule 6: the ceiling waits for a human once; the user decides here when it is theirs to.
+    const answer = await settleApproval(backend, session, view.approval_id);
+    if (answer === "denied") {
+      throw new BatonError(
+        "access_denied",
+        400,
+        "The approver denied the request",
+        "approval.denied",
+      );
+    }
+    if (answer === "undecided") return taskResult(view);
+    const { task } = await backend.describe(view.task_id);
+    return taskResult(task ?? view);
   },
   refusalContext: (input) => ({ ...(input.scopes === undefined ? {} : { scopes: input.scopes }) }),
 });

@@ -7,6 +7,7 @@
 
 import type { z } from "zod";
 import type { ExchangeInput, ToolBackend } from "../backend.js";
+import type { ToolSession } from "../elicit.js";
 import type { RefusalContext } from "../hints.js";
 
 export interface Tool<Input extends z.ZodObject = z.ZodObject> {
@@ -23,7 +24,11 @@ export interface Tool<Input extends z.ZodObject = z.ZodObject> {
     readonly idempotentHint: boolean;
     readonly openWorldHint: boolean;
   };
-  run(backend: ToolBackend, input: z.output<Input>): Promise<Record<string, unknown>>;
+  run(
+    backend: ToolBackend,
+    input: z.output<Input>,
+    session: ToolSession,
+  ): Promise<Record<string, unknown>>;
   /** What a refusal hint may use from the input. */
   refusalContext?(input: z.output<Input>): Omit<RefusalContext, "tool" | "backend">;
 }
@@ -50,6 +55,7 @@ export function exchangeInput(
     reason?: string | undefined;
     subject_token?: string | undefined;
     task_id?: string | undefined;
+    approval_id?: string | undefined;
   },
 ): ExchangeInput {
   return {
@@ -60,6 +66,7 @@ export function exchangeInput(
     ...(input.reason === undefined ? {} : { reason: input.reason }),
     ...(input.subject_token === undefined ? {} : { subjectToken: input.subject_token }),
     ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
+    ...(input.approval_id === undefined ? {} : { approvalId: input.approval_id }),
   };
 }
 

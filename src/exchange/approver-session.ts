@@ -1,0 +1,123 @@
+/**
+ * Who is at the approval page: a human approver, signed in with a one-time login link (made
+ * by the operator, `baton approvals login --as NAME`) or with a user token from a trusted
+ * issuer (or the development issuer) naming them in `sub`. The session lives in the store, so
+ * every node knows it; its CSRF token is bound to it.
+ *
+ * @module exchange/approver-session
+ */
+
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import {
+  type ApprovalRecord,
+  readApproval,
+  recentApprovals,
+  stateOf,
+} from "../approvals/approval-store.js";
+import { TOKEN_TYPE } from "../tokens/token-types.js";
+import { mayDecide } from "./decide-approval.js";
+import { verifySubject } from "./subject.js";
+import type { ExchangeDeps } from "./types.js";
+
+export interface ApproverSession {
+  readonly id: string;
+  readonly person: string;
+  readonly csrf: string;
+  readonly expiresAt: number;
+}
+
+/** A login link is good for this long, and once. */
+const LINK_TTL = 10 * 60;
+/** An approver stays signed in this long. */
+const SESSION_TTL = 8 * 3600;
+
+const random = () => randomBytes(32).toString("base64url");
+const linkKey = (token: string) => `approver-link:${token}`;
+const sessionKey = (id: string) => `approver-session:${id}`;
+
+/** A one-time sign-in link for `person` (the operator's CLI prints it). */
+export async function createLoginLink(
+  deps: ExchangeDeps,
+  person: string,
+): Promise<{ url: string; expiresAt: number }> {
+  const token = random();
+  const expiresAt = deps.clock.now() + LINK_TTL;
+  await deps.store.set(linkKey(token), person, LINK_TTL * 1000);
+  return { url: `${deps.issuer}/approvals/login?token=${token}`, expiresAt };
+}
+
+/** Redeems a login link, once: the atomic delete lets exactly one caller through. */
+export async function signInWithLink(
+  deps: ExchangeDeps,
+  token: string,
+): Promise<ApproverSession | undefined> {
+  if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return undefined;
+  const person = await deps.store.get<string>(linkKey(token));
+  if (person === undefined || !(await deps.store.delete(linkKey(token)))) return undefined;
+  return openSession(deps, person);
+}
+
+/** Signs in with a user token (trusted issuer or development issuer): the person is its `sub`. */
+export async function signInWithToken(
+  deps: ExchangeDeps,
+  token: string,
+): Promise<ApproverSession | undefined> {
+  try {
+    const subject = await verifySubject(deps, token, TOKEN_TYPE.jwt, deps.clock.now());
+    if (subject.source === "delegation" || subject.chain.length > 0) return undefined; // a person, not an agent
+    return await openSession(deps, subject.sub);
+  } catch (err) {
+    if (err instanceof Error && "code" in err && err.code === "temporarily_unavailable") throw err;
+    return undefined;
+  }
+}
+
+async function openSession(deps: ExchangeDeps, person: string): Promise<ApproverSession> {
+  const session: ApproverSession = {
+    id: random(),
+    person,
+    csrf: random(),
+    expiresAt: deps.clock.now() + SESSION_TTL,
+  };
+  await deps.store.set(sessionKey(session.id), session, SESSION_TTL * 1000);
+  return session;
+}
+
+export async function readSession(
+  deps: ExchangeDeps,
+  id: string | undefined,
+): Promise<ApproverSession | undefined> {
+  if (id === undefined || !/^[A-Za-z0-9_-]{20,100}$/.test(id)) return undefined;
+  return deps.store.get<ApproverSession>(sessionKey(id));
+}
+
+export async function endSession(deps: ExchangeDeps, id: string): Promise<void> {
+  await deps.store.delete(sessionKey(id));
+}
+
+/** Constant-time comparison of the form's CSRF token with the session's. */
+export function csrfMatches(session: ApproverSession, presented: string | undefined): boolean {
+  if (presented === undefined) return false;
+  const a = Buffer.from(session.csrf);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The pending approvals this person may decide, newest first: nothing of anyone else's. */
+export async function pendingFor(deps: ExchangeDeps, person: string): Promise<ApprovalRecord[]> {
+  const now = deps.clock.now();
+  const { policy } = deps.active();
+  return (await recentApprovals(deps.store)).filter(
+    (r) => stateOf(r, now) === "pending" && mayDecide(policy, r, person),
+  );
+}
+
+/** One approval, if this person may decide it (whatever its state). */
+export async function approvalFor(
+  deps: ExchangeDeps,
+  person: string,
+  id: string,
+): Promise<ApprovalRecord | undefined> {
+  const record = await readApproval(deps.store, id);
+  return record && mayDecide(deps.active().policy, record, person) ? record : undefined;
+}

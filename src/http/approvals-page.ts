@@ -1,0 +1,178 @@
+/**
+ * `/approvals`: the approvers' web page (design §3.2, rule 6). Sign in (one-time link or a
+ * trusted token), see the pending requests you may decide, approve or deny each one.
+ *
+ * Defences: `frame-ancestors 'none'` and a strict CSP (no script at all), a `__Host-` cookie
+ * (Secure, HttpOnly, SameSite=Strict), and on every POST both an allowed Origin and the
+ * session's CSRF token, or 403 and nothing changes.
+ *
+ * @module http/approvals-page
+ */
+
+import type { Context, Hono } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { BatonError } from "../errors.js";
+import {
+  type ApproverSession,
+  approvalFor,
+  csrfMatches,
+  endSession,
+  pendingFor,
+  readSession,
+  signInWithLink,
+  signInWithToken,
+} from "../exchange/approver-session.js";
+import { decideApproval } from "../exchange/decide-approval.js";
+import { approvalCard, page, signInBody } from "./approvals-html.js";
+import type { HttpContext } from "./context.js";
+
+const COOKIE = "baton-approver";
+
+const HEADERS = {
+  "Content-Security-Policy":
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "X-Frame-Options": "DENY",
+  "X-Content-Type-Options": "nosniff",
+  // Not `no-referrer`: with it, browsers send `Origin: null` on the page's own form POSTs
+  // (Fetch, "serializing a request origin"), and the CSRF check below refuses every decision.
+  // `same-origin` still sends no Referer (with approval ids in it) to any other site.
+  "Referrer-Policy": "same-origin",
+  "Cache-Control": "no-store",
+} as const;
+
+export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
+  const { deps } = ctx;
+  const origins = ctx.allowedOrigins ?? new Set([deps.issuer]);
+
+  const html = (c: Context, body: string, status: 200 | 400 | 403 | 404 | 409 = 200) =>
+    c.html(body, status, HEADERS);
+  /** Back to the list. These responses set or clear the session cookie: HEADERS apply too. */
+  const seeOther = (c: Context) => {
+    for (const [name, value] of Object.entries(HEADERS)) c.header(name, value);
+    return c.redirect("/approvals", 303);
+  };
+  const session = async (c: Context) => readSession(deps, getCookie(c, COOKIE, "host"));
+  const signedIn = (c: Context, s: ApproverSession) => {
+    setCookie(c, COOKIE, s.id, {
+      prefix: "host",
+      path: "/",
+      secure: true,
+      httpOnly: true,
+      sameSite: "Strict",
+      maxAge: s.expiresAt - deps.clock.now(),
+    });
+    return seeOther(c);
+  };
+  /** CSRF: the Origin must be ours and the form must carry the session's token. */
+  const guard = (c: Context, s: ApproverSession | undefined, form: Record<string, unknown>) =>
+    s !== undefined &&
+    origins.has(c.req.header("origin") ?? "") &&
+    csrfMatches(s, typeof form.csrf === "string" ? form.csrf : undefined);
+
+  app.get("/approvals", async (c) => {
+    const s = await session(c);
+    if (!s) return html(c, page("Sign in", signInBody()));
+    const pending = await pendingFor(deps, s.person);
+    const { policy } = deps.active();
+    const now = deps.clock.now();
+    const cards = pending.map((r) => approvalCard(policy, r, now, s.csrf, true)).join("");
+    const body =
+      cards === ""
+        ? `<div class="card"><p class="muted">Nothing is waiting for you.</p></div>`
+        : `<p>${pending.length} request${pending.length === 1 ? "" : "s"} waiting for your decision.</p>${cards}`;
+    return html(c, page("Pending approvals", body, s.person, s.csrf));
+  });
+
+  app.get("/approvals/login", async (c) => {
+    const s = await signInWithLink(deps, c.req.query("token") ?? "");
+    return s
+      ? signedIn(c, s)
+      : html(c, page("Sign in", signInBody("That link is not valid (any more).")), 400);
+  });
+
+  app.post("/approvals/login", async (c) => {
+    if (!origins.has(c.req.header("origin") ?? ""))
+      return html(c, page("Forbidden", signInBody()), 403);
+    const form = await c.req.parseBody();
+    const token = typeof form.token === "string" ? form.token.trim() : "";
+    const s = token === "" ? undefined : await signInWithToken(deps, token);
+    return s
+      ? signedIn(c, s)
+      : html(c, page("Sign in", signInBody("That token does not sign you in.")), 400);
+  });
+
+  app.post("/approvals/logout", async (c) => {
+    const s = await session(c);
+    const form = await c.req.parseBody();
+    if (!guard(c, s, form)) return html(c, page("Forbidden", signInBody()), 403);
+    await endSession(deps, (s as ApproverSession).id);
+    deleteCookie(c, COOKIE, { prefix: "host", path: "/", secure: true });
+    return seeOther(c);
+  });
+
+  app.get("/approvals/:id", async (c) => {
+    const s = await session(c);
+    if (!s) return html(c, page("Sign in", signInBody()));
+    const record = await approvalFor(deps, s.person, c.req.param("id"));
+    if (!record)
+      return html(
+        c,
+        page(
+          "Not found",
+          `<div class="card"><p>No such request for you.</p></div>`,
+          s.person,
+          s.csrf,
+        ),
+        404,
+      );
+    const now = deps.clock.now();
+    const card = approvalCard(
+      deps.active().policy,
+      record,
+      now,
+      s.csrf,
+      record.state === "pending" && now < record.expiresAt,
+    );
+    return html(c, page("Approval request", card, s.person, s.csrf));
+  });
+
+  app.post("/approvals/:id/decide", async (c) => {
+    const s = await session(c);
+    const form = await c.req.parseBody();
+    if (!guard(c, s, form))
+      return html(
+        c,
+        page("Forbidden", signInBody("Refused: the form did not come from this page.")),
+        403,
+      );
+    const person = (s as ApproverSession).person;
+    const decision =
+      form.decision === "approve" ? "approved" : form.decision === "deny" ? "denied" : undefined;
+    if (!decision) return html(c, page("Bad request", signInBody()), 400);
+    try {
+      const record = await decideApproval(deps, c.req.param("id"), decision, { person }, "web");
+      const note = `<p class="notice">You ${decision === "approved" ? "approved" : "denied"} request <code>${record.id}</code>.</p>`;
+      const card = approvalCard(
+        deps.active().policy,
+        record,
+        deps.clock.now(),
+        (s as ApproverSession).csrf,
+        false,
+      );
+      return html(c, page("Decided", note + card, person, (s as ApproverSession).csrf));
+    } catch (err) {
+      if (!(err instanceof BatonError) || err.status >= 500) throw err;
+      const status = err.status === 403 ? 404 : 409;
+      return html(
+        c,
+        page(
+          "Not decided",
+          `<div class="card"><p>${err.message}.</p></div>`,
+          person,
+          (s as ApproverSession).csrf,
+        ),
+        status,
+      );
+    }
+  });
+}

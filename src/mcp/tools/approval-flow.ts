@@ -1,0 +1,45 @@
+/**
+ * What `request_token` and `start_task` do when a grant waits for a human (rule 6): ask the
+ * user in their MCP client when they are the approver and the client can ask; otherwise tell
+ * the agent where a human decides and how to poll.
+ *
+ * @module mcp/tools/approval-flow
+ */
+
+import { BatonError } from "../../errors.js";
+import type { ApprovalView, ToolBackend } from "../backend.js";
+import type { HumanAnswer, ToolSession } from "../elicit.js";
+
+/** The approval id of an `authorization_pending` refusal, or undefined for any other error. */
+export function pendingApprovalId(err: unknown): string | undefined {
+  if (!(err instanceof BatonError) || err.code !== "authorization_pending") return undefined;
+  const id = err.extra.approval_id;
+  return typeof id === "string" ? id : undefined;
+}
+
+/**
+ * Asks the session's human when the grant is theirs alone to decide (`approval: subject`) and
+ * records their answer as their decision. Group approvals are decided on the page or the CLI.
+ */
+export async function settleApproval(
+  backend: ToolBackend,
+  session: ToolSession,
+  approvalId: string,
+): Promise<HumanAnswer> {
+  const view = await backend.approvalStatus(approvalId);
+  const theirs = view.approvers.length === 1 && view.approvers[0] === "subject";
+  if (view.status !== "pending" || !theirs || !backend.decideAsUser) return "undecided";
+  const answer = await session.askHuman(view);
+  if (answer !== "undecided") await backend.decideAsUser(approvalId, answer);
+  return answer;
+}
+
+/** The result that tells an agent to wait: design §3.5 `approval_required`. */
+export function approvalRequired(view: ApprovalView) {
+  return {
+    status: "approval_required",
+    approval_id: view.approval_id,
+    approve_url: view.approval_uri,
+    expires_in: view.expires_in,
+  };
+}

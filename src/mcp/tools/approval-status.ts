@@ -1,0 +1,38 @@
+/**
+ * `approval_status`: where an approval this agent asked for stands.
+ *
+ * @module mcp/tools/approval-status
+ */
+
+import { z } from "zod";
+import { ApprovalIdField } from "./schemas.js";
+import { defineTool, READ_ONLY } from "./tool.js";
+
+export const approvalStatus = defineTool({
+  name: "approval_status",
+  title: "Check an approval",
+  description:
+    "Tells whether a human has decided an approval you were given by request_token or start_task: " +
+    "pending (ask again after a few seconds, no more than every 5 seconds), approved (send the original " +
+    "request again with approval_id, once), denied (do not retry; tell the user), or expired (ask again " +
+    "only if still needed). Nothing you send can change the decision.",
+  inputSchema: z.object({ approval_id: ApprovalIdField.unwrap() }).strict(),
+  outputSchema: z.object({
+    approval_id: z.string(),
+    status: z.enum(["pending", "approved", "denied", "expired"]),
+    expires_in: z.number(),
+    target: z.string(),
+    scopes: z.array(z.string()),
+  }),
+  annotations: READ_ONLY,
+  async run(backend, input) {
+    const view = await backend.approvalStatus(input.approval_id);
+    return {
+      approval_id: view.approval_id,
+      status: view.status,
+      expires_in: view.expires_in,
+      target: view.target,
+      scopes: [...view.scopes],
+    };
+  },
+});
