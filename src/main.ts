@@ -28,12 +28,14 @@ import { issueDevToken } from "./exchange/dev-token.js";
 import type { ExchangeDeps } from "./exchange/types.js";
 import { createApp } from "./http/app.js";
 import { PATHS } from "./http/metadata.js";
-import { createLogger } from "./log.js";
+import { createLogger, type Logger } from "./log.js";
 import { coreBackend } from "./mcp/core-backend.js";
 import { createMcpHttpHandler } from "./mcp/http-handler.js";
 import { remoteBackend } from "./mcp/remote-backend.js";
 import { serveStdio } from "./mcp/stdio.js";
 import { loadPolicy, PolicyError } from "./policy/load.js";
+import type { Policy } from "./policy/types.js";
+import { watchPolicyDir } from "./policy/watch.js";
 import { openKeyvStore } from "./store/keyv-store.js";
 import type { Store } from "./store/store.js";
 import { openKeyRing, rotateKeys } from "./tokens/key-ring.js";
@@ -47,27 +49,31 @@ interface BrokerOptions {
 
 export interface Broker {
   readonly deps: ExchangeDeps;
+  /**
+   * Reads the policy directory again. A valid policy replaces the old one in one step (no
+   * request sees half of it); an invalid one is refused and the last good policy stays.
+   */
+  reload(): Promise<ReloadOutcome>;
   close(): Promise<void>;
 }
+
+export type ReloadOutcome =
+  | { readonly ok: true; readonly version: string; readonly changed: boolean }
+  | { readonly ok: false; readonly version: string; readonly issues: readonly string[] };
 
 /** Opens the store, loads the policy and the keys: everything the core needs. */
 export async function openBroker(
   options: BrokerOptions,
   clock: Clock = systemClock,
 ): Promise<Broker> {
-  const policy = await loadPolicy(options.policies);
-  for (const api of policy.apis.values()) {
-    // Delegation tokens carry the issuer as `aud`: no API may be addressed by that name.
-    if (api.resource === options.issuer) {
-      throw new ConfigError(`--issuer (BATON_ISSUER): equals the resource of API "${api.id}"`);
-    }
-  }
+  const policy = checkedPolicy(await loadPolicy(options.policies), options.issuer);
   const store: Store = await openKeyvStore(options.store);
-  let audit: AuditSink | undefined;
+  let sink: AuditSink | undefined;
   try {
     const keys = await openKeyRing(store, policy.broker.signingAlg, clock, policy.broker.maxTtl);
-    audit = openAuditLog(options.audit, clock);
-    const active = activatePolicy(policy);
+    sink = openAuditLog(options.audit, clock);
+    let active = activatePolicy(policy);
+    const audit = withPolicyVersion(sink, () => active.policy.version);
     const deps: ExchangeDeps = {
       issuer: options.issuer,
       active: () => active,
@@ -76,19 +82,91 @@ export async function openBroker(
       audit,
       clock,
     };
-    const sink = audit;
+
+    // Reloads run one at a time; each swaps the whole active policy at once (issue 9).
+    let queue: Promise<unknown> = Promise.resolve();
+    const reloadOnce = async (): Promise<ReloadOutcome> => {
+      const previous = active.policy.version;
+      try {
+        const next = checkedPolicy(await loadPolicy(options.policies), options.issuer);
+        if (next.version === previous) return { ok: true, version: previous, changed: false };
+        active = activatePolicy(next);
+        audit.record({ type: "policy.reloaded", version: next.version, previous });
+        return { ok: true, version: next.version, changed: true };
+      } catch (err) {
+        const issues =
+          err instanceof PolicyError
+            ? err.issues
+            : [err instanceof Error ? err.message : String(err)];
+        audit.record({ type: "policy.rejected", version: previous, issues });
+        return { ok: false, version: previous, issues };
+      }
+    };
+    const opened = sink;
     return {
       deps,
+      reload() {
+        const next = queue.then(reloadOnce, reloadOnce);
+        queue = next;
+        return next;
+      },
       async close() {
-        await sink.close();
+        await opened.close();
         await store.close();
       },
     };
   } catch (err) {
-    await audit?.close();
+    await sink?.close();
     await store.close();
     throw err;
   }
+}
+
+/** Delegation tokens carry the issuer as `aud`: no API may be addressed by that name. */
+function checkedPolicy(policy: Policy, issuer: string): Policy {
+  for (const api of policy.apis.values()) {
+    if (api.resource === issuer) {
+      throw new ConfigError(`--issuer (BATON_ISSUER): equals the resource of API "${api.id}"`);
+    }
+  }
+  return policy;
+}
+
+/** Every audit event records the policy version it was decided under (issue 9). */
+function withPolicyVersion(sink: AuditSink, version: () => string): AuditSink {
+  return {
+    record: (event) => sink.record({ policy: version(), ...event } as typeof event),
+    close: () => sink.close(),
+  };
+}
+
+/**
+ * Keeps the policy current while a process runs: on every change in the directory (unless
+ * BATON_WATCH=0) and on SIGHUP. Refusals are logged as `baton policy check` prints them.
+ */
+function keepPolicyCurrent(broker: Broker, dir: string, log: Logger): () => void {
+  const reload = async (trigger: string) => {
+    const outcome = await broker.reload();
+    if (!outcome.ok) {
+      log.error(
+        { trigger, version: outcome.version, issues: outcome.issues },
+        "policy refused; the last good policy stays in force",
+      );
+      for (const line of outcome.issues) log.error(`policy: ${line}`);
+    } else if (outcome.changed) {
+      log.info({ trigger, version: outcome.version }, "policy reloaded");
+    }
+  };
+  const onHup = () => void reload("SIGHUP");
+  process.on("SIGHUP", onHup);
+  const stopWatching =
+    process.env.BATON_WATCH === "0"
+      ? () => undefined
+      : watchPolicyDir(dir, () => void reload("change"));
+  return () => {
+    process.off("SIGHUP", onHup);
+    stopWatching();
+  };
 }
 
 const sharedOptions = (cmd: Command) =>
@@ -198,6 +276,7 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
     mcp: mcp.handle,
     allowedOrigins: guard.allowedOrigins,
   }).fetch;
+  const stopReloading = keepPolicyCurrent(broker, options.policies, log);
   // A key rotated by `baton keys rotate` (or another node) is picked up without a restart.
   const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), 30_000);
   refresh.unref();
@@ -205,6 +284,7 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
 
   const stop = () => {
     clearInterval(refresh);
+    stopReloading();
     void mcp.close();
     server.close(() => {
       broker.close().finally(() => process.exit(0));
@@ -271,7 +351,12 @@ async function mcpCommand(flags: McpFlags) {
     const session = subjectToken
       ? async () => subjectToken
       : devSession(broker.deps, flags.devUser as string, flags.agent);
-    await serveStdio(coreBackend(broker.deps, { agentId: flags.agent }, session));
+    const stopReloading = keepPolicyCurrent(broker, flags.policies, createLogger());
+    try {
+      await serveStdio(coreBackend(broker.deps, { agentId: flags.agent }, session));
+    } finally {
+      stopReloading();
+    }
   } finally {
     await broker.close();
   }

@@ -25,6 +25,8 @@ export interface ExchangeIssued {
   readonly txn?: string;
   /** The agent's stated reason, as given (bounded in length at the door). */
   readonly reason?: string;
+  /** The policy version the decision was made under. */
+  readonly policy?: string;
 }
 
 export interface ExchangeDenied {
@@ -37,6 +39,8 @@ export interface ExchangeDenied {
   readonly audience?: string;
   readonly scopes?: readonly string[];
   readonly reason?: string;
+  /** The policy version the decision was made under. */
+  readonly policy?: string;
 }
 
 export interface ClientAuthFailed {
@@ -122,6 +126,20 @@ export interface ApprovalRedeemed {
   readonly agent: string;
 }
 
+export interface PolicyReloaded {
+  readonly type: "policy.reloaded";
+  readonly version: string;
+  readonly previous: string;
+}
+
+export interface PolicyRejected {
+  readonly type: "policy.rejected";
+  /** The version still in force. */
+  readonly version: string;
+  /** `file: path: message` lines, as `baton policy check` prints them. */
+  readonly issues: readonly string[];
+}
+
 export type AuditEvent =
   | ExchangeIssued
   | ExchangeDenied
@@ -134,7 +152,9 @@ export type AuditEvent =
   | TaskEnded
   | ApprovalRequested
   | ApprovalDecided
-  | ApprovalRedeemed;
+  | ApprovalRedeemed
+  | PolicyReloaded
+  | PolicyRejected;
 
 /** Where events go. `record` never throws and never blocks the request on I/O. */
 export interface AuditSink {

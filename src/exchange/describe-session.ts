@@ -37,6 +37,8 @@ export interface SessionView {
   readonly subject_expires_at: number;
   readonly apis: readonly ApiView[];
   readonly may_delegate_to: readonly string[];
+  /** The version of the policy in force (issue 9): what this view was computed under. */
+  readonly policy_version: string;
   /** The task the session works in, when its subject token carries one or one is named. */
   readonly task?: TaskView;
 }
@@ -70,6 +72,7 @@ export async function describeSession(
       .map((api) => apiView(policy, api, usable, until, now))
       .filter((view) => view.scopes.length > 0),
     may_delegate_to: [...agent.delegateTo].filter((id) => policy.agents.has(id)),
+    policy_version: policy.version,
     ...(view ? { task: view } : {}),
   };
 }

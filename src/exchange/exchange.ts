@@ -39,8 +39,9 @@ export async function exchangeToken(
     const scope = await resolveTask(deps, accepted, request.taskId, now);
     const plan = request.requestedTokenType === TOKEN_TYPE.jwt ? planDelegation : planAccess;
     const grant = plan(policy, request, accepted.agent, accepted.subject, scope?.task, now);
-    if (grant.kind === "access")
+    if (grant.kind === "access") {
       await checkElevated(deps, grant, accepted.subject, request, scope?.task, now);
+    }
     // Counted last, once everything else allows the token: a refusal costs no budget.
     await chargeTask(deps, scope, now);
     return await issue(
@@ -50,6 +51,7 @@ export async function exchangeToken(
       scope?.lineage ?? accepted.lineage,
       request.reason,
       now,
+      policy.version,
     );
   } catch (err) {
     const error = asBatonError(err);
@@ -64,6 +66,7 @@ export async function exchangeToken(
       ...(target === undefined ? {} : { audience: target }),
       ...(request.scopes ? { scopes: request.scopes } : {}),
       ...(request.reason ? { reason: request.reason } : {}),
+      policy: policy.version,
     });
     throw error;
   }
@@ -178,6 +181,7 @@ async function issue(
   lineage: readonly string[],
   reason: string | undefined,
   now: number,
+  policyVersion: string,
 ): Promise<ExchangeResult> {
   const jti = newTokenId();
   const act = actClaim(grant.chain);
@@ -215,6 +219,7 @@ async function issue(
     exp: grant.exp,
     ...(grant.txn ? { txn: grant.txn } : {}),
     ...(reason ? { reason } : {}),
+    policy: policyVersion,
   });
   return {
     token,

@@ -36,7 +36,10 @@ export function createApp(ctx: HttpContext): Hono {
   app.post(PATHS.tasks, limit, startTaskEndpoint(ctx));
   app.post(`${PATHS.tasks}/:id/end`, limit, endTaskEndpoint(ctx));
   app.post(`${PATHS.approvals}/:id/status`, limit, approvalStatusEndpoint(ctx));
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // The policy version in force, so an operator can watch a rollout reach every node.
+  app.get("/healthz", (c) =>
+    c.json({ status: "ok", policy_version: ctx.deps.active().policy.version }),
+  );
   mountApprovalsPage(app, ctx);
 
   const { mcp } = ctx;

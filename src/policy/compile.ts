@@ -8,6 +8,7 @@
  * @module policy/compile
  */
 
+import { createHash } from "node:crypto";
 import { crossCheck, type ValidFile } from "./cross-check.js";
 import { parseDuration } from "./duration.js";
 import { PolicyError } from "./policy-error.js";
@@ -38,7 +39,19 @@ export function compilePolicy(sources: readonly PolicySource[]): Policy {
   const files = validateAll(sources);
   const problems = crossCheck(files);
   if (problems.length > 0) throw new PolicyError(problems);
-  return build(files);
+  return { ...build(files), version: policyVersion(sources) };
+}
+
+/**
+ * The version of a policy: a hash of its files' names and parsed contents, so the same
+ * policy on every node has the same version, and any change of meaning makes a new one.
+ */
+export function policyVersion(sources: readonly PolicySource[]): string {
+  const hash = createHash("sha256");
+  for (const { file, data } of [...sources].sort((a, b) => (a.file < b.file ? -1 : 1))) {
+    hash.update(JSON.stringify([file, data]));
+  }
+  return hash.digest("hex").slice(0, 16);
 }
 
 function validateAll(sources: readonly PolicySource[]): ValidFile[] {
@@ -59,7 +72,7 @@ type ApiEntry = NonNullable<PolicyFile["apis"]>[string];
 type AgentEntry = NonNullable<PolicyFile["agents"]>[string];
 type TaskEntry = NonNullable<PolicyFile["tasks"]>[string];
 
-function build(files: readonly ValidFile[]): Policy {
+function build(files: readonly ValidFile[]): Omit<Policy, "version"> {
   const issuers = new Map<string, TrustedIssuer>();
   const apis = new Map<string, Api>();
   const apisByResource = new Map<string, Api>();

@@ -106,4 +106,6 @@ export interface Policy {
   readonly approvers: ReadonlyMap<string, ReadonlySet<string>>;
   /** The files the policy was read from, relative to its directory, sorted. */
   readonly files: readonly string[];
+  /** A content hash: recorded with every decision, shown by /healthz and whoami. */
+  readonly version: string;
 }

@@ -254,6 +254,8 @@ describe("baton mcp, embedded: its own keys, store and policies", () => {
         { api: "calendar", scopes: ["calendar.read", "calendar.write"] },
         { api: "flights", scopes: ["flights.search", "flights.book"] },
       ],
+      // The demo policy's content hash (issue 9): a stable 16-hex version.
+      policy_version: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
     expect(r.listApis.apis.map((a: { id: string }) => a.id)).toEqual(["calendar", "flights"]);
     expect(r.listApis.apis[0]).toMatchObject({

@@ -26,6 +26,7 @@ export const whoami = defineTool({
     may_delegate_to: z.array(z.string()),
     may_request: z.array(z.object({ api: z.string(), scopes: z.array(z.string()) })),
     task: TaskViewSchema.optional(),
+    policy_version: z.string().describe("The version of the broker's policy in force."),
   }),
   annotations: READ_ONLY,
   async run(backend, input) {
@@ -38,6 +39,7 @@ export const whoami = defineTool({
       may_delegate_to: [...s.may_delegate_to],
       may_request: s.apis.map((a) => ({ api: a.id, scopes: a.scopes.map((x) => x.name) })),
       ...(s.task ? { task: taskResult(s.task) } : {}),
+      policy_version: s.policy_version,
     };
   },
 });
