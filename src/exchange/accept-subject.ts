@@ -35,7 +35,9 @@ export async function acceptSubject(
   /** Receives the subject as soon as it is verified, so a later refusal can be audited with it. */
   onVerified?: (subject: Subject) => void,
 ): Promise<AcceptedSubject> {
-  const agent = exchangingAgent(deps.active().policy, caller);
+  // One policy for the whole decision, even across the awaits below (issue 9).
+  const { policy } = deps.active();
+  const agent = exchangingAgent(policy, caller);
   const subject = await verifySubject(
     deps,
     presented.subjectToken,
@@ -44,6 +46,7 @@ export async function acceptSubject(
   );
   onVerified?.(subject);
   checkHolder(subject, agent);
+  checkDelegationEdge(policy, subject, agent);
   // An MCP session is bound to one user: a token for anyone else has no place in it.
   if (caller.sessionSubject !== undefined && subject.sub !== caller.sessionSubject) {
     throw invalidToken("subject.session");
@@ -67,6 +70,16 @@ function exchangingAgent(policy: Policy, caller: Caller): Agent {
   // Authentication happened at the door; an agent since removed or disabled may not exchange.
   if (!agent || agent.disabled) throw unauthorizedClient("client.disabled");
   return agent;
+}
+
+/**
+ * Rule 5 under the policy in force, not the one that minted the token (issue 9): a delegation
+ * token is redeemable only while its delegator still delegates to the holder.
+ */
+function checkDelegationEdge(policy: Policy, subject: Subject, agent: Agent): void {
+  if (subject.source !== "delegation") return;
+  const delegator = policy.agents.get(subject.chain[0] as string);
+  if (!delegator?.delegateTo.has(agent.id)) throw invalidToken("subject.delegation_edge");
 }
 
 /**

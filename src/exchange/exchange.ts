@@ -16,6 +16,7 @@ import { actClaim } from "../tokens/act.js";
 import { newTokenId, signToken } from "../tokens/mint.js";
 import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../tokens/token-types.js";
 import { acceptSubject } from "./accept-subject.js";
+import { pinPolicy } from "./activate.js";
 import { approversFor, requireApproval } from "./approval.js";
 import { recordToken } from "./lineage.js";
 import { extendChain, narrowExpiry, narrowScopes } from "./narrow.js";
@@ -25,10 +26,11 @@ import { chargeTask, resolveTask } from "./task-scope.js";
 import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
 
 export async function exchangeToken(
-  deps: ExchangeDeps,
+  current: ExchangeDeps,
   request: TokenExchangeRequest,
   caller: Caller,
 ): Promise<ExchangeResult> {
+  const deps = pinPolicy(current);
   const { policy } = deps.active();
   const now = deps.clock.now();
   let subject: Subject | undefined;

@@ -9,6 +9,7 @@
 import { invalidRequest } from "../errors.js";
 import { newTaskId, saveTask, type TaskRecord } from "../tasks/task-store.js";
 import { acceptSubject, type PresentedTokens } from "./accept-subject.js";
+import { pinPolicy } from "./activate.js";
 import { approversFor, openApproval } from "./approval.js";
 import { narrowScopes } from "./narrow.js";
 import { type TaskView, taskView } from "./task-view.js";
@@ -25,10 +26,11 @@ export interface StartTaskRequest extends PresentedTokens {
 }
 
 export async function startTask(
-  deps: ExchangeDeps,
+  current: ExchangeDeps,
   caller: Caller,
   request: StartTaskRequest,
 ): Promise<TaskView> {
+  const deps = pinPolicy(current);
   const now = deps.clock.now();
   const { policy } = deps.active();
   const { broker } = policy;
