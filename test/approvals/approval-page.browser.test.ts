@@ -12,7 +12,6 @@
  * Skipped (with a message) only when /usr/bin/chromium is missing; CI installs it.
  */
 
-import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -20,16 +19,8 @@ import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
-import {
-  ALICE,
-  Children,
-  DEMO_POLICIES,
-  DEMO_SECRETS,
-  decode,
-  ROOT,
-  runBaton,
-  spawnBaton,
-} from "../helpers/mcp.js";
+import { Children, DEMO_POLICIES, ROOT, runBaton, startServe } from "../helpers/cli-process.js";
+import { ALICE, DEMO_SECRETS, decode } from "../helpers/mcp.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -66,32 +57,6 @@ const shared = () => [
   url,
 ];
 
-/** `baton serve` on `port`; resolves once its banner is printed. */
-async function serve(port: number): Promise<ChildProcess> {
-  const child = spawnBaton(children, [
-    "serve",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    ...shared(),
-  ]);
-  child.stdin?.end();
-  let stdout = "";
-  let stderr = "";
-  child.stderr?.on("data", (c) => {
-    stderr += c;
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (c) => {
-      stdout += c;
-      if (stdout.includes("Baton is serving on")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`baton serve exited (${code}): ${stderr}`)));
-  });
-  return child;
-}
-
 /** POST /token as the orchestrator (client_secret_basic), the user's token as the subject. */
 async function exchange(subject: string, extra: Record<string, string>) {
   const credentials = Buffer.from(`orchestrator:${DEMO_SECRETS.orchestrator}`).toString("base64");
@@ -127,7 +92,8 @@ beforeAll(async () => {
   dir = await children.tempDir();
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  await serve(port);
+  // `baton serve` on `port`; resolves once its banner is printed.
+  await startServe(children, { port, args: shared() });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

@@ -6,18 +6,20 @@
  * free loopback port.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import type { ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeJwt } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
+import {
+  Children,
+  DEMO_POLICIES as POLICIES,
+  runCli,
+  startServe,
+  stopChild as stop,
+} from "../helpers/cli-process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = join(ROOT, "test/helpers/baton-cli.ts");
-const POLICIES = join(ROOT, "policies");
 const USER = "alice@example.com";
 /** The demo orchestrator's client secret (policies/agents.yaml says so in its comments). */
 const ORCHESTRATOR_SECRET = "orchestrator-secret";
@@ -28,17 +30,14 @@ const SLOW = 120_000;
 let dir: string;
 let url: string;
 let port: number;
-const running = new Set<ChildProcess>();
+const children = new Children();
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "baton-approvals-"));
+  dir = await children.tempDir("baton-approvals-");
   port = await freePort();
   url = `http://127.0.0.1:${port}`;
 });
-afterEach(async () => {
-  await Promise.all([...running].map((child) => stop(child, "SIGKILL")));
-  await rm(dir, { recursive: true, force: true });
-});
+afterEach(() => children.cleanup());
 
 /** The same store, audit log, policies and issuer for every command. */
 const shared = () => [
@@ -52,68 +51,15 @@ const shared = () => [
   url,
 ];
 
-function start(args: readonly string[]): ChildProcess {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_")),
-  );
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  return child;
-}
-
-/** Sends `signal` to the child's pid and waits for it to exit; its exit code. */
-function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-    child.once("exit", (code) => resolve(code));
-    if (child.pid !== undefined) process.kill(child.pid, signal);
-  });
-}
-
 /** `baton serve`; resolves once it is listening. */
 async function serve(): Promise<ChildProcess> {
-  const child = start(["serve", "--host", "127.0.0.1", "--port", String(port), ...shared()]);
-  let stdout = "";
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (chunk) => {
-      stdout += chunk;
-      if (stdout.includes("Baton is serving on")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-  });
+  const server = await startServe(children, { port, args: shared() });
   expect((await fetch(`${url}/healthz`)).status).toBe(200);
-  return child;
-}
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
+  return server.proc;
 }
 
 /** One CLI command against the shared store, run to its end. */
-async function baton(...args: string[]): Promise<Run> {
-  const child = start([...args, ...shared()]);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
-  return { code, stdout, stderr };
-}
+const baton = (...args: string[]) => runCli(children, [...args, ...shared()]);
 
 /** A CLI command that must succeed: its stdout lines. */
 async function batonOk(...args: string[]): Promise<string[]> {

@@ -21,17 +21,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decideApproval } from "../../src/exchange/decide-approval.js";
 import { startTestBroker, type TestBroker, TOKEN_TYPE } from "../helpers/broker.js";
-import {
-  ALICE,
-  Children,
-  callOk,
-  callRefused,
-  callTool,
-  connectHttp,
-  DEMO_POLICIES,
-  decode,
-  runBaton,
-} from "../helpers/mcp.js";
+import { Children, DEMO_POLICIES, runBaton } from "../helpers/cli-process.js";
+import { ALICE, callOk, callRefused, callTool, connectHttp, decode } from "../helpers/mcp.js";
 
 const CALENDAR = "https://calendar.example.com";
 const WRITE = { api: "calendar", scopes: ["calendar.write"] };

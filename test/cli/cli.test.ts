@@ -5,19 +5,14 @@
  * and are stopped by pid after each test.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
+import { Children, DEMO_POLICIES as POLICIES, runCli, startServe } from "../helpers/cli-process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = join(ROOT, "test/helpers/baton-cli.ts");
-const POLICIES = join(ROOT, "policies");
 const USER = "alice@example.com";
 const JWT_LINE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 /** The demo agents' client secrets (policies/agents.yaml says so in its comments). */
@@ -26,70 +21,18 @@ const DEMO_SECRETS: Record<string, string> = {
   "flight-booker": "flight-booker-secret",
 };
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-const running = new Set<ChildProcess>();
-const tempDirs: string[] = [];
+const children = new Children();
 
 afterEach(async () => {
   // Never leave a server running: stop every child this test started, by its pid.
-  await Promise.all([...running].map((child) => stopChild(child, "SIGKILL")));
+  await children.stopAll();
 });
-afterAll(async () => {
-  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
+afterAll(() => children.removeDirs());
 
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "baton-cli-"));
-  tempDirs.push(dir);
-  return dir;
-}
-
-/** The parent's environment without BATON_* settings, so that only flags configure the CLI. */
-function cliEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_")));
-}
-
-function start(args: readonly string[]): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-    cwd: ROOT,
-    env: cliEnv(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  return child;
-}
+const tempDir = () => children.tempDir("baton-cli-");
 
 /** Runs a command to completion. */
-function baton(args: readonly string[]): Promise<CliResult> {
-  const child = start(args);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Sends `signal` to the child's pid and waits for it to exit; its exit code. */
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM") {
-  return new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-    child.once("exit", (code) => resolve(code));
-    if (child.pid !== undefined) process.kill(child.pid, signal);
-  });
-}
+const baton = (args: readonly string[]) => runCli(children, args);
 
 /** The flags every command shares, pointing into `dir`. */
 const shared = (dir: string, policies = POLICIES) => [
@@ -101,30 +44,9 @@ const shared = (dir: string, policies = POLICIES) => [
   join(dir, "audit.jsonl"),
 ];
 
-interface Server {
-  readonly url: string;
-  readonly banner: string;
-  stop(): Promise<number | null>;
-}
-
 /** `baton serve` on a loopback port (a free one by default); resolves once the banner is out. */
-async function serve(dir: string, port?: number): Promise<Server> {
-  port ??= await freePort();
-  const child = start(["serve", "--host", "127.0.0.1", "--port", String(port), ...shared(dir)]);
-  let stdout = "";
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const banner = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on("data", (chunk) => {
-      stdout += chunk;
-      if (stdout.includes("CLIENT_SECRET is")) resolve(stdout);
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, banner, stop: () => stopChild(child) };
-}
+const serve = (dir: string, port?: number) =>
+  startServe(children, { port, args: shared(dir), banner: "CLIENT_SECRET is" });
 
 /** POSTs a form to the served broker as a demo agent (client_secret_basic). */
 function postForm(url: string, path: string, form: Record<string, string>, agent = "orchestrator") {

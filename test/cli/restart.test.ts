@@ -4,18 +4,20 @@
  * test/helpers/baton-cli.ts; everything lives in a temp dir, on a loopback port.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import type { ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
+import {
+  Children,
+  DEMO_POLICIES as POLICIES,
+  runCli,
+  startServe,
+  stopChild,
+} from "../helpers/cli-process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = join(ROOT, "test/helpers/baton-cli.ts");
-const POLICIES = join(ROOT, "policies");
 const USER = "alice@example.com";
 const FLIGHTS = "https://flights.example.com";
 /** The demo agents' client secrets (policies/agents.yaml says so in its comments). */
@@ -27,17 +29,15 @@ const DEMO_SECRETS: Record<string, string> = {
 let dir: string;
 let port: number;
 let url: string;
-const running = new Set<ChildProcess>();
+const children = new Children();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "baton-restart-"));
+  dir = await children.tempDir("baton-restart-");
   port = await freePort();
   url = `http://127.0.0.1:${port}`;
 });
-afterEach(async () => {
-  await Promise.all([...running].map((child) => stopChild(child, "SIGKILL")));
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
+afterEach(() => children.stopAll());
+afterAll(() => children.removeDirs());
 
 /** The same store, audit log, policies and issuer for every command. */
 const shared = () => [
@@ -51,55 +51,15 @@ const shared = () => [
   url,
 ];
 
-function start(args: readonly string[]): ChildProcess {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_")),
-  );
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  return child;
-}
-
-/** Sends `signal` to the child's pid and waits for it to exit; its exit code. */
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM") {
-  return new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-    child.once("exit", (code) => resolve(code));
-    if (child.pid !== undefined) process.kill(child.pid, signal);
-  });
-}
-
 /** `baton serve` on the fixed port; resolves once it is listening (banner printed). */
 async function serve(): Promise<ChildProcess> {
-  const child = start(["serve", "--host", "127.0.0.1", "--port", String(port), ...shared()]);
-  let stdout = "";
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (chunk) => {
-      stdout += chunk;
-      if (stdout.includes("CLIENT_SECRET is")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
-  });
-  return child;
+  const server = await startServe(children, { port, args: shared(), banner: "CLIENT_SECRET is" });
+  return server.proc;
 }
 
 /** `baton dev-token` against the same store and issuer: the subject token it prints. */
 async function devToken(): Promise<string> {
-  const child = start(["dev-token", "--user", USER, ...shared()]);
-  let stdout = "";
-  child.stdout?.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  const code = await new Promise((resolve) => child.once("close", resolve));
+  const { code, stdout } = await runCli(children, ["dev-token", "--user", USER, ...shared()]);
   expect(code).toBe(0);
   return stdout.trim();
 }

@@ -1,14 +1,9 @@
 /**
  * Helpers of the MCP tests: an SDK `Client` over Streamable HTTP (bearer token) or over stdio
- * (a spawned `baton mcp`), tool calls that return the structured result, JWT decoding, and
- * bookkeeping so that every child process and temp dir a test makes is cleaned up.
+ * (a spawned `baton mcp`), tool calls that return the structured result and JWT decoding. The
+ * processes themselves (spawning, tracking, cleanup) are in cli-process.ts.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
   getDefaultEnvironment,
@@ -17,10 +12,8 @@ import {
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { decodeJwt, type JWTPayload } from "jose";
 import { expect } from "vitest";
+import { type Children, CLI, ROOT } from "./cli-process.js";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const CLI = join(ROOT, "test/helpers/baton-cli.ts");
-export const DEMO_POLICIES = join(ROOT, "policies");
 export const ALICE = "alice@example.com";
 export const BOB = "bob@example.com";
 /** The demo agents' client secrets (policies/agents.yaml says so in its comments). */
@@ -150,109 +143,6 @@ export async function connectHttp(url: string, bearer: string): Promise<Client> 
   });
   await client.connect(transport);
   return client;
-}
-
-/** Keeps track of spawned processes and temp dirs; `cleanup` stops and removes them all. */
-export class Children {
-  private readonly pids = new Set<number>();
-  private readonly exits = new Map<number, Promise<void>>();
-  private readonly dirs: string[] = [];
-
-  /** A fresh temp dir, removed by `cleanup`. */
-  async tempDir(): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), "baton-mcp-"));
-    this.dirs.push(dir);
-    return dir;
-  }
-
-  /** Tracks a process by pid until it exits. */
-  track(child: ChildProcess): void {
-    const pid = child.pid;
-    if (pid === undefined) return;
-    this.pids.add(pid);
-    const exited = new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-    }).then(() => {
-      this.pids.delete(pid);
-    });
-    this.exits.set(pid, exited);
-  }
-
-  /** Tracks a process known only by pid (the SDK's stdio transport spawns its own). */
-  trackPid(pid: number | null): void {
-    if (pid !== null) this.pids.add(pid);
-  }
-
-  /** Stops tracking a pid whose process is known to have exited. */
-  forget(pid: number | null): void {
-    if (pid !== null) this.pids.delete(pid);
-  }
-
-  /** Kills every process still running (by pid) and removes the temp dirs. */
-  async cleanup(): Promise<void> {
-    await this.stopAll();
-    await Promise.all(this.dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-  }
-
-  async stopAll(): Promise<void> {
-    const pending: Promise<void>[] = [];
-    for (const pid of [...this.pids]) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-      this.pids.delete(pid);
-      const exited = this.exits.get(pid);
-      if (exited) pending.push(exited);
-    }
-    await Promise.all(pending);
-  }
-}
-
-/** The parent's environment without BATON_* settings, so that only flags configure the CLI. */
-export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith("BATON_") && v !== undefined) env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
-/** `baton <args>` as a child process: node runs src/main.ts through tsx, as bin/baton.js does. */
-export function spawnBaton(
-  children: Children,
-  args: readonly string[],
-  env: Record<string, string> = {},
-): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-    cwd: ROOT,
-    env: cliEnv(env),
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  children.track(child);
-  return child;
-}
-
-/** Runs a `baton` command to completion; its stdout (it must exit 0). */
-export async function runBaton(children: Children, args: readonly string[]): Promise<string> {
-  const child = spawnBaton(children, args);
-  child.stdin?.end();
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (c) => {
-    stdout += c;
-  });
-  child.stderr?.on("data", (c) => {
-    stderr += c;
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", resolve);
-  });
-  expect(code, `baton ${args.join(" ")}: ${stderr}`).toBe(0);
-  return stdout;
 }
 
 export interface StdioSession {

@@ -13,20 +13,23 @@
  * the status it has today and why; a scenario that changes status, or a new one, fails the test.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/broker.js";
+import {
+  Children,
+  collect,
+  DEMO_POLICIES as POLICIES,
+  ROOT,
+  runCli,
+  spawnNode,
+  startServe,
+} from "../helpers/cli-process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = join(ROOT, "test/helpers/baton-cli.ts");
 const CONFORMANCE = join(ROOT, "node_modules/.bin/conformance");
-const POLICIES = join(ROOT, "policies");
 
 /** Scenarios that apply to Baton: they must pass. */
 const APPLIES = [
@@ -95,63 +98,7 @@ interface Scenario {
 // ---------------------------------------------------------------------------------------------
 // Processes: baton, the proxy, the suite
 
-const children = new Set<ChildProcess>();
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_")));
-}
-
-function start(args: readonly string[]): ChildProcess {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: cleanEnv(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
-  return child;
-}
-
-/** Runs a process to completion: its exit code and output. */
-function run(args: readonly string[]) {
-  const child = start(args);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (c) => {
-    stdout += c;
-  });
-  child.stderr?.on("data", (c) => {
-    stderr += c;
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Resolves once the child has printed `text` on stdout; rejects if it exits first. */
-function waitFor(child: ChildProcess, text: string): Promise<void> {
-  let out = "";
-  let err = "";
-  child.stderr?.on("data", (c) => {
-    err += c;
-  });
-  return new Promise((resolve, reject) => {
-    child.stdout?.on("data", (c) => {
-      out += c;
-      if (out.includes(text)) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`exited with ${code}: ${err}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    if (child.pid !== undefined) process.kill(child.pid, "SIGKILL");
-  });
-}
+const children = new Children();
 
 /** Where the proxy forwards to, and the token it adds: known only once the proxy listens. */
 interface Upstream {
@@ -208,7 +155,7 @@ let results: Map<string, Scenario>;
 let suiteOutput: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "baton-conformance-"));
+  dir = await children.tempDir("baton-conformance-");
   const shared = [
     "--policies",
     POLICIES,
@@ -223,10 +170,7 @@ beforeAll(async () => {
   // allowed Origins and the token's audience all name it.
   const issuer = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 
-  const minted = await run([
-    "--import",
-    "tsx",
-    CLI,
+  const minted = await runCli(children, [
     "dev-token",
     "--user",
     "alice@example.com",
@@ -240,43 +184,32 @@ beforeAll(async () => {
   upstream.token = minted.stdout.trim();
 
   upstream.port = await freePort();
-  const baton = start([
-    "--import",
-    "tsx",
-    CLI,
-    "serve",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(upstream.port),
-    "--issuer",
-    issuer,
-    ...shared,
-  ]);
-  await waitFor(baton, "Baton is serving on");
+  await startServe(children, { port: upstream.port, args: ["--issuer", issuer, ...shared] });
 
   const out = join(dir, "results");
-  const suite = await run([
-    CONFORMANCE,
-    "server",
-    "--url",
-    `${issuer}/mcp`,
-    "--suite",
-    "all",
-    "-o",
-    out,
-  ]);
+  const suite = await collect(
+    spawnNode(children, [
+      CONFORMANCE,
+      "server",
+      "--url",
+      `${issuer}/mcp`,
+      "--suite",
+      "all",
+      "-o",
+      out,
+    ]),
+  );
   suiteOutput = suite.stdout + suite.stderr;
   results = await readResults(out);
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all([...children].map(stop));
+  await children.stopAll();
   if (proxy) {
     proxy.closeAllConnections();
     await new Promise<void>((resolve) => proxy.close(() => resolve()));
   }
-  await rm(dir, { recursive: true, force: true });
+  await children.removeDirs();
 });
 
 describe("MCP conformance suite 0.1.13 (server scenarios) against /mcp", () => {

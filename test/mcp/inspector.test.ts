@@ -5,18 +5,22 @@
  * lists the tools and calls request_token. Its JSON stdout is what the test reads.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  Children,
+  CLI,
+  type CliResult,
+  cliEnv,
+  collect,
+  DEMO_POLICIES as POLICIES,
+  ROOT,
+} from "../helpers/cli-process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const INSPECTOR = join(ROOT, "node_modules/.bin/mcp-inspector-cli");
-const CLI = join(ROOT, "test/helpers/baton-cli.ts");
-const POLICIES = join(ROOT, "policies");
 const ALICE = "alice@example.com";
 /**
  * inspector-cli 1.0.3 finds its own package.json by testing `../package.json` against the
@@ -25,43 +29,21 @@ const ALICE = "alice@example.com";
  */
 const INSPECTOR_CWD = join(ROOT, "test");
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 let dir: string;
-const running = new Set<ChildProcess>();
+const children = new Children();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "baton-inspector-"));
+  dir = await children.tempDir("baton-inspector-");
 });
-afterEach(() => {
+afterEach(async () => {
   // The inspector spawns its CLI, which spawns baton: a test that timed out leaves a process
   // group behind. Each inspector runs in its own group, ended here by its leader's pid.
-  for (const child of running) {
-    if (child.pid !== undefined && child.exitCode === null) {
-      try {
-        process.kill(-child.pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-  running.clear();
+  await children.stopAll();
 });
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** The parent's environment without BATON_* settings, so that only flags configure baton. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_")));
-}
+afterAll(() => children.removeDirs());
 
 /** `mcp-inspector-cli --cli <baton mcp …> <method args>`, run to completion. */
-function inspect(methodArgs: readonly string[]): Promise<Run> {
+function inspect(methodArgs: readonly string[]): Promise<CliResult> {
   const baton = [
     process.execPath,
     "--import",
@@ -81,30 +63,16 @@ function inspect(methodArgs: readonly string[]): Promise<Run> {
   ];
   const child = spawn(process.execPath, [INSPECTOR, "--cli", ...baton, ...methodArgs], {
     cwd: INSPECTOR_CWD,
-    env: cleanEnv(),
+    env: cliEnv(),
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  running.add(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => {
-      running.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  children.track(child, { group: true });
+  return collect(child);
 }
 
 /** The inspector's JSON result; fails with its stderr when it did not succeed. */
-function resultOf(run: Run): any {
+function resultOf(run: CliResult): any {
   expect(run.code, run.stderr).toBe(0);
   return JSON.parse(run.stdout);
 }

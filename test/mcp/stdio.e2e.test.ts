@@ -20,20 +20,17 @@ import { createInterface } from "node:readline";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, TOKEN_TYPE } from "../helpers/broker.js";
+import { Children, DEMO_POLICIES, runBaton, spawnBaton } from "../helpers/cli-process.js";
 import {
   ALICE,
-  Children,
   callOk,
   callRefused,
   callTool,
   connectStdio,
-  DEMO_POLICIES,
   DEMO_SECRETS,
   decode,
   expectTools,
-  runBaton,
   type StdioSession,
-  spawnBaton,
   TOOL_NAMES,
   without,
 } from "../helpers/mcp.js";

@@ -20,6 +20,21 @@ import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { compilePolicy } from "../../src/policy/load.js";
 import { readActChain } from "../../src/tokens/act.js";
+import {
+  API_IDS,
+  API_MAX_TTL,
+  API_OF,
+  APIS,
+  type ApiId,
+  apiArb,
+  DEFAULT_SCOPES,
+  DEFAULT_TTL,
+  ELEVATED,
+  MAX_TTL,
+  randomScopesArb,
+  SCOPES,
+  ttlArb,
+} from "../helpers/arbitraries.js";
 import { type AgentCredentials, exchange, type Form, issuedCount } from "../helpers/assertions.js";
 import { sha256Hex, startTestBroker, type TestBroker, TOKEN_TYPE } from "../helpers/broker.js";
 
@@ -27,52 +42,6 @@ const USER = "alice@example.com";
 const AGENTS = ["a0", "a1", "a2", "a3", "a4"] as const;
 type AgentId = (typeof AGENTS)[number];
 const credentials = (id: AgentId): AgentCredentials => ({ id, secret: `${id}-property-secret` });
-
-const APIS = {
-  calendar: {
-    resource: "https://calendar.example.com",
-    max_ttl: "10m",
-    default_scopes: ["calendar.read"],
-    scopes: {
-      "calendar.read": "Read events",
-      "calendar.write": { description: "Change events", approval: "subject" },
-    },
-  },
-  flights: {
-    resource: "https://flights.example.com",
-    scopes: {
-      "flights.search": "Search flights",
-      "flights.book": { description: "Book a flight", approval: "subject" },
-    },
-  },
-  docs: {
-    resource: "https://docs.example.com/api",
-    max_ttl: "30m",
-    scopes: { "docs.read": "Read documents", "docs.write": "Write documents" },
-  },
-} as const;
-type ApiId = keyof typeof APIS;
-const API_IDS = Object.keys(APIS) as ApiId[];
-
-const DEFAULT_TTL = 300;
-const MAX_TTL = 3600;
-const API_MAX_TTL: Record<ApiId, number> = { calendar: 600, flights: MAX_TTL, docs: 1800 };
-const DEFAULT_SCOPES: Record<ApiId, readonly string[]> = {
-  calendar: ["calendar.read"],
-  flights: [],
-  docs: [],
-};
-const API_OF = new Map<string, ApiId>(
-  API_IDS.flatMap((api) => Object.keys(APIS[api].scopes).map((s) => [s, api] as [string, ApiId])),
-);
-const SCOPES = [...API_OF.keys()];
-const ELEVATED = new Set(
-  API_IDS.flatMap((api) =>
-    Object.entries(APIS[api].scopes)
-      .filter(([, v]) => typeof v === "object")
-      .map(([s]) => s),
-  ),
-);
 
 // ---------------------------------------------------------------------------------------------
 // What is drawn
@@ -112,12 +81,12 @@ const stepArb = fc.record({
   /** Picks the sub-agent: along the actor's edges unless `offEdge`. */
   target: fc.nat(),
   offEdge: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
-  api: fc.constantFrom(...API_IDS),
+  api: apiArb,
   /** `fit`: a subset of what could be granted; `random`: any scopes; `none`: no scope param. */
   scopeMode: fc.constantFrom("fit", "fit", "fit", "fit", "random", "random", "none"),
   mask: fc.nat(63),
-  randomScopes: fc.subarray(SCOPES, { minLength: 1 }),
-  ttl: fc.option(fc.integer({ min: 1, max: 7200 }), { nil: undefined }),
+  randomScopes: randomScopesArb,
+  ttl: ttlArb,
   /** Seconds the clock moves after the step: mostly a little, sometimes past a token's life. */
   advance: fc.oneof(
     { weight: 5, arbitrary: fc.integer({ min: 0, max: 60 }) },

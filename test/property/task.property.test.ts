@@ -28,6 +28,21 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { compilePolicy } from "../../src/policy/load.js";
 import { readActChain } from "../../src/tokens/act.js";
 import {
+  API_IDS,
+  API_MAX_TTL,
+  API_OF,
+  APIS,
+  type ApiId,
+  apiArb,
+  DEFAULT_SCOPES,
+  DEFAULT_TTL,
+  ELEVATED,
+  MAX_TTL,
+  randomScopesArb,
+  SCOPES,
+  ttlArb,
+} from "../helpers/arbitraries.js";
+import {
   type AgentCredentials,
   exchange,
   type Form,
@@ -42,53 +57,8 @@ const credentials = (id: string): AgentCredentials => ({ id, secret: `${id}-task
 /** Well-formed, never issued: names no task. */
 const UNKNOWN_TASK = `tsk_${"Q".repeat(22)}`;
 
-const APIS = {
-  calendar: {
-    resource: "https://calendar.example.com",
-    max_ttl: "10m",
-    default_scopes: ["calendar.read"],
-    scopes: {
-      "calendar.read": "Read events",
-      "calendar.write": { description: "Change events", approval: "subject" },
-    },
-  },
-  flights: {
-    resource: "https://flights.example.com",
-    scopes: {
-      "flights.search": "Search flights",
-      "flights.book": { description: "Book a flight", approval: "subject" },
-    },
-  },
-  docs: {
-    resource: "https://docs.example.com/api",
-    max_ttl: "30m",
-    scopes: { "docs.read": "Read documents", "docs.write": "Write documents" },
-  },
-} as const;
-type ApiId = keyof typeof APIS;
-const API_IDS = Object.keys(APIS) as ApiId[];
-
-const DEFAULT_TTL = 300;
-const MAX_TTL = 3600;
 const DEFAULT_MAX_TASK_TTL = 8 * 3600;
 const DEFAULT_MAX_TASK_TOKENS = 1000;
-const API_MAX_TTL: Record<ApiId, number> = { calendar: 600, flights: MAX_TTL, docs: 1800 };
-const DEFAULT_SCOPES: Record<ApiId, readonly string[]> = {
-  calendar: ["calendar.read"],
-  flights: [],
-  docs: [],
-};
-const API_OF = new Map<string, ApiId>(
-  API_IDS.flatMap((api) => Object.keys(APIS[api].scopes).map((s) => [s, api] as [string, ApiId])),
-);
-const SCOPES = [...API_OF.keys()];
-const ELEVATED = new Set(
-  API_IDS.flatMap((api) =>
-    Object.entries(APIS[api].scopes)
-      .filter(([, v]) => typeof v === "object")
-      .map(([s]) => s),
-  ),
-);
 
 // ---------------------------------------------------------------------------------------------
 // What is drawn
@@ -145,7 +115,7 @@ const stepArb = fc.record({
   /** Picks the sub-agent: along the actor's edges unless `offEdge`. */
   target: fc.nat(),
   offEdge: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
-  api: fc.constantFrom(...API_IDS),
+  api: apiArb,
   /**
    * `fit`: a subset of what could be granted; `outside`: that plus a scope everything but the
    * ceiling allows; `random`: any scopes; `none`: no scope parameter.
@@ -153,8 +123,8 @@ const stepArb = fc.record({
   scopeMode: fc.constantFrom("fit", "fit", "fit", "fit", "outside", "outside", "random", "none"),
   /** Picks a subset of what fits: often all of it, so that deep tokens still hold something. */
   mask: fc.oneof(fc.constant(63), fc.nat(63)),
-  randomScopes: fc.subarray(SCOPES, { minLength: 1 }),
-  ttl: fc.option(fc.integer({ min: 1, max: 7200 }), { nil: undefined }),
+  randomScopes: randomScopesArb,
+  ttl: ttlArb,
   /** `auto`: the opener names the task, a delegation token carries it; `same`: name it again too. */
   taskId: fc.constantFrom(..."auto ".repeat(8).trim().split(" "), "same", "same", "unknown"),
   /** Seconds the clock moves after the step, or to just past the deadline. */

@@ -7,19 +7,22 @@
  * in), so a reload never reads half a file. Times are measured from the rename.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { cp, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import type { ChildProcess } from "node:child_process";
+import { cp, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
+import {
+  Children,
+  DEMO_POLICIES as POLICIES,
+  runCli,
+  type Served,
+  startServe,
+  stopChild,
+} from "../helpers/cli-process.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = join(ROOT, "test/helpers/baton-cli.ts");
-const POLICIES = join(ROOT, "policies");
 const USER = "alice@example.com";
 const FLIGHTS = "https://flights.example.com";
 const CALENDAR = "https://calendar.example.com";
@@ -51,46 +54,15 @@ interface AuditRecord {
   readonly kind?: string;
 }
 
-const running = new Set<ChildProcess>();
-const tempDirs: string[] = [];
+const children = new Children();
 /** Every audit file a test wrote: the last test checks each event carries `policy`. */
 const auditFiles: string[] = [];
 
 afterEach(async () => {
   // Never leave a broker running: stop every child this test started, by its pid.
-  await Promise.all([...running].map((child) => stopChild(child, "SIGKILL")));
+  await children.stopAll();
 });
-afterAll(async () => {
-  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-/** The parent's environment without BATON_* settings, plus the ones a test names. */
-function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("BATON_")),
-  );
-  return { ...env, ...extra };
-}
-
-function start(args: readonly string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-    cwd: ROOT,
-    env: cliEnv(env),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  return child;
-}
-
-/** Sends `signal` to the child's pid and waits for it to exit; its exit code. */
-function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM") {
-  return new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-    child.once("exit", (code) => resolve(code));
-    if (child.pid !== undefined) process.kill(child.pid, signal);
-  });
-}
+afterAll(() => children.removeDirs());
 
 /** Polls `probe` every 10 ms until it returns a value; fails after `timeoutMs`. */
 async function until<T>(
@@ -109,14 +81,20 @@ async function until<T>(
 
 /** One running `baton serve` and everything around it, all in one temp dir. */
 class Broker {
-  stderr = "";
   readonly dir: string;
   readonly url: string;
   readonly child: ChildProcess;
-  private constructor(dir: string, url: string, child: ChildProcess) {
+  private readonly served: Served;
+  private constructor(dir: string, served: Served) {
     this.dir = dir;
-    this.url = url;
-    this.child = child;
+    this.served = served;
+    this.url = served.url;
+    this.child = served.proc;
+  }
+
+  /** What the broker wrote to stderr so far. */
+  get stderr(): string {
+    return this.served.stderr();
   }
 
   get policies() {
@@ -141,39 +119,23 @@ class Broker {
 
   /** Copies the demo policies, starts `baton serve`, resolves once it has printed its banner. */
   static async start(env: Record<string, string> = {}): Promise<Broker> {
-    const dir = await mkdtemp(join(tmpdir(), "baton-reload-"));
-    tempDirs.push(dir);
+    const dir = await children.tempDir("baton-reload-");
     auditFiles.push(join(dir, "audit.jsonl"));
     await cp(POLICIES, join(dir, "policies"), { recursive: true });
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const child = start(
-      ["serve", "--host", "127.0.0.1", "--port", String(port), ...Broker.shared(dir, url)],
-      env,
-    );
-    const broker = new Broker(dir, url, child);
-    child.stderr?.on("data", (chunk) => {
-      broker.stderr += chunk;
-    });
-    let stdout = "";
-    await new Promise<void>((resolve, reject) => {
-      child.stdout?.on("data", (chunk) => {
-        stdout += chunk;
-        if (stdout.includes("Baton is serving on")) resolve();
-      });
-      child.once("exit", (code) => reject(new Error(`serve exited (${code}): ${broker.stderr}`)));
-    });
-    return broker;
+    const served = await startServe(children, { port, args: Broker.shared(dir, url), env });
+    return new Broker(dir, served);
   }
 
   /** `baton dev-token` against the same store and issuer: the subject token it prints. */
   async devToken(): Promise<string> {
-    const child = start(["dev-token", "--user", USER, ...Broker.shared(this.dir, this.url)]);
-    let stdout = "";
-    child.stdout?.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    const code = await new Promise((resolve) => child.once("close", resolve));
+    const { code, stdout } = await runCli(children, [
+      "dev-token",
+      "--user",
+      USER,
+      ...Broker.shared(this.dir, this.url),
+    ]);
     expect(code).toBe(0);
     return stdout.trim();
   }

@@ -17,15 +17,14 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { Children, DEMO_POLICIES } from "../helpers/cli-process.js";
 import {
   ALICE,
   BOB,
-  Children,
   callOk,
   callRefused,
   connectHttp,
   connectStdio,
-  DEMO_POLICIES,
   decode,
 } from "../helpers/mcp.js";
 import { introspect, whoami } from "../helpers/tasks.js";
