@@ -148,6 +148,8 @@ function policyData(draw: PolicyDraw): Record<string, unknown> {
       max_ttl: "1h",
       max_depth: draw.maxDepth,
       dev_issuer: true,
+      // Approvals pile up across runs on one broker: the cap is not what this property is about.
+      max_open_approvals: 1000,
     },
     apis: APIS,
     agents: Object.fromEntries(
@@ -189,10 +191,17 @@ function plan(model: Model, held: Held, step: Step, now: number): Plan {
         ? (apis.find((a) => grantableAt(a).length > 0) ?? step.api)
         : step.api;
     const grantable = grantableAt(api);
+    const grantableIgnoringApproval = (scope: string) =>
+      API_OF.get(scope) === api && mine.has(scope) && (held.scopes?.has(scope) ?? true);
     const requested = pickScopes(step, grantable);
     const scopes = requested ?? DEFAULT_SCOPES[api];
     if (scopes.length === 0) violations.add("invalid_scope");
-    if (scopes.some((s) => !grantable.includes(s))) violations.add("invalid_scope");
+    // Rule 6: a scope that would be granted but for its `approval:` waits for a human
+    // (authorization_pending, nothing issued); any other misfit is invalid_scope first.
+    const approvable = (scope: string) => ELEVATED.has(scope) && grantableIgnoringApproval(scope);
+    const misfits = scopes.filter((s) => !grantable.includes(s));
+    if (misfits.some((s) => !approvable(s))) violations.add("invalid_scope");
+    else if (misfits.length > 0) violations.add("authorization_pending");
     const exp = Math.min(
       now + (step.ttl ?? DEFAULT_TTL),
       now + API_MAX_TTL[api],
@@ -368,6 +377,6 @@ it("along random delegation chains, scope and exp never grow and act is the exac
         }
       },
     ),
-    { numRuns: 50 },
+    { numRuns: Number(process.env.CHAIN_PROPERTY_RUNS ?? 50) },
   );
 }, 120_000);
