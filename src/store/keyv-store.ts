@@ -1,6 +1,7 @@
 /**
  * The keyv adapter for the store port: `sqlite://PATH` (the embedded default, shareable by
- * several processes) and `memory://` (tests).
+ * several processes), `redis://HOST:PORT[/DB]` (many nodes, in `redis-backend.ts`) and
+ * `memory://` (tests).
  *
  * The only file that imports keyv (design §5). keyv does the plain reads and writes. The
  * operations that decide who owns a record, `add` and `delete`, and the counter behind budgets,
@@ -21,8 +22,17 @@
 import { mkdir, open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { KeyvSqlite } from "@keyv/sqlite";
-import { type DeserializedData, Keyv } from "keyv";
 import { storeUnavailable } from "../errors.js";
+import {
+  type Backend,
+  deserialize,
+  isCountable,
+  isExpired,
+  newKeyv,
+  serialize,
+  withDeadline,
+} from "./keyv-record.js";
+import { redisBackend } from "./redis-backend.js";
 import type { Store } from "./store.js";
 
 export interface KeyvStoreOptions {
@@ -31,11 +41,20 @@ export interface KeyvStoreOptions {
    * would let namespace `a` key `b:c` and namespace `a:b` key `c` name the same row.
    */
   namespace?: string;
+  /**
+   * Told of backend errors that happen outside any call (a Redis connection lost while idle),
+   * for logs and metrics. Errors inside a call reach the caller as `storeUnavailable`.
+   */
+  onError?: (error: unknown) => void;
+  /** Redis: the deadline of each command, after which the caller gets a 503. */
+  timeoutMs?: number;
 }
 
 const DEFAULT_NAMESPACE = "baton";
 const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]+$/;
-const EXPECTED_URLS = "expected sqlite://PATH or memory://";
+const EXPECTED_URLS = "expected sqlite://PATH, redis://HOST:PORT[/DB] or memory://";
+/** Redis' default command deadline: far above a healthy round trip, far below a hung request. */
+const DEFAULT_TIMEOUT_MS = 500;
 /** How long SQLite waits for another process's write lock before failing (then: 503). */
 const BUSY_TIMEOUT_MS = 5_000;
 
@@ -52,65 +71,40 @@ export async function openKeyvStore(url: string, options: KeyvStoreOptions = {})
   if (url.startsWith("sqlite://")) {
     return keyvStore(namespace, await sqliteBackend(sqlitePath(url)));
   }
-  // redis://HOST:PORT[/DB] (design §3.1) goes here: @keyv/redis, with add as SET NX PX and
-  // increment as a Lua script over the same record format (see Backend.increment).
+  if (url.startsWith("redis://") || url.startsWith("rediss://")) {
+    return keyvStore(
+      namespace,
+      await redisBackend(url, {
+        timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        onError: options.onError,
+      }),
+    );
+  }
   throw new Error(`--store: unsupported store URL${schemeOf(url)} (${EXPECTED_URLS})`);
 }
 
-/** What each backend must do atomically, on keys that already carry the namespace. */
-interface Backend {
-  readonly keyv: Keyv<unknown>;
-  /** Writes `record` unless a live record holds `key`, in one indivisible step. */
-  add(key: string, record: string, now: number): Promise<boolean> | boolean;
-  /**
-   * Adds 1 to the integer at `key` in one indivisible step and returns the new value: writes
-   * `fresh` (value 1) when no live record holds `key`, otherwise keeps the record's `expires`.
-   * Undefined, writing nothing, when the live value is not an integer below 2^53 - 1.
-   *
-   * Redis (later): a Lua script doing the same on the JSON record (GET, cjson.decode, check
-   * expiry and type, SET … KEEPTTL or PX). Plain INCR + PEXPIRE NX in a MULTI would be atomic
-   * too, but would store a bare integer that keyv's get cannot read as a record.
-   */
-  increment(
-    key: string,
-    fresh: string,
-    now: number,
-  ): Promise<number | undefined> | number | undefined;
-  /** Removes `key` in one indivisible step; the record it held, if any. */
-  take(key: string): Promise<string | undefined> | string | undefined;
-  close(): Promise<void>;
-}
-
-type StoredRecord<V> = DeserializedData<V>;
-
-// Plain JSON rather than keyv's default serializer, which rewrites strings that start with ":"
-// and turns ":base64:…" strings into Buffers. Store values are JSON already, and add() must
-// write exactly what keyv reads, synchronously for the Map.
-const serialize = <V>(record: StoredRecord<V>): string => JSON.stringify(record);
-const deserialize = <V>(raw: string): StoredRecord<V> => JSON.parse(raw) as StoredRecord<V>;
-const isExpired = (record: StoredRecord<unknown>, now: number): boolean =>
-  typeof record.expires === "number" && now > record.expires;
-/** A counter value increment() may add 1 to: the result must stay an exact JS integer. */
-const isCountable = (value: unknown): value is number =>
-  Number.isSafeInteger(value) && (value as number) < Number.MAX_SAFE_INTEGER;
-
 /** The port over keyv plus a backend's atomic operations. */
 function keyvStore(namespace: string, backend: Backend): Store {
-  const { keyv } = backend;
+  const { keyv, timeoutMs } = backend;
   // Prefixed here, not by keyv: keyv leaves a key that already starts with `<namespace>:` as it
   // is in get/set but prefixes it again in getMany, so `k` and `baton:k` would share a row.
   const prefixed = (key: string) => `${namespace}:${key}`;
   let closing: Promise<void> | undefined;
+  // A closed store refuses everything: some clients (node-redis) would quietly reconnect.
+  const run = <T>(operation: () => Promise<T> | T): Promise<T> =>
+    closing === undefined
+      ? guard(timeoutMs === undefined ? operation : () => withDeadline(operation(), timeoutMs))
+      : Promise.reject(storeUnavailable(new Error("the store is closed")));
   return {
     get<T>(key: string) {
-      return guard(() => keyv.get<T>(prefixed(key)));
+      return run(() => keyv.get<T>(prefixed(key)));
     },
     getMany<T>(keys: readonly string[]) {
-      return guard(() => keyv.getMany<T>(keys.map(prefixed)));
+      return run(() => keyv.getMany<T>(keys.map(prefixed)));
     },
     async set(key, value, ttlMs) {
       checkTtl(ttlMs);
-      const written = await guard(() => keyv.set(prefixed(key), value, ttlMs));
+      const written = await run(() => keyv.set(prefixed(key), value, ttlMs));
       // keyv reports an adapter that declined the write as `false` rather than throwing.
       if (!written) throw storeUnavailable(new Error("the store did not write the value"));
     },
@@ -118,20 +112,20 @@ function keyvStore(namespace: string, backend: Backend): Store {
       checkTtl(ttlMs);
       const now = Date.now();
       const record = serialize({ value, expires: ttlMs === undefined ? undefined : now + ttlMs });
-      return guard(() => backend.add(prefixed(key), record, now));
+      return run(() => backend.add(prefixed(key), record, now, ttlMs));
     },
     async increment(key, ttlMs) {
       checkTtl(ttlMs);
       const now = Date.now();
       const fresh = serialize({ value: 1, expires: ttlMs === undefined ? undefined : now + ttlMs });
-      const count = await guard(() => backend.increment(prefixed(key), fresh, now));
+      const count = await run(() => backend.increment(prefixed(key), fresh, now, ttlMs));
       // Not a 503: the backend answered, the key holds something else (a caller's mistake).
       if (count === undefined)
         throw new TypeError("the store value to increment is not an integer");
       return count;
     },
     async delete(key) {
-      const raw = await guard(() => backend.take(prefixed(key)));
+      const raw = await run(() => backend.take(prefixed(key)));
       // An expired record already reads as absent: removing it deletes nothing a caller could
       // have seen, so a consume-by-delete cannot succeed on a record that has run out.
       return raw !== undefined && !isExpired(deserialize(raw), Date.now());
@@ -156,16 +150,6 @@ async function guard<T>(operation: () => Promise<T> | T): Promise<T> {
 function checkTtl(ttlMs: number | undefined): void {
   if (ttlMs === undefined || (Number.isFinite(ttlMs) && ttlMs > 0)) return;
   throw new RangeError("a store TTL must be a positive number of milliseconds");
-}
-
-function newKeyv(store: KeyvSqlite | Map<string, string>): Keyv<unknown> {
-  return new Keyv<unknown>({
-    store,
-    useKeyPrefix: false,
-    serialize,
-    deserialize,
-    throwOnErrors: true,
-  });
 }
 
 // ---- memory:// ----------------------------------------------------------------------------

@@ -103,8 +103,8 @@ describe("design §5: layers point down only", () => {
 /** Each third-party package and where it may be imported (design §5, §7). */
 const HOMES: Record<string, (file: string) => boolean> = {
   jose: (f) => f.startsWith("tokens/"),
-  keyv: (f) => f === "store/keyv-store.ts",
-  "@keyv/": (f) => f === "store/keyv-store.ts",
+  keyv: (f) => f === "store/keyv-record.ts",
+  "@keyv/": (f) => f === "store/keyv-store.ts" || f === "store/redis-backend.ts",
   zod: (f) =>
     ["config.ts", "exchange/request.ts", "policy/schema.ts", "policy/json-schema.ts"].includes(f) ||
     f.startsWith("mcp/tools/"),

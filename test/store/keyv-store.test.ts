@@ -145,7 +145,7 @@ describe("openKeyvStore: URLs and options", () => {
     "memory:",
     "sqlite://",
     "file:///tmp/baton.db",
-    "redis://:hunter2@localhost:6379",
+    "postgres://baton:hunter2@localhost:5432/baton",
   ])("refuses %j with an error naming --store", async (url) => {
     const error = await openKeyvStore(url).then(
       () => undefined,
