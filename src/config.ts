@@ -14,6 +14,10 @@ export const DEFAULTS = {
   policies: "policies",
   store: "sqlite://data/baton.db",
   audit: "data/audit.jsonl",
+  /** Redis: how long one store operation may take before the request gets a 503. */
+  storeTimeoutMs: 500,
+  /** SIGTERM: how long requests in flight may take to finish before the process exits. */
+  shutdownGrace: "10s",
 } as const;
 
 export class ConfigError extends Error {
@@ -43,6 +47,12 @@ export const PortSchema = z.coerce
   .int({ error: "must be an integer" })
   .min(0, { error: "must be between 0 and 65535" })
   .max(65535, { error: "must be between 0 and 65535" });
+
+export const StoreTimeoutSchema = z.coerce
+  .number({ error: "must be a number of milliseconds" })
+  .int({ error: "must be a whole number of milliseconds" })
+  .min(10, { error: "must be between 10 and 60000 milliseconds" })
+  .max(60_000, { error: "must be between 10 and 60000 milliseconds" });
 
 export const DurationSchema = z
   .string()

@@ -5,6 +5,7 @@
  * @module main
  */
 
+import type { Server as HttpServer } from "node:http";
 import { type ServerType, serve } from "@hono/node-server";
 import { Command, Option } from "commander";
 import { openAuditLog } from "./audit/audit-log.js";
@@ -21,6 +22,7 @@ import {
   IssuerSchema,
   PortSchema,
   parseSetting,
+  StoreTimeoutSchema,
 } from "./config.js";
 import { BatonError } from "./errors.js";
 import { activatePolicy } from "./exchange/activate.js";
@@ -33,6 +35,7 @@ import { coreBackend } from "./mcp/core-backend.js";
 import { createMcpHttpHandler } from "./mcp/http-handler.js";
 import { remoteBackend } from "./mcp/remote-backend.js";
 import { serveStdio } from "./mcp/stdio.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { loadPolicy, PolicyError } from "./policy/load.js";
 import type { Policy } from "./policy/types.js";
 import { watchPolicyDir } from "./policy/watch.js";
@@ -45,6 +48,10 @@ interface BrokerOptions {
   readonly store: string;
   readonly issuer: string;
   readonly audit: string;
+  /** Redis: the deadline of one store operation. */
+  readonly storeTimeoutMs: number;
+  /** Told of every store error (logs, metrics). */
+  readonly onStoreError?: (error: unknown) => void;
 }
 
 export interface Broker {
@@ -65,15 +72,27 @@ export type ReloadOutcome =
 export async function openBroker(
   options: BrokerOptions,
   clock: Clock = systemClock,
+  metrics?: Metrics,
 ): Promise<Broker> {
   const policy = checkedPolicy(await loadPolicy(options.policies), options.issuer);
-  const store: Store = await openKeyvStore(options.store);
+  const onStoreError = options.onStoreError;
+  const store: Store = await openKeyvStore(options.store, {
+    timeoutMs: options.storeTimeoutMs,
+    onError: (error) => {
+      metrics?.storeError();
+      onStoreError?.(error);
+    },
+  });
   let sink: AuditSink | undefined;
   try {
     const keys = await openKeyRing(store, policy.broker.signingAlg, clock, policy.broker.maxTtl);
     sink = openAuditLog(options.audit, clock);
     let active = activatePolicy(policy);
-    const audit = withPolicyVersion(sink, () => active.policy.version);
+    // Metrics count from the audit stream: both doors, one mechanism.
+    const audit = withPolicyVersion(
+      metrics ? metrics.auditSink(sink) : sink,
+      () => active.policy.version,
+    );
     const deps: ExchangeDeps = {
       issuer: options.issuer,
       active: () => active,
@@ -177,9 +196,14 @@ const sharedOptions = (cmd: Command) =>
         .default(DEFAULTS.policies),
     )
     .addOption(
-      new Option("--store <url>", "sqlite://PATH or memory://")
+      new Option("--store <url>", "sqlite://PATH, redis://HOST:PORT[/DB] or memory://")
         .env("BATON_STORE")
         .default(DEFAULTS.store),
+    )
+    .addOption(
+      new Option("--store-timeout <ms>", "redis: deadline of one store operation")
+        .env("BATON_STORE_TIMEOUT_MS")
+        .default(String(DEFAULTS.storeTimeoutMs)),
     )
     .addOption(
       new Option("--issuer <url>", "issuer identifier (default: from host and port)").env(
@@ -195,6 +219,7 @@ const sharedOptions = (cmd: Command) =>
 interface SharedFlags {
   policies: string;
   store: string;
+  storeTimeout: string;
   issuer?: string;
   audit: string;
 }
@@ -206,7 +231,19 @@ function brokerOptions(flags: SharedFlags, host: string, port: number): BrokerOp
     "--issuer",
     "BATON_ISSUER",
   );
-  return { policies: flags.policies, store: flags.store, issuer, audit: flags.audit };
+  const storeTimeoutMs = parseSetting(
+    StoreTimeoutSchema,
+    flags.storeTimeout,
+    "--store-timeout",
+    "BATON_STORE_TIMEOUT_MS",
+  );
+  return {
+    policies: flags.policies,
+    store: flags.store,
+    issuer,
+    audit: flags.audit,
+    storeTimeoutMs,
+  };
 }
 
 /** Flags of the commands that do not listen: the issuer still defaults to the served one. */
@@ -220,8 +257,16 @@ function offlineOptions(flags: SharedFlags): BrokerOptions {
   return brokerOptions(flags, process.env.BATON_HOST ?? DEFAULTS.host, port);
 }
 
-async function serveCommand(flags: SharedFlags & { host: string; port: string; dev?: boolean }) {
+async function serveCommand(
+  flags: SharedFlags & { host: string; port: string; dev?: boolean; shutdownGrace: string },
+) {
   const port = parseSetting(PortSchema, flags.port, "--port", "BATON_PORT");
+  const grace = parseSetting(
+    DurationSchema,
+    flags.shutdownGrace,
+    "--shutdown-grace",
+    "BATON_SHUTDOWN_GRACE",
+  );
   const store = flags.store;
   if (store === "memory://" && !flags.dev) {
     // Design §3.1: a broker that forgets its keys and revocations on restart is for tests only.
@@ -238,17 +283,25 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
   const log = createLogger();
   // Listen first: with --port 0 the issuer (in every token) is known only once bound.
   let handle: ((request: Request) => Response | Promise<Response>) | undefined;
+  const inFlight = new InFlight();
   const { server, port: bound } = await listen(
     (request) =>
-      handle?.(request) ?? new Response(null, { status: 503, headers: { "Retry-After": "1" } }),
+      inFlight.track(
+        () =>
+          handle?.(request) ?? new Response(null, { status: 503, headers: { "Retry-After": "1" } }),
+      ),
     flags.host,
     port,
   );
+  const metrics = createMetrics();
   let broker: Broker;
   let options: BrokerOptions;
   try {
-    options = brokerOptions(flags, flags.host, bound);
-    broker = await openBroker(options);
+    options = {
+      ...brokerOptions(flags, flags.host, bound),
+      onStoreError: storeErrorLog(log),
+    };
+    broker = await openBroker(options, systemClock, metrics);
   } catch (err) {
     server.close();
     throw err;
@@ -275,23 +328,86 @@ async function serveCommand(flags: SharedFlags & { host: string; port: string; d
     },
     mcp: mcp.handle,
     allowedOrigins: guard.allowedOrigins,
+    metrics,
   }).fetch;
   const stopReloading = keepPolicyCurrent(broker, options.policies, log);
-  // A key rotated by `baton keys rotate` (or another node) is picked up without a restart.
-  const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), 30_000);
+  // A key rotated by `baton keys rotate` on any node is published, and signs, on every node
+  // within this interval; until then this node still verifies it (unknown kids re-read the
+  // store) and signs with the previous key, which stays valid.
+  const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), KEY_REFRESH_MS);
   refresh.unref();
   process.stdout.write(serveBanner(issuer, broker.deps.active().policy, options.policies, store));
 
-  const stop = () => {
+  // Graceful stop: refuse new connections, let requests in flight finish (up to the grace
+  // period), then end MCP sessions and close the store. No response is cut off.
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, inFlight: inFlight.count }, "stopping: finishing requests in flight");
     clearInterval(refresh);
     stopReloading();
-    void mcp.close();
-    server.close(() => {
-      broker.close().finally(() => process.exit(0));
-    });
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const finished = await inFlight.drained(grace * 1000);
+    if (!finished) log.warn({ inFlight: inFlight.count }, "grace period over; closing anyway");
+    await mcp.close();
+    (server as HttpServer).closeAllConnections();
+    await closed;
+    await broker.close();
+    process.exit(0);
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
+}
+
+/** How often a serving node re-reads the key ring (rotations by other nodes or the CLI). */
+const KEY_REFRESH_MS = 5_000;
+
+/** Counts requests being answered, so a stop can wait for them. */
+class InFlight {
+  count = 0;
+  #idle: (() => void)[] = [];
+
+  async track(answer: () => Response | Promise<Response>): Promise<Response> {
+    this.count++;
+    try {
+      return await answer();
+    } finally {
+      this.count--;
+      if (this.count === 0) for (const wake of this.#idle.splice(0)) wake();
+    }
+  }
+
+  /** True once nothing is in flight; false if `ms` passed first. */
+  drained(ms: number): Promise<boolean> {
+    if (this.count === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.#idle.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+/**
+ * Store errors, logged without flooding: a Redis outage fails every request, so the first error
+ * is logged and then at most one line per interval, with how many were not logged.
+ */
+function storeErrorLog(log: Logger, intervalMs = 10_000): (error: unknown) => void {
+  let last = 0;
+  let unlogged = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      unlogged++;
+      return;
+    }
+    log.error({ err: error, since_last: unlogged }, "store error: requests fail closed (503)");
+    last = now;
+    unlogged = 0;
+  };
 }
 
 const LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"];
@@ -410,7 +526,7 @@ async function devTokenCommand(
 async function keysRotateCommand(flags: SharedFlags) {
   const options = offlineOptions(flags);
   const policy = await loadPolicy(options.policies);
-  const store = await openKeyvStore(options.store);
+  const store = await openKeyvStore(options.store, { timeoutMs: options.storeTimeoutMs });
   const audit = openAuditLog(options.audit, systemClock);
   try {
     const { kid, previous } = await rotateKeys(
@@ -443,7 +559,13 @@ export function buildProgram(): Command {
       )
       .addOption(
         new Option("--port <port>", "listen port").env("BATON_PORT").default(String(DEFAULTS.port)),
-      ),
+      )
+      .addOption(
+        new Option("--shutdown-grace <duration>", "on SIGTERM, time for requests in flight")
+          .env("BATON_SHUTDOWN_GRACE")
+          .default(DEFAULTS.shutdownGrace),
+      )
+      .option("--dev", "allow memory:// (forgets everything on exit)"),
   ).action(serveCommand);
 
   const policy = program.command("policy").description("policy files");

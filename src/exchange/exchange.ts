@@ -1,9 +1,10 @@
 /**
  * The exchange core: one function behind both doors (POST /token and the MCP tools).
  *
- * It reads as the checklist of design §4: verify the subject (and actor), check the holder
- * and the lineage, resolve the one target, narrow scope, lifetime and chain, sign once,
- * record, audit. Every refusal is audited with the rule behind it.
+ * It reads as the checklist of design §4: count the attempt against the rate limits (§3.6),
+ * verify the subject (and actor), check the holder and the lineage, resolve the one target,
+ * narrow scope, lifetime and chain, sign once, record, audit. Every refusal is audited with
+ * the rule behind it.
  *
  * @module exchange/exchange
  */
@@ -20,6 +21,7 @@ import { pinPolicy } from "./activate.js";
 import { approversFor, requireApproval } from "./approval.js";
 import { recordToken } from "./lineage.js";
 import { extendChain, narrowExpiry, narrowScopes } from "./narrow.js";
+import { chargeAgentRate, chargeSubjectRate } from "./rate-limit.js";
 import type { Subject } from "./subject.js";
 import { resolveApi, resolveSubAgent } from "./target.js";
 import { chargeTask, resolveTask } from "./task-scope.js";
@@ -35,9 +37,12 @@ export async function exchangeToken(
   const now = deps.clock.now();
   let subject: Subject | undefined;
   try {
+    // Counted before anything else, refused or not: limits also stop probing (issue 6).
+    await chargeAgentRate(deps, caller.agentId, now);
     const accepted = await acceptSubject(deps, caller, request, now, (s) => {
       subject = s;
     });
+    await chargeSubjectRate(deps, accepted.subject.sub, now);
     const scope = await resolveTask(deps, accepted, request.taskId, now);
     const plan = request.requestedTokenType === TOKEN_TYPE.jwt ? planDelegation : planAccess;
     const grant = plan(policy, request, accepted.agent, accepted.subject, scope?.task, now);

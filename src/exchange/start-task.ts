@@ -12,6 +12,7 @@ import { acceptSubject, type PresentedTokens } from "./accept-subject.js";
 import { pinPolicy } from "./activate.js";
 import { approversFor, openApproval } from "./approval.js";
 import { narrowScopes } from "./narrow.js";
+import { chargeAgentRate, chargeSubjectRate } from "./rate-limit.js";
 import { type TaskView, taskView } from "./task-view.js";
 import type { Caller, ExchangeDeps } from "./types.js";
 
@@ -34,7 +35,10 @@ export async function startTask(
   const now = deps.clock.now();
   const { policy } = deps.active();
   const { broker } = policy;
+  // The same counters as token exchanges: opening tasks is no way around the limits.
+  await chargeAgentRate(deps, caller.agentId, now);
   const { agent, subject } = await acceptSubject(deps, caller, request, now);
+  await chargeSubjectRate(deps, subject.sub, now);
   if (subject.txn !== undefined)
     throw invalidRequest("A task cannot be opened inside another task", "task.nested");
   if ((request.scopes === undefined) === (request.template === undefined)) {

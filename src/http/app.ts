@@ -13,6 +13,8 @@ import type { HttpContext } from "./context.js";
 import { MAX_FORM_BYTES } from "./form.js";
 import { introspectionEndpoint } from "./introspection-endpoint.js";
 import { jwksEndpoint, metadataEndpoint, PATHS, resourceMetadataEndpoint } from "./metadata.js";
+import { metricsEndpoint, timeRequests } from "./metrics-endpoint.js";
+import { readinessEndpoint } from "./readiness.js";
 import { oauthError } from "./respond.js";
 import { revocationEndpoint } from "./revocation-endpoint.js";
 import { endTaskEndpoint, startTaskEndpoint } from "./task-endpoints.js";
@@ -27,6 +29,9 @@ export function createApp(ctx: HttpContext): Hono {
       oauthError(c, invalidRequest("The request body is too large", "request.too_large")),
   });
 
+  const { metrics } = ctx;
+  // First, so that it times every route below, and the refusals of their middleware too.
+  if (metrics) app.use("*", timeRequests(metrics));
   app.get(PATHS.metadata, metadataEndpoint(ctx));
   app.get(PATHS.jwks, jwksEndpoint(ctx));
   app.post(PATHS.token, limit, tokenEndpoint(ctx));
@@ -36,10 +41,13 @@ export function createApp(ctx: HttpContext): Hono {
   app.post(PATHS.tasks, limit, startTaskEndpoint(ctx));
   app.post(`${PATHS.tasks}/:id/end`, limit, endTaskEndpoint(ctx));
   app.post(`${PATHS.approvals}/:id/status`, limit, approvalStatusEndpoint(ctx));
-  // The policy version in force, so an operator can watch a rollout reach every node.
+  // Liveness, and the policy version in force, so an operator can watch a rollout reach
+  // every node. It never asks the store: that is readiness (/readyz).
   app.get("/healthz", (c) =>
     c.json({ status: "ok", policy_version: ctx.deps.active().policy.version }),
   );
+  app.get("/readyz", readinessEndpoint(ctx));
+  if (metrics) app.get("/metrics", metricsEndpoint(metrics));
   mountApprovalsPage(app, ctx);
 
   const { mcp } = ctx;

@@ -5,6 +5,7 @@
  */
 
 import type { ExchangeDeps } from "../exchange/types.js";
+import type { Metrics } from "../metrics/metrics.js";
 
 export interface HttpContext {
   readonly deps: ExchangeDeps;
@@ -16,4 +17,6 @@ export interface HttpContext {
   readonly allowedOrigins?: ReadonlySet<string>;
   /** The MCP endpoint, when served (handed over by main.ts: http/ never imports mcp/). */
   readonly mcp?: (request: Request) => Promise<Response>;
+  /** Served at `/metrics` and fed by every request; without it `/metrics` is not served. */
+  readonly metrics?: Metrics;
 }

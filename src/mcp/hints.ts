@@ -47,10 +47,23 @@ export async function hintFor(error: BatonError, context: RefusalContext): Promi
     case "temporarily_unavailable":
       return "The broker is briefly unavailable. Retry in a few seconds.";
     case "slow_down":
-      return "Too many requests. Wait before retrying.";
+      return slowDownHint(error);
     default:
       return "Do not retry the same request. Call whoami to see what this agent may do.";
   }
+}
+
+/**
+ * A rate limit or the approval cap (design §3.6): say how long, from Retry-After, so a model
+ * waits instead of retrying at once (each attempt counts against the limit again).
+ */
+function slowDownHint(error: BatonError): string {
+  const seconds = Number(error.headers["Retry-After"]);
+  const wait =
+    Number.isInteger(seconds) && seconds > 0
+      ? `wait ${seconds} second${seconds === 1 ? "" : "s"}`
+      : "wait a minute";
+  return `Too many requests: ${wait} before asking again. Retrying sooner only counts against the limit.`;
 }
 
 async function view(context: RefusalContext): Promise<SessionView | undefined> {

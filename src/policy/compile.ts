@@ -18,6 +18,8 @@ import type {
   Api,
   BrokerSettings,
   Policy,
+  RateLimit,
+  RateLimits,
   Scope,
   TaskTemplate,
   TrustedIssuer,
@@ -125,7 +127,25 @@ function toBroker(
     ...("approval_webhook" in entry && entry.approval_webhook !== undefined
       ? { approvalWebhook: entry.approval_webhook }
       : {}),
+    ...("rate_limit" in entry && entry.rate_limit !== undefined
+      ? { rateLimit: toRateLimits(entry.rate_limit) }
+      : {}),
   };
+}
+
+type RateLimitsEntry = NonNullable<NonNullable<PolicyFile["broker"]>["rate_limit"]>;
+
+function toRateLimits(entry: RateLimitsEntry): RateLimits {
+  return {
+    ...(entry.per_agent !== undefined && { perAgent: parseRate(entry.per_agent) }),
+    ...(entry.per_subject !== undefined && { perSubject: parseRate(entry.per_subject) }),
+  };
+}
+
+/** `600/1m` → 600 requests per 60 s. The schema (RATE_PATTERN) has checked the text. */
+function parseRate(text: string): RateLimit {
+  const [requests = "", window = ""] = text.split("/");
+  return { requests: Number(requests), windowSeconds: parseDuration(window) };
 }
 
 function toIssuer(entry: IssuerEntry): TrustedIssuer {
@@ -171,6 +191,7 @@ function toAgent(id: string, entry: AgentEntry): Agent {
     delegateTo: new Set(entry.delegate_to),
     impersonate: entry.impersonate,
     disabled: entry.disabled,
+    ...(entry.rate_limit !== undefined && { rateLimit: parseRate(entry.rate_limit) }),
   };
 }
 

@@ -16,6 +16,11 @@ import { DURATION_PATTERN } from "./duration.js";
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** Scope names: the `scope` claim is space-separated (RFC 6749 §3.3), so no spaces here. */
 export const SCOPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$/;
+/**
+ * A rate limit: `REQUESTS/DURATION`, e.g. `600/1m`. The count is a positive whole number (no
+ * sign, no leading zero); the window is a policy duration (duration.ts), so it is whole seconds.
+ */
+export const RATE_PATTERN = /^[1-9][0-9]{0,6}\/[1-9][0-9]{0,5}[smh]$/;
 /** Asymmetric JWS algorithms only: `none` and HMAC (a shared secret) are never accepted. */
 export const JWS_ALGORITHMS = [
   "RS256",
@@ -84,6 +89,10 @@ const ScopeName = z
 const Duration = z
   .string()
   .regex(DURATION_PATTERN, "must be a duration: a whole number and s, m or h (e.g. 30s, 5m, 1h)");
+const RATE_MESSAGE =
+  "expected REQUESTS/DURATION, such as 600/1m: a whole number of requests per 30s, 5m or 1h";
+// A bare `600` is a YAML number, not a string: it gets the same message, not a type error.
+const Rate = z.string({ error: RATE_MESSAGE }).regex(RATE_PATTERN, RATE_MESSAGE);
 const Approval = Id.describe(
   "Who approves: `subject` (the user the agent works for) or the id of a group under `approvers`.",
 );
@@ -127,6 +136,17 @@ const Jwk = z
 const Jwks = strict({
   keys: z.array(Jwk).min(1, "needs at least one key").describe("The public keys."),
 }).describe("A JWK Set (RFC 7517 §5) of public keys, inline.");
+
+const RateLimits = strict({
+  per_agent: Rate.optional().describe(
+    "Most exchange attempts (and task starts) by one agent per window, across all nodes, e.g. 600/1m. An agent's own rate_limit overrides it.",
+  ),
+  per_subject: Rate.optional().describe(
+    "Most exchange attempts (and task starts) on behalf of one subject (`sub`) per window, whatever the agent, across all nodes, e.g. 300/1m.",
+  ),
+}).describe(
+  "Shared rate limits (fixed windows, counted in the store): past one, 429 slow_down with Retry-After. Absent: no limit.",
+);
 
 const Broker = strict({
   signing_alg: z
@@ -182,6 +202,7 @@ const Broker = strict({
     .describe(
       "Called with a JSON POST (no tokens) on each new approval request, e.g. to notify approvers.",
     ),
+  rate_limit: RateLimits.optional(),
 }).describe("Broker settings. At most one file may hold this section.");
 
 const Issuer = strict({
@@ -287,6 +308,9 @@ const Agent = strict({
     .boolean()
     .default(false)
     .describe("A disabled agent authenticates but may not exchange. Use it to cut an agent off."),
+  rate_limit: Rate.optional().describe(
+    "Most exchange attempts (and task starts) by this agent per window, e.g. 1200/1m: overrides broker.rate_limit.per_agent.",
+  ),
 })
   .superRefine((agent, ctx) => {
     if (agent.secret_sha256 === undefined && agent.jwks === undefined) {

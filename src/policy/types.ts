@@ -12,6 +12,20 @@ export type SigningAlg = "EdDSA" | "ES256";
 /** A JSON Web Key, as found in policy files (public members only). */
 export type PublicJwk = Readonly<Record<string, unknown>> & { kty: string };
 
+/** At most `requests` attempts per fixed window of `windowSeconds` (policy `600/1m`). */
+export interface RateLimit {
+  readonly requests: number;
+  readonly windowSeconds: number;
+}
+
+/** The broker-wide rate limits; an absent one means no limit. */
+export interface RateLimits {
+  /** Per agent (an agent's own `rateLimit` overrides it). */
+  readonly perAgent?: RateLimit;
+  /** Per subject (`sub`), whatever agent acts for it. */
+  readonly perSubject?: RateLimit;
+}
+
 export interface BrokerSettings {
   readonly signingAlg: SigningAlg;
   /** Lifetime when a request names none (seconds). */
@@ -32,6 +46,8 @@ export interface BrokerSettings {
   readonly maxOpenApprovals: number;
   /** Notified (JSON POST, no tokens) of each new approval request. */
   readonly approvalWebhook?: string;
+  /** Shared by every node through the store; absent means no limit. */
+  readonly rateLimit?: RateLimits;
 }
 
 /** An outside identity provider whose tokens may be subject (or actor) tokens. */
@@ -80,6 +96,8 @@ export interface Agent {
   readonly impersonate: boolean;
   /** A disabled agent authenticates but may not exchange (`unauthorized_client`). */
   readonly disabled: boolean;
+  /** Overrides the broker's `rateLimit.perAgent` for this agent. */
+  readonly rateLimit?: RateLimit;
 }
 
 export interface TaskTemplate {

@@ -42,8 +42,9 @@ export interface KeyvStoreOptions {
    */
   namespace?: string;
   /**
-   * Told of backend errors that happen outside any call (a Redis connection lost while idle),
-   * for logs and metrics. Errors inside a call reach the caller as `storeUnavailable`.
+   * Told of every backend error, for logs and metrics: each failed operation (which also
+   * reaches its caller as `storeUnavailable`) and connection errors outside any call (a Redis
+   * connection lost while idle).
    */
   onError?: (error: unknown) => void;
   /** Redis: the deadline of each command, after which the caller gets a 503. */
@@ -67,24 +68,30 @@ export async function openKeyvStore(url: string, options: KeyvStoreOptions = {})
   if (!NAMESPACE_PATTERN.test(namespace)) {
     throw new Error(`store namespace must match ${NAMESPACE_PATTERN}`);
   }
-  if (url === "memory://") return keyvStore(namespace, memoryBackend());
+  const { onError } = options;
+  if (url === "memory://") return keyvStore(namespace, memoryBackend(), onError);
   if (url.startsWith("sqlite://")) {
-    return keyvStore(namespace, await sqliteBackend(sqlitePath(url)));
+    return keyvStore(namespace, await sqliteBackend(sqlitePath(url)), onError);
   }
   if (url.startsWith("redis://") || url.startsWith("rediss://")) {
     return keyvStore(
       namespace,
       await redisBackend(url, {
         timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        onError: options.onError,
+        onError,
       }),
+      onError,
     );
   }
   throw new Error(`--store: unsupported store URL${schemeOf(url)} (${EXPECTED_URLS})`);
 }
 
 /** The port over keyv plus a backend's atomic operations. */
-function keyvStore(namespace: string, backend: Backend): Store {
+function keyvStore(
+  namespace: string,
+  backend: Backend,
+  onError: ((error: unknown) => void) | undefined,
+): Store {
   const { keyv, timeoutMs } = backend;
   // Prefixed here, not by keyv: keyv leaves a key that already starts with `<namespace>:` as it
   // is in get/set but prefixes it again in getMany, so `k` and `baton:k` would share a row.
@@ -93,7 +100,10 @@ function keyvStore(namespace: string, backend: Backend): Store {
   // A closed store refuses everything: some clients (node-redis) would quietly reconnect.
   const run = <T>(operation: () => Promise<T> | T): Promise<T> =>
     closing === undefined
-      ? guard(timeoutMs === undefined ? operation : () => withDeadline(operation(), timeoutMs))
+      ? guard(
+          timeoutMs === undefined ? operation : () => withDeadline(operation(), timeoutMs),
+          onError,
+        )
       : Promise.reject(storeUnavailable(new Error("the store is closed")));
   return {
     get<T>(key: string) {
@@ -138,10 +148,14 @@ function keyvStore(namespace: string, backend: Backend): Store {
 }
 
 /** Every backend error, whatever its shape, becomes a 503 (design §4 rule 8). */
-async function guard<T>(operation: () => Promise<T> | T): Promise<T> {
+async function guard<T>(
+  operation: () => Promise<T> | T,
+  onError?: (error: unknown) => void,
+): Promise<T> {
   try {
     return await operation();
   } catch (error) {
+    onError?.(error);
     throw storeUnavailable(error);
   }
 }

@@ -142,7 +142,10 @@ async function buildKeyRing(store: Store, initial: StoredRing, clock: Clock): Pr
   const reload = async () => {
     lastReload = clock.now();
     const ring = await store.get<StoredRing>(RING_KEY);
-    if (ring) state = await importRing(ring, clock.now());
+    // Serving nodes re-read the ring every few seconds: import keys only when something changed.
+    if (ring && fingerprint(ring, clock.now()) !== state.fingerprint) {
+      state = await importRing(ring, clock.now());
+    }
   };
   return {
     signingKey: () => state.signing,
@@ -158,8 +161,17 @@ async function buildKeyRing(store: Store, initial: StoredRing, clock: Clock): Pr
   };
 }
 
+const publishedAt = (ring: StoredRing, now: number) =>
+  ring.keys.filter((k) => (k.publishUntil ?? Number.POSITIVE_INFINITY) > now);
+
+/** What decides the imported state: the published kids, and which one signs. */
+const fingerprint = (ring: StoredRing, now: number) =>
+  `${currentKey(ring).kid}|${publishedAt(ring, now)
+    .map((k) => k.kid)
+    .join(",")}`;
+
 async function importRing(ring: StoredRing, now: number) {
-  const published = ring.keys.filter((k) => (k.publishUntil ?? Number.POSITIVE_INFINITY) > now);
+  const published = publishedAt(ring, now);
   const verification = new Map<string, CryptoKey>();
   for (const k of published) {
     verification.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);
@@ -170,5 +182,10 @@ async function importRing(ring: StoredRing, now: number) {
     alg: current.alg,
     key: (await importJWK(current.privateJwk, current.alg)) as CryptoKey,
   };
-  return { signing, verification, jwks: { keys: published.map((k) => ({ ...k.publicJwk })) } };
+  return {
+    signing,
+    verification,
+    jwks: { keys: published.map((k) => ({ ...k.publicJwk })) },
+    fingerprint: fingerprint(ring, now),
+  };
 }

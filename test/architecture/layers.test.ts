@@ -42,7 +42,8 @@ const imports: Import[] = sourceFiles(SRC).flatMap((file) => {
 function layer(file: string): number {
   if (file === "errors.ts" || file === "clock.ts") return 0;
   const top = file.split("/")[0] as string;
-  if (["policy", "tokens", "store", "audit", "tasks", "approvals"].includes(top)) return 1;
+  if (["policy", "tokens", "store", "audit", "tasks", "approvals", "metrics"].includes(top))
+    return 1;
   if (top === "exchange") return 2;
   if (["http", "mcp", "cli", "config.ts", "log.ts"].includes(top)) return 3;
   if (file === "main.ts") return 4;
@@ -114,6 +115,7 @@ const HOMES: Record<string, (file: string) => boolean> = {
   pino: (f) => f === "log.ts",
   commander: (f) => f === "main.ts",
   yaml: (f) => f === "policy/load.ts",
+  "prom-client": (f) => f.startsWith("metrics/"),
 };
 
 describe("design §5: each third-party package lives in one place", () => {

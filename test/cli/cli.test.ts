@@ -277,4 +277,52 @@ describe("baton serve (design §3.1, §3.2)", () => {
       expect(result.stderr).toMatch(/^baton: --issuer \(BATON_ISSUER\): .+\n$/);
     }
   });
+
+  it.each([
+    [["--store-timeout", "soon"], /^baton: --store-timeout \(BATON_STORE_TIMEOUT_MS\): must be/],
+    [
+      ["--store-timeout", "0"],
+      /^baton: --store-timeout \(BATON_STORE_TIMEOUT_MS\): must be between/,
+    ],
+    [
+      ["--shutdown-grace", "5x"],
+      /^baton: --shutdown-grace \(BATON_SHUTDOWN_GRACE\): must be a duration/,
+    ],
+    [["--port", "70000"], /^baton: --port \(BATON_PORT\): must be between 0 and 65535/],
+    [["--store", "memory://"], /^baton: --store \(BATON_STORE\): memory:\/\/ .* unless --dev/],
+    [["--store", "mysql://db/baton"], /^baton: --store: unsupported store URL scheme "mysql:"/],
+  ])("exits 1 naming the setting for serve %j", async (flags, message) => {
+    const dir = await tempDir();
+    const result = await baton([
+      "serve",
+      "--port",
+      String(await freePort()),
+      ...shared(dir),
+      ...(flags as string[]),
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(message as RegExp);
+    expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+
+  it("exits 1 within the deadline naming --store when Redis does not answer, never its password", async () => {
+    const dir = await tempDir();
+    const port = await freePort();
+    const started = Date.now();
+    const result = await baton([
+      "serve",
+      "--port",
+      String(await freePort()),
+      ...shared(dir),
+      "--store",
+      `redis://:hunter2@127.0.0.1:${port}`,
+      "--store-timeout",
+      "300",
+    ]);
+    expect(result.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.stderr).toMatch(/--store: cannot connect to redis:\/\/127\.0\.0\.1:\d+/);
+    expect(result.stderr).not.toContain("hunter2");
+  });
 });

@@ -14,6 +14,7 @@ import type { ActivePolicy, ExchangeDeps } from "../../src/exchange/types.js";
 import { createApp } from "../../src/http/app.js";
 import { PATHS } from "../../src/http/metadata.js";
 import { createMcpHttpHandler } from "../../src/mcp/http-handler.js";
+import { createMetrics, type Metrics } from "../../src/metrics/metrics.js";
 import { compilePolicy } from "../../src/policy/load.js";
 import type { Policy } from "../../src/policy/types.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
@@ -41,6 +42,8 @@ export interface TestBroker {
   readonly clock: ReturnType<typeof fixedClock>;
   /** Every audit event recorded so far, in order. */
   readonly events: AuditEvent[];
+  /** The broker's metrics (served at `/metrics`), fed as main.ts feeds them. */
+  readonly metrics: Metrics;
   /** The trusted outside issuer `https://idp.test` (ES256) and its private key. */
   readonly idp: { readonly issuer: string; readonly key: KeyPair };
   /** The researcher agent's private_key_jwt key (EdDSA). */
@@ -91,14 +94,18 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   options.editPolicy?.(data);
   let active: ActivePolicy = activatePolicy(compilePolicy([{ file: "test.yaml", data }]));
 
-  const store = await openKeyvStore(options.store ?? "memory://");
+  const metrics = createMetrics();
+  const store = await openKeyvStore(options.store ?? "memory://", {
+    onError: () => metrics.storeError(),
+  });
   const keys = await openKeyRing(
     store,
     active.policy.broker.signingAlg,
     clock,
     active.policy.broker.maxTtl,
   );
-  const audit = memoryAuditLog();
+  const memoryAudit = memoryAuditLog();
+  const audit = metrics.auditSink(memoryAudit);
   const deps: ExchangeDeps = { issuer, active: () => active, keys, store, audit, clock };
   const mcp = createMcpHttpHandler({
     deps,
@@ -108,6 +115,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
   });
   const app = createApp({
     mcp: mcp.handle,
+    metrics,
     deps,
     assertionAudiences: [
       issuer,
@@ -135,7 +143,8 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     },
     store,
     clock,
-    events: audit.events,
+    events: memoryAudit.events,
+    metrics,
     idp: { issuer: "https://idp.test", key: idpKey },
     researcherKey,
     secrets,

@@ -116,6 +116,10 @@ describe("the demo policies in policies/", () => {
       maxTaskTokens: 1000,
       approvalTtl: 600,
       maxOpenApprovals: 10,
+      rateLimit: {
+        perAgent: { requests: 600, windowSeconds: 60 },
+        perSubject: { requests: 600, windowSeconds: 60 },
+      },
     });
     expect([...policy.apis.keys()]).toEqual(["calendar", "flights", "payments"]);
     expect([...policy.apisByResource.keys()]).toEqual([
