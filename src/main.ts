@@ -5,7 +5,7 @@
  * @module main
  */
 
-import type { Server as HttpServer } from "node:http";
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import { type ServerType, serve } from "@hono/node-server";
 import { Command, Option } from "commander";
 import { openAuditLog } from "./audit/audit-log.js";
@@ -283,16 +283,13 @@ async function serveCommand(
   const log = createLogger();
   // Listen first: with --port 0 the issuer (in every token) is known only once bound.
   let handle: ((request: Request) => Response | Promise<Response>) | undefined;
-  const inFlight = new InFlight();
   const { server, port: bound } = await listen(
     (request) =>
-      inFlight.track(
-        () =>
-          handle?.(request) ?? new Response(null, { status: 503, headers: { "Retry-After": "1" } }),
-      ),
+      handle?.(request) ?? new Response(null, { status: 503, headers: { "Retry-After": "1" } }),
     flags.host,
     port,
   );
+  const inFlight = new InFlight(server as HttpServer);
   const metrics = createMetrics();
   let broker: Broker;
   let options: BrokerOptions;
@@ -363,19 +360,27 @@ async function serveCommand(
 /** How often a serving node re-reads the key ring (rotations by other nodes or the CLI). */
 const KEY_REFRESH_MS = 5_000;
 
-/** Counts requests being answered, so a stop can wait for them. */
+/**
+ * Counts requests being answered, so a stop can wait for them. Counted at the HTTP server, from
+ * the request until its response is written in full (or its connection is gone): an MCP POST
+ * answers with an event stream that carries the tool's result after the handler returned. A
+ * session's long-lived GET event stream is not a request in flight: it ends with the session.
+ */
 class InFlight {
   count = 0;
   #idle: (() => void)[] = [];
 
-  async track(answer: () => Response | Promise<Response>): Promise<Response> {
-    this.count++;
-    try {
-      return await answer();
-    } finally {
-      this.count--;
-      if (this.count === 0) for (const wake of this.#idle.splice(0)) wake();
-    }
+  constructor(server: HttpServer) {
+    server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+      const listening =
+        request.method === "GET" && request.headers.accept?.includes("text/event-stream");
+      if (listening) return;
+      this.count++;
+      response.once("close", () => {
+        this.count--;
+        if (this.count === 0) for (const wake of this.#idle.splice(0)) wake();
+      });
+    });
   }
 
   /** True once nothing is in flight; false if `ms` passed first. */

@@ -22,6 +22,7 @@ import { invalidToken } from "../errors.js";
 import type { TrustedIssuer } from "../policy/types.js";
 import type { KeyRing } from "./key-ring.js";
 import { BROKER_ALGORITHMS } from "./token-types.js";
+import { VerifiedTokens } from "./verified-cache.js";
 
 /** Verified JWT claims (the core reads them; only this folder imports jose). */
 export type Claims = JWTPayload;
@@ -76,8 +77,16 @@ export function verifyBrokerJwt(
     if (!key) throw new errors.JWKSNoMatchingKey();
     return key;
   };
-  return verifyJwt(token, getKey, [...BROKER_ALGORITHMS], expected, 0, rule);
+  let cache = brokerCaches.get(keys);
+  if (!cache) {
+    cache = new VerifiedTokens();
+    brokerCaches.set(keys, cache);
+  }
+  return verifyJwt(token, getKey, [...BROKER_ALGORITHMS], expected, 0, rule, cache);
 }
+
+/** One cache per key ring: a key leaves the ring only once every token it signed has expired. */
+const brokerCaches = new WeakMap<KeyRing, VerifiedTokens>();
 
 /** A verifier for one trusted issuer, built once per policy load (keys cached by jose). */
 export type IssuerVerifier = (
@@ -100,6 +109,8 @@ export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
       )
     : createLocalJWKSet({ keys: (trusted.jwks?.keys ?? []) as never[] });
   const algorithms = [...trusted.algorithms];
+  // Built once per policy load: a reload that changes the issuer's keys starts afresh.
+  const cache = new VerifiedTokens();
   return (token, now, rule, extraAudiences = []) =>
     verifyJwt(
       token,
@@ -114,6 +125,7 @@ export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
       },
       OUTSIDE_CLOCK_TOLERANCE,
       rule,
+      cache,
     );
 }
 
@@ -178,8 +190,16 @@ async function verifyJwt(
   expected: ExpectedClaims,
   clockTolerance: number,
   rule: string,
+  cache?: VerifiedTokens,
 ): Promise<JWTPayload> {
   if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(`${rule}.oversized`);
+  // What the token was checked against is part of the key: the same token verified for another
+  // audience or typ is a different question.
+  const key =
+    cache &&
+    `${expected.issuer}|${[expected.audience ?? ""].flat().join(" ")}|${expected.typ ?? ""}|${expected.requiredClaims.join(" ")}|${token}`;
+  const known = key === undefined ? undefined : cache?.get(key, expected.now, clockTolerance);
+  if (known) return known;
   try {
     const { payload } = await jwtVerify(token, getKey, {
       issuer: expected.issuer,
@@ -195,6 +215,7 @@ async function verifyJwt(
       clockTolerance,
       ...(expected.typ === undefined ? {} : { typ: expected.typ }),
     });
+    if (key !== undefined) cache?.set(key, payload, expected.now);
     return payload;
   } catch (cause) {
     throw invalidToken(`${rule}.${joseRule(cause)}`, cause);

@@ -1,0 +1,67 @@
+/**
+ * The floor: jose sign + verify pairs per second for one algorithm, in this one process. Each
+ * pair is the crypto of one exchange: verify a subject token, sign a new access token with
+ * `act`. Run one at a time, then with 50 pairs in flight (WebCrypto work then spreads over
+ * the libuv threadpool: on an unpinned process, over every core).
+ *
+ * Usage: node --import tsx bench/floor.ts ALG SECONDS   (prints JSON on stdout)
+ */
+
+import { randomBytes } from "node:crypto";
+import { type CryptoKey, generateKeyPair, jwtVerify, SignJWT } from "jose";
+
+const alg = process.argv[2] ?? "EdDSA";
+const seconds = Number(process.argv[3] ?? 3);
+const IN_FLIGHT = 50;
+
+const { privateKey, publicKey } = await generateKeyPair(alg, { crv: "Ed25519" });
+const ISS = "http://127.0.0.1:8787";
+const AUD = "https://api3.bench.example";
+
+/** An access token like Baton's (design §3.4): 10 claims, a nested `act`. */
+function sign(key: CryptoKey): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    iss: ISS,
+    sub: "user-17@example.com",
+    aud: AUD,
+    client_id: "a1",
+    scope: "api3.read",
+    iat: now,
+    exp: now + 300,
+    jti: randomBytes(16).toString("base64url"),
+    act: { sub: "a1" },
+  })
+    .setProtectedHeader({ alg, typ: "at+jwt", kid: "k1" })
+    .sign(key);
+}
+
+async function pair(): Promise<void> {
+  const token = await sign(privateKey);
+  await jwtVerify(token, publicKey, {
+    issuer: ISS,
+    audience: AUD,
+    algorithms: [alg],
+    requiredClaims: ["sub", "exp"],
+  });
+}
+
+async function measure(inFlight: number): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let n = 0;
+  const worker = async () => {
+    while (performance.now() < end) {
+      await pair();
+      n++;
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+// Warm up the JIT and WebCrypto before either measurement.
+for (let i = 0; i < 500; i++) await pair();
+const sequential = await measure(1);
+const concurrent = await measure(IN_FLIGHT);
+process.stdout.write(`${JSON.stringify({ alg, sequential, concurrent, inFlight: IN_FLIGHT })}\n`);

@@ -1,0 +1,573 @@
+/**
+ * `npm run bench`: Baton's throughput and latency beside the limits of this machine, in one
+ * run. It starts everything it measures on loopback (each server pinned to CPU 0, the load
+ * generator to CPU 1 when taskset exists), loads each with the same autocannon settings,
+ * prints one table and writes bench/results/latest.json. A benchmark, not a test: a missed
+ * target prints MISS and the exit code stays 0 (design §8).
+ *
+ * Settings (env): BENCH_DURATION (s, default 5), BENCH_WARMUP (s, default 1), BENCH_ALG
+ * (EdDSA | ES256, default EdDSA), BENCH_MEMORY_EXCHANGES (default 100000), BENCH_PIN=0 (no
+ * CPU pinning), BENCH_KEEP=1 (keep the temp dir: logs, policies, stores).
+ */
+
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { checkAccessToken, exchange, FORM, type TokenResponse } from "./lib/exchange.js";
+import {
+  AGENTS,
+  accessBody,
+  apiResource,
+  basicAuth,
+  delegationBody,
+  IDP_ISSUER,
+  makeIdp,
+  makeSecrets,
+  mintMany,
+  mintSubject,
+  peerBody,
+  privateJwk,
+  TOKEN_TYPE,
+  writeBodies,
+  writePolicy,
+} from "./lib/fixture.js";
+import { type LoadResult, type LoadSpec, runLoad } from "./lib/load.js";
+import { callTool, openSession, toolCallBody } from "./lib/mcp.js";
+import { CPU, freePort, killAll, PINNED, ROOT, rssMiB, runJson, sleep } from "./lib/proc.js";
+import { type Server, startBaton, startEcho, startHello, startPeer } from "./lib/servers.js";
+import { type Check, passes, type Row, renderTable } from "./lib/table.js";
+
+const num = (name: string, fallback: number) => {
+  const v = process.env[name];
+  return v === undefined || v === "" ? fallback : Number(v);
+};
+
+const SETTINGS = {
+  duration: num("BENCH_DURATION", 5),
+  warmup: num("BENCH_WARMUP", 1),
+  connections: 50,
+  alg: process.env.BENCH_ALG ?? "EdDSA",
+  floorSeconds: 3,
+  memoryExchanges: num("BENCH_MEMORY_EXCHANGES", 100_000),
+  /** Distinct subject tokens minted: enough that no scenario sends one twice. */
+  tokens: Math.max(num("BENCH_MEMORY_EXCHANGES", 100_000), 60_000),
+  pinned: PINNED,
+};
+
+interface Floor {
+  readonly alg: string;
+  readonly sequential: number;
+  readonly concurrent: number;
+  readonly inFlight: number;
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** CPU (% of one core) other processes may use during a scenario before it is called skewed. */
+const NOISY_CPU = 15;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const load0 = loadavg();
+  const tmp = await mkdtemp(join(tmpdir(), "baton-bench-"));
+  const stopOnSignal = () => {
+    killAll();
+    process.exit(130);
+  };
+  process.once("SIGINT", stopOnSignal);
+  process.once("SIGTERM", stopOnSignal);
+  say(
+    `baton bench: ${SETTINGS.connections} connections, ${SETTINGS.warmup} s warm-up + ${SETTINGS.duration} s per scenario, ${SETTINGS.alg}, ` +
+      (PINNED
+        ? `servers on CPU ${CPU.server}, load generator on CPU ${CPU.load}`
+        : "no CPU pinning"),
+  );
+  say(`load average at start: ${load0.map((l) => l.toFixed(2)).join(" ")}; temp dir ${tmp}`);
+  if ((load0[0] ?? 0) > 0.5) {
+    say("warning: this machine is busy: every figure will be lower and noisier than it should");
+  }
+  try {
+    const results = await measureAll(tmp);
+    const rows = tableRows(results);
+    const table = renderTable(rows);
+    process.stdout.write(`\n${table}\n\n`);
+    const targets = rows.flatMap((r) =>
+      r.checks
+        .filter((c) => c.op !== undefined)
+        .map((c) => ({ scenario: r.scenario, ...c, pass: passes(c) })),
+    );
+    const missed = targets.filter((t) => t.pass === false).length;
+    const notes = [
+      `${targets.length - missed} of ${targets.length} targets met.`,
+      ...results.notes,
+      `Took ${Math.round((Date.now() - started) / 1000)} s; load average at end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}.`,
+    ];
+    process.stdout.write(`${notes.join("\n")}\n`);
+    const dir = join(ROOT, "bench/results");
+    await mkdir(dir, { recursive: true });
+    const file = join(dir, "latest.json");
+    await writeFile(
+      file,
+      `${JSON.stringify(
+        {
+          date: new Date(started).toISOString(),
+          machine: {
+            node: process.version,
+            cpus: cpus().length,
+            cpu: cpus()[0]?.model,
+            loadavgStart: load0,
+            loadavgEnd: loadavg(),
+          },
+          settings: SETTINGS,
+          floor: results.floor,
+          scenarios: results.loads,
+          memory: results.memory,
+          targets,
+          table,
+          notes,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    process.stdout.write(`Wrote ${file}\n`);
+  } finally {
+    killAll();
+    if (process.env.BENCH_KEEP === "1") say(`kept ${tmp}`);
+    else await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+interface Results {
+  readonly floor: { readonly pinned: Floor; readonly bothCores?: Floor };
+  readonly loads: Record<string, LoadResult>;
+  readonly memory: {
+    readonly exchanges: number;
+    readonly rssBeforeMiB: number;
+    readonly rssAfterMiB: number;
+    readonly growthMiB: number;
+    readonly load: LoadResult;
+  };
+  readonly notes: string[];
+}
+
+async function measureAll(tmp: string): Promise<Results> {
+  const { duration, warmup, connections, alg } = SETTINGS;
+  const loads: Record<string, LoadResult> = {};
+  const notes: string[] = [];
+  const base = { connections, duration, warmup };
+  const record = (id: string, r: LoadResult) => {
+    loads[id] = r;
+    const bad = r.non2xx + r.errors + r.mismatches;
+    say(
+      `  ${id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, server ${Math.round(r.serverCpu ?? Number.NaN)}% CPU, others ${Math.round(r.otherCpu ?? Number.NaN)}%` +
+        (bad > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.mismatches} bad bodies` : ""),
+    );
+    if (bad > 0)
+      notes.push(
+        `${id}: ${r.non2xx} non-2xx, ${r.errors} errors/timeouts, ${r.mismatches} 2xx bodies not a success.`,
+      );
+    if (r.cycled) notes.push(`${id}: more requests than distinct bodies; some were sent twice.`);
+    if ((r.otherCpu ?? 0) > NOISY_CPU) {
+      notes.push(
+        `${id}: other processes used ${Math.round(r.otherCpu ?? 0)}% of a core meanwhile: its figures are skewed.`,
+      );
+    }
+    return r;
+  };
+
+  // 1. The floor: jose sign + verify pairs, in one process on the server's CPU; and, for
+  // reference, unpinned (both cores) when pinning is on.
+  say("floor: jose sign + verify pairs …");
+  const floorArgs = [alg, String(SETTINGS.floorSeconds)];
+  const pinnedFloor = await runJson<Floor>("bench/floor.ts", floorArgs, { cpu: CPU.server });
+  const bothCores = PINNED ? await runJson<Floor>("bench/floor.ts", floorArgs) : undefined;
+
+  // 2. The fixture: one Baton port (so one issuer for both policies), the outside issuer's
+  // keys, the agents' secrets, the distinct subject tokens and the bodies that carry them.
+  const batonPort = await freePort();
+  const issuer = `http://127.0.0.1:${batonPort}`;
+  const idp = await makeIdp(alg);
+  const secrets = makeSecrets();
+  say(`minting ${SETTINGS.tokens.toLocaleString("en-US")} distinct subject tokens …`);
+  const tokens = await mintMany(idp, issuer, SETTINGS.tokens);
+  const body10 = await writeBodies(
+    join(tmp, "baton-10.txt"),
+    tokens.map((t, i) => accessBody(t, i % 10)),
+  );
+  const body10k = await writeBodies(
+    join(tmp, "baton-10k.txt"),
+    tokens.map((t, i) => accessBody(t, (i * 7919) % 10_000)),
+  );
+  const bodyPeer = await writeBodies(
+    join(tmp, "peer.txt"),
+    tokens.map((t, i) => peerBody(t, i % 10)),
+  );
+  const repeatToken = await mintSubject(idp, { sub: "repeat@example.com", aud: issuer });
+  const a1 = { "content-type": FORM, authorization: basicAuth("a1", secrets.a1) };
+
+  // 3. The HTTP ceiling.
+  say("http ceiling: node:http hello world …");
+  await withServer(await startHello(tmp), async (s) => {
+    record("http", await runLoad({ ...base, url: `${s.url}/`, serverPid: s.pid }, tmp));
+  });
+
+  // 4. The MCP ceiling: the echo tool on the same SDK stack, in one session.
+  say("mcp echo (SDK ceiling) …");
+  await withServer(await startEcho(tmp), async (s) => {
+    const url = `${s.url}/mcp`;
+    const session = await openSession({ url });
+    const check = await callTool(url, session, "echo", { text: "hello" });
+    notes.push(`MCP responses come back as ${check.contentType.split(";")[0]}.`);
+    record(
+      "mcpEcho",
+      await runLoad(
+        mcpSpec(url, session.headers, toolCallBody("echo", { text: "hello" }), s.pid),
+        tmp,
+      ),
+    );
+  });
+
+  // 5. The peer: oidc-provider's token exchange grant, same tokens, same algorithm.
+  say("peer: oidc-provider token exchange …");
+  const peerPort = await freePort();
+  const resources: Record<string, string> = {};
+  for (let i = 0; i < 10; i++) resources[apiResource(i)] = `api${i}.read`;
+  const peer = await startPeer(tmp, {
+    port: peerPort,
+    issuer: `http://127.0.0.1:${peerPort}`,
+    alg,
+    subjectIssuer: { issuer: IDP_ISSUER, audience: issuer, jwk: idp.publicJwk },
+    signingJwk: await privateJwk(alg, "peer-1"),
+    clients: [{ id: "a1", secret: secrets.a1 }],
+    resources,
+  });
+  await withServer(peer, async (s) => {
+    const url = `${s.url}/token`;
+    const first = await exchange(url, "a1", secrets.a1, peerBody(tokens[0] as string, 0));
+    checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
+    record(
+      "peer",
+      await runLoad(tokenSpec(url, a1, { bodiesFile: bodyPeer, offset: 0 }, s.pid), tmp),
+    );
+  });
+
+  // 6. Baton with 10 APIs: /token distinct, repeated, depth 5; MCP request_token; memory.
+  const policies10 = join(tmp, "policies-10");
+  await writePolicy({ dir: policies10, issuer, alg, idp, secrets, apiCount: 10 });
+  say("baton (10 APIs) …");
+  const baton10 = await startBaton({
+    name: "baton-10",
+    port: batonPort,
+    policies: policies10,
+    tmp,
+  });
+  let memory: Results["memory"] | undefined;
+  await withServer(baton10, async (s) => {
+    const url = `${s.url}/token`;
+    const first = await exchange(url, "a1", secrets.a1, accessBody(tokens[0] as string, 0));
+    checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
+    record(
+      "tokenDistinct",
+      await runLoad(tokenSpec(url, a1, { bodiesFile: body10, offset: 0 }, s.pid), tmp),
+    );
+
+    const repeated = accessBody(repeatToken, 1);
+    const one = await exchange(url, "a1", secrets.a1, repeated);
+    checkAccessToken(one.access_token, { alg, aud: apiResource(1), chain: ["a1"] });
+    record("tokenRepeated", await runLoad(tokenSpec(url, a1, { body: repeated }, s.pid), tmp));
+
+    // Depth 5: a1 → a2 → a3 → a4 → a5 by delegation tokens, then a5 asks for an API token.
+    let subject = repeatToken;
+    let subjectType: string = TOKEN_TYPE.accessToken;
+    for (let k = 0; k < 4; k++) {
+      const from = AGENTS[k] as (typeof AGENTS)[number];
+      const to = AGENTS[k + 1] as string;
+      const d: TokenResponse = await exchange(
+        url,
+        from,
+        secrets[from],
+        delegationBody(subject, subjectType, to, 1),
+      );
+      subject = d.access_token;
+      subjectType = TOKEN_TYPE.jwt;
+    }
+    const deep = accessBody(subject, 1, TOKEN_TYPE.jwt);
+    const d5 = await exchange(url, "a5", secrets.a5, deep);
+    checkAccessToken(d5.access_token, {
+      alg,
+      aud: apiResource(1),
+      chain: ["a5", "a4", "a3", "a2", "a1"],
+    });
+    const a5 = { "content-type": FORM, authorization: basicAuth("a5", secrets.a5) };
+    record("tokenDepth5", await runLoad(tokenSpec(url, a5, { body: deep }, s.pid), tmp));
+
+    // MCP: one session of a1 for one user; request_token in that session.
+    const bearer = await mintSubject(idp, {
+      sub: "mcp-user@example.com",
+      aud: `${issuer}/mcp`,
+      azp: "a1",
+    });
+    const mcpUrl = `${s.url}/mcp`;
+    const session = await openSession({
+      url: mcpUrl,
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    const args = { api: "api1", scopes: ["api1.read"] };
+    const called = await callTool(mcpUrl, session, "request_token", args);
+    if (typeof called.structuredContent.access_token !== "string") {
+      throw new Error(`request_token: no access_token in ${JSON.stringify(called)}`);
+    }
+    checkAccessToken(called.structuredContent.access_token, {
+      alg,
+      aud: apiResource(1),
+      chain: ["a1"],
+    });
+    record(
+      "mcpRequestToken",
+      await runLoad(
+        {
+          ...mcpSpec(mcpUrl, session.headers, toolCallBody("request_token", args), s.pid),
+          expect: '"access_token"',
+        },
+        tmp,
+      ),
+    );
+
+    // Memory: RSS after a settle, 100,000 distinct exchanges, RSS after a settle.
+    say(`memory: ${SETTINGS.memoryExchanges.toLocaleString("en-US")} exchanges …`);
+    const before = await settledRss(s);
+    const load = await runLoad(
+      {
+        ...tokenSpec(url, a1, { bodiesFile: body10, offset: 0 }, s.pid),
+        warmup: 0,
+        amount: SETTINGS.memoryExchanges,
+      },
+      tmp,
+    );
+    record("memory", load);
+    const after = await settledRss(s);
+    memory = {
+      exchanges: SETTINGS.memoryExchanges,
+      rssBeforeMiB: before,
+      rssAfterMiB: after,
+      growthMiB: after - before,
+      load,
+    };
+  });
+
+  // 7. Baton with 10,000 APIs, on the same port (same issuer, so the same subject tokens).
+  const policies10k = join(tmp, "policies-10k");
+  await writePolicy({ dir: policies10k, issuer, alg, idp, secrets, apiCount: 10_000 });
+  say("baton (10,000 APIs) …");
+  const loadStart = Date.now();
+  const baton10k = await startBaton({
+    name: "baton-10k",
+    port: batonPort,
+    policies: policies10k,
+    tmp,
+  });
+  notes.push(
+    `Baton with 10,000 APIs was ready ${((Date.now() - loadStart) / 1000).toFixed(1)} s after start.`,
+  );
+  await withServer(baton10k, async (s) => {
+    const url = `${s.url}/token`;
+    const api = (50_000 * 7919) % 10_000;
+    const first = await exchange(url, "a1", secrets.a1, accessBody(tokens[1] as string, api));
+    checkAccessToken(first.access_token, { alg, aud: apiResource(api), chain: ["a1"] });
+    record(
+      "tokenDistinct10k",
+      await runLoad(tokenSpec(url, a1, { bodiesFile: body10k, offset: 50_000 }, s.pid), tmp),
+    );
+  });
+
+  if (!memory) throw new Error("the memory scenario did not run");
+  return {
+    floor: { pinned: pinnedFloor, ...(bothCores ? { bothCores } : {}) },
+    loads,
+    memory,
+    notes,
+  };
+}
+
+/** A `/token` load: form bodies, client_secret_basic, success = an access_token. */
+function tokenSpec(
+  url: string,
+  headers: Record<string, string>,
+  body: { body: string } | { bodiesFile: string; offset: number },
+  serverPid: number,
+): LoadSpec {
+  return {
+    url,
+    method: "POST",
+    headers,
+    ...body,
+    connections: SETTINGS.connections,
+    duration: SETTINGS.duration,
+    warmup: SETTINGS.warmup,
+    expect: '"access_token"',
+    serverPid,
+  };
+}
+
+/** A `tools/call` load in one session: a fresh JSON-RPC id per request. */
+function mcpSpec(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  serverPid: number,
+): LoadSpec {
+  return {
+    url,
+    method: "POST",
+    headers,
+    body,
+    idReplacement: true,
+    connections: SETTINGS.connections,
+    duration: SETTINGS.duration,
+    warmup: SETTINGS.warmup,
+    expect: '"result"',
+    reject: '"isError":true',
+    serverPid,
+  };
+}
+
+async function withServer(server: Server, use: (s: Server) => Promise<void>): Promise<void> {
+  try {
+    await use(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Two full GCs in the server (SIGUSR2, see servers/baton.ts), then its RSS in MiB. */
+async function settledRss(s: Server): Promise<number> {
+  for (let i = 0; i < 2; i++) {
+    process.kill(s.pid, "SIGUSR2");
+    await sleep(1000);
+  }
+  return rssMiB(s.pid);
+}
+
+function tableRows(r: Results): Row[] {
+  const L = r.loads;
+  const get = (id: string): LoadResult => {
+    const v = L[id];
+    if (!v) throw new Error(`no result for ${id}`);
+    return v;
+  };
+  const row = (id: string, scenario: string, checks: Check[] = []): Row => {
+    const v = get(id);
+    return {
+      id,
+      scenario,
+      rps: v.rps,
+      p50: v.p50,
+      p99: v.p99,
+      non2xx: v.non2xx,
+      failed: v.errors + v.mismatches,
+      ...(v.serverCpu === undefined ? {} : { cpu: v.serverCpu }),
+      checks,
+    };
+  };
+  const floor = r.floor.pinned;
+  const distinct = get("tokenDistinct").rps;
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
+  const where = PINNED ? ` (CPU ${CPU.server})` : "";
+  const rows: Row[] = [
+    {
+      id: "floorSequential",
+      scenario: `floor: jose ${floor.alg} sign+verify, 1 at a time${where}`,
+      rps: floor.sequential,
+      checks: [],
+    },
+    {
+      id: "floorConcurrent",
+      scenario: `floor: jose ${floor.alg} sign+verify, 50 in flight${where}`,
+      rps: floor.concurrent,
+      checks: [
+        { label: "/ 1 at a time", measured: ratio(floor.concurrent, floor.sequential), unit: "x" },
+      ],
+    },
+  ];
+  if (r.floor.bothCores) {
+    rows.push({
+      id: "floorBothCores",
+      scenario: "floor: same, 50 in flight, unpinned (both cores)",
+      rps: r.floor.bothCores.concurrent,
+      checks: [],
+    });
+  }
+  rows.push(
+    row("http", "http ceiling: node:http hello world"),
+    row("peer", "peer: oidc-provider RFC 8693 grant, distinct"),
+    row("tokenDistinct", "baton /token, distinct subjects (10 APIs)", [
+      {
+        label: "/ floor, 50 in flight",
+        measured: ratio(distinct, floor.concurrent),
+        unit: "x",
+        op: ">=",
+        limit: 0.6,
+      },
+      {
+        label: "/ peer",
+        measured: ratio(distinct, get("peer").rps),
+        unit: "x",
+        op: ">=",
+        limit: 2,
+      },
+      { label: "p99", measured: get("tokenDistinct").p99, unit: "ms", op: "<=", limit: 15 },
+      { label: "/ http ceiling", measured: ratio(distinct, get("http").rps), unit: "x" },
+    ]),
+    row("tokenRepeated", "baton /token, one subject repeated (depth 1)", [
+      {
+        label: "/ distinct",
+        measured: ratio(get("tokenRepeated").rps, distinct),
+        unit: "x",
+        op: ">=",
+        limit: 1.5,
+      },
+    ]),
+    row("tokenDepth5", "baton /token, depth 5 chain (repeated)", [
+      {
+        label: "/ depth 1 (repeated)",
+        measured: ratio(get("tokenDepth5").rps, get("tokenRepeated").rps),
+        unit: "x",
+      },
+    ]),
+    row("tokenDistinct10k", "baton /token, distinct subjects (10,000 APIs)", [
+      {
+        label: "/ 10 APIs",
+        measured: ratio(get("tokenDistinct10k").rps, distinct),
+        unit: "x",
+        op: ">=",
+        limit: 0.9,
+      },
+    ]),
+    row("mcpEcho", "mcp: echo tool, same SDK stack (ceiling)"),
+    row("mcpRequestToken", "mcp: baton request_token, one session", [
+      {
+        label: "/ echo",
+        measured: ratio(get("mcpRequestToken").rps, get("mcpEcho").rps),
+        unit: "x",
+        op: ">=",
+        limit: 0.8,
+      },
+      {
+        label: "/ /token repeated",
+        measured: ratio(get("mcpRequestToken").rps, get("tokenRepeated").rps),
+        unit: "x",
+      },
+    ]),
+    row(
+      "memory",
+      `memory: ${r.memory.exchanges.toLocaleString("en-US")} exchanges, RSS ${Math.round(r.memory.rssBeforeMiB)} → ${Math.round(r.memory.rssAfterMiB)} MB`,
+      [{ label: "RSS growth", measured: r.memory.growthMiB, unit: "MB", op: "<", limit: 30 }],
+    ),
+  );
+  return rows;
+}
+
+await main();
