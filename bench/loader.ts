@@ -91,5 +91,6 @@ const result: LoadResult = {
     ? {}
     : { otherCpu: ((busy - (cpu1 - cpu0) - ownSeconds) / wall) * 100 }),
   cycled: bodies !== undefined && next - first > bodies.length,
+  nextOffset: bodies === undefined ? 0 : next % bodies.length,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

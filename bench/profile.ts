@@ -8,7 +8,8 @@
  * bench/results/profile.json.
  *
  * Usage: npx tsx bench/profile.ts   (BENCH_PROFILE_SECONDS, default 10; BENCH_ALG;
- * BENCH_STORE=memory to see what the SQLite store costs: `--store memory:// --dev`)
+ * BENCH_STORE=memory to see what the SQLite store costs: `--store memory:// --dev`;
+ * BENCH_PROFILE_INTERVAL_US, the sampling interval, default 1000)
  */
 
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -27,12 +28,14 @@ import {
   writePolicy,
 } from "./lib/fixture.js";
 import { runLoad } from "./lib/load.js";
-import { freePort, killAll, ROOT } from "./lib/proc.js";
+import { freePort, killAll, ROOT, sourceState } from "./lib/proc.js";
 import { startBaton } from "./lib/servers.js";
 
 const seconds = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
 const alg = process.env.BENCH_ALG ?? "EdDSA";
 const store = process.env.BENCH_STORE === "memory" ? "memory" : "sqlite";
+/** Sampling interval (µs): V8's default of 1000 costs this one-CPU server a lot of throughput. */
+const interval = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 1000);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 interface CallFrame {
@@ -59,7 +62,7 @@ try {
   const issuer = `http://127.0.0.1:${port}`;
   const idp = await makeIdp(alg);
   const secrets = makeSecrets();
-  const count = Math.max(20_000, Math.ceil((seconds + 1) * 6_000));
+  const count = Math.max(20_000, Math.ceil((seconds + 4) * 6_000));
   say(`minting ${count.toLocaleString("en-US")} distinct subject tokens …`);
   const tokens = await mintMany(idp, issuer, count);
   const bodies = await writeBodies(
@@ -76,28 +79,30 @@ try {
     policies,
     tmp,
     cpuProfDir: profDir,
+    cpuProfInterval: interval,
     store,
   });
   const url = `${baton.url}/token`;
   const first = await exchange(url, "a1", secrets.a1, accessBody(tokens[0] as string, 0));
   checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
 
-  say(`profiling baton under /token distinct load for 1 + ${seconds} s …`);
+  const spec = {
+    url,
+    method: "POST" as const,
+    headers: { "content-type": FORM, authorization: basicAuth("a1", secrets.a1) },
+    bodiesFile: bodies,
+    connections: 50,
+    expect: '"access_token"',
+    serverPid: baton.pid,
+  };
+  // Warm up as `npm run bench` does a fresh server (JIT, store), outside the profiled window.
+  say("warming up for 4 s …");
+  const warm = await runLoad({ ...spec, offset: 1, duration: 4, warmup: 0 }, tmp);
+  say(`profiling baton under /token distinct load for ${seconds} s …`);
   const threads0 = threadSeconds(baton.pid);
   const loadFrom = Date.now();
   const load = await runLoad(
-    {
-      url,
-      method: "POST",
-      headers: { "content-type": FORM, authorization: basicAuth("a1", secrets.a1) },
-      bodiesFile: bodies,
-      offset: 1,
-      connections: 50,
-      duration: seconds,
-      warmup: 1,
-      expect: '"access_token"',
-      serverPid: baton.pid,
-    },
+    { ...spec, offset: warm.nextOffset, duration: seconds, warmup: 0 },
     tmp,
   );
   const loadTo = Date.now();
@@ -118,7 +123,7 @@ try {
   out.push(
     `Baton /token distinct subjects, 50 connections, ${store} store: ${Math.round(load.rps)} req/s, p50 ${load.p50} ms, p99 ${load.p99} ms, ${load.non2xx} non-2xx, server CPU ${Math.round(load.serverCpu ?? Number.NaN)}% of one core`,
     "",
-    `CPU by thread during the load (% of one core over ${wall.toFixed(1)} s, warm-up and loader start-up included):`,
+    `CPU by thread during the load (% of one core over ${wall.toFixed(1)} s, the load generator's start-up included):`,
   );
   let all = 0;
   for (const [name, s] of [...threads].sort((a, b) => b[1] - a[1])) {
@@ -135,7 +140,11 @@ try {
   );
   for (const [area, n] of summary.byArea.slice(0, 25)) out.push(`  ${pct(n)}  ${area}`);
   out.push("", "Top self time by function:");
-  for (const [fn, n] of summary.byFunction.slice(0, 30)) out.push(`  ${pct(n)}  ${fn}`);
+  summary.byFunction.slice(0, 30).forEach(([fn, n, from], i) => {
+    out.push(`  ${pct(n)}  ${fn}`);
+    // The callers of the ten hottest: where in Baton (or a package) the time comes from.
+    if (i < 10) for (const [c, k] of from) out.push(`           ${pct(k)}  ← ${c}`);
+  });
   out.push("", "Baton functions, inclusive (synchronous stacks only; awaits cut them):");
   for (const [fn, n] of summary.batonInclusive.slice(0, 25)) out.push(`  ${pct(n)}  ${fn}`);
   process.stdout.write(`${out.join("\n")}\n`);
@@ -145,7 +154,7 @@ try {
   await copyFile(join(profDir, file), join(results, "baton.cpuprofile"));
   await writeFile(
     join(results, "profile.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), alg, store, seconds, load, threads: Object.fromEntries(threads), ...summary }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), source: sourceState(), alg, store, seconds, load, threads: Object.fromEntries(threads), ...summary }, null, 2)}\n`,
   );
   process.stdout.write(`\nWrote bench/results/baton.cpuprofile and bench/results/profile.json\n`);
 } finally {
@@ -203,6 +212,7 @@ function summarise(profile: CpuProfile, window: { fromUs: number; toUs: number }
   const areas = new Map<string, number>();
   const functions = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  const callers = new Map<string, Map<string, number>>();
   let idle = 0;
   for (const [id, n] of self) {
     const frame = (byId.get(id) as ProfileNode).callFrame;
@@ -212,6 +222,15 @@ function summarise(profile: CpuProfile, window: { fromUs: number; toUs: number }
     }
     add(areas, areaOf(frame), n);
     add(functions, label(frame), n);
+    // Who called it: the nearest frame with a name, for the hot functions' listing.
+    let up = parent.get(id);
+    while (up !== undefined && (byId.get(up) as ProfileNode).callFrame.functionName === "") {
+      up = parent.get(up);
+    }
+    const caller = up === undefined ? "(root)" : label((byId.get(up) as ProfileNode).callFrame);
+    const byCaller = callers.get(label(frame)) ?? new Map<string, number>();
+    add(byCaller, caller, n);
+    callers.set(label(frame), byCaller);
     // Inclusive: every distinct Baton frame on this sample's (synchronous) stack.
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
@@ -226,7 +245,11 @@ function summarise(profile: CpuProfile, window: { fromUs: number; toUs: number }
     idle,
     busy: total - idle,
     byArea: sorted(areas),
-    byFunction: sorted(functions),
+    byFunction: sorted(functions).map(([fn, n]) => [
+      fn,
+      n,
+      sorted(callers.get(fn) ?? new Map()).slice(0, 3),
+    ]) as [string, number, [string, number][]][],
     batonInclusive: sorted(inclusive),
   };
 }

@@ -5,7 +5,9 @@
  * prints one table and writes bench/results/latest.json. A benchmark, not a test: a missed
  * target prints MISS and the exit code stays 0 (design §8).
  *
- * Settings (env): BENCH_DURATION (s, default 5), BENCH_WARMUP (s, default 1), BENCH_ALG
+ * Settings (env): BENCH_DURATION (s, default 5), BENCH_WARMUP (s, default 1; plus
+ * BENCH_SERVER_WARMUP, default 3, before the first scenario of each fresh server), BENCH_ROUNDS
+ * (alternating rounds of the /token distinct and repeated scenarios, default 3), BENCH_ALG
  * (EdDSA | ES256, default EdDSA), BENCH_MEMORY_EXCHANGES (default 100000), BENCH_PIN=0 (no
  * CPU pinning), BENCH_KEEP=1 (keep the temp dir: logs, policies, stores).
  */
@@ -33,7 +35,17 @@ import {
 } from "./lib/fixture.js";
 import { type LoadResult, type LoadSpec, runLoad } from "./lib/load.js";
 import { callTool, openSession, toolCallBody } from "./lib/mcp.js";
-import { CPU, freePort, killAll, PINNED, ROOT, rssMiB, runJson, sleep } from "./lib/proc.js";
+import {
+  CPU,
+  freePort,
+  killAll,
+  PINNED,
+  ROOT,
+  rssMiB,
+  runJson,
+  sleep,
+  sourceState,
+} from "./lib/proc.js";
 import { type Server, startBaton, startEcho, startHello, startPeer } from "./lib/servers.js";
 import { type Check, passes, type Row, renderTable } from "./lib/table.js";
 
@@ -45,6 +57,10 @@ const num = (name: string, fallback: number) => {
 const SETTINGS = {
   duration: num("BENCH_DURATION", 5),
   warmup: num("BENCH_WARMUP", 1),
+  /** Extra warm-up before the first scenario of each freshly started server (JIT, store). */
+  serverWarmup: num("BENCH_SERVER_WARMUP", 3),
+  /** Alternating rounds of the /token distinct (10 and 10,000 APIs) and repeated scenarios. */
+  rounds: num("BENCH_ROUNDS", 3),
   connections: 50,
   alg: process.env.BENCH_ALG ?? "EdDSA",
   floorSeconds: 3,
@@ -69,6 +85,7 @@ const NOISY_CPU = 15;
 async function main(): Promise<void> {
   const started = Date.now();
   const load0 = loadavg();
+  const source = sourceState();
   const tmp = await mkdtemp(join(tmpdir(), "baton-bench-"));
   const stopOnSignal = () => {
     killAll();
@@ -77,7 +94,7 @@ async function main(): Promise<void> {
   process.once("SIGINT", stopOnSignal);
   process.once("SIGTERM", stopOnSignal);
   say(
-    `baton bench: ${SETTINGS.connections} connections, ${SETTINGS.warmup} s warm-up + ${SETTINGS.duration} s per scenario, ${SETTINGS.alg}, ` +
+    `baton bench: ${SETTINGS.connections} connections, ${SETTINGS.warmup} s warm-up (+${SETTINGS.serverWarmup} s on a fresh server) + ${SETTINGS.duration} s per scenario, ${SETTINGS.alg}, ` +
       (PINNED
         ? `servers on CPU ${CPU.server}, load generator on CPU ${CPU.load}`
         : "no CPU pinning"),
@@ -98,7 +115,16 @@ async function main(): Promise<void> {
     );
     const missed = targets.filter((t) => t.pass === false).length;
     const notes = [
+      `* median of ${SETTINGS.rounds} alternating rounds (10 APIs distinct, 10,000 APIs distinct, repeated).`,
       `${targets.length - missed} of ${targets.length} targets met.`,
+      ...(source
+        ? [
+            `Measured commit ${source.commit}` +
+              (source.changedInSrc.length > 0
+                ? ` plus uncommitted changes in ${source.changedInSrc.join(", ")}.`
+                : " (src/ unchanged)."),
+          ]
+        : []),
       ...results.notes,
       `Took ${Math.round((Date.now() - started) / 1000)} s; load average at end: ${loadavg()
         .map((l) => l.toFixed(2))
@@ -120,6 +146,7 @@ async function main(): Promise<void> {
             loadavgStart: load0,
             loadavgEnd: loadavg(),
           },
+          source,
           settings: SETTINGS,
           floor: results.floor,
           scenarios: results.loads,
@@ -140,9 +167,12 @@ async function main(): Promise<void> {
   }
 }
 
+/** A scenario's figures; with rounds, those of the median round, and every round. */
+type Measured = LoadResult & { readonly rounds?: readonly LoadResult[] };
+
 interface Results {
   readonly floor: { readonly pinned: Floor; readonly bothCores?: Floor };
-  readonly loads: Record<string, LoadResult>;
+  readonly loads: Record<string, Measured>;
   readonly memory: {
     readonly exchanges: number;
     readonly rssBeforeMiB: number;
@@ -155,14 +185,26 @@ interface Results {
 
 async function measureAll(tmp: string): Promise<Results> {
   const { duration, warmup, connections, alg } = SETTINGS;
-  const loads: Record<string, LoadResult> = {};
+  const loads: Record<string, Measured> = {};
   const notes: string[] = [];
   const base = { connections, duration, warmup };
-  const record = (id: string, r: LoadResult) => {
+  const record = (id: string, mid: LoadResult, rounds?: LoadResult[]) => {
+    // Figures of the median round; failures of every round.
+    const sum = (f: (x: LoadResult) => number) => (rounds ?? [mid]).reduce((n, x) => n + f(x), 0);
+    const r: Measured = {
+      ...mid,
+      non2xx: sum((x) => x.non2xx),
+      errors: sum((x) => x.errors),
+      mismatches: sum((x) => x.mismatches),
+      cycled: (rounds ?? [mid]).some((x) => x.cycled),
+      ...(rounds && rounds.length > 1 ? { rounds } : {}),
+    };
     loads[id] = r;
     const bad = r.non2xx + r.errors + r.mismatches;
+    const other = Math.max(0, ...(rounds ?? [mid]).map((x) => x.otherCpu ?? 0));
     say(
-      `  ${id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, server ${Math.round(r.serverCpu ?? Number.NaN)}% CPU, others ${Math.round(r.otherCpu ?? Number.NaN)}%` +
+      `  ${id}${rounds ? ` (median of ${rounds.map((x) => Math.round(x.rps)).join(", ")})` : ""}: ` +
+        `${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, server ${Math.round(r.serverCpu ?? Number.NaN)}% CPU, others up to ${Math.round(other)}%` +
         (bad > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.mismatches} bad bodies` : ""),
     );
     if (bad > 0)
@@ -170,9 +212,9 @@ async function measureAll(tmp: string): Promise<Results> {
         `${id}: ${r.non2xx} non-2xx, ${r.errors} errors/timeouts, ${r.mismatches} 2xx bodies not a success.`,
       );
     if (r.cycled) notes.push(`${id}: more requests than distinct bodies; some were sent twice.`);
-    if ((r.otherCpu ?? 0) > NOISY_CPU) {
+    if (other > NOISY_CPU) {
       notes.push(
-        `${id}: other processes used ${Math.round(r.otherCpu ?? 0)}% of a core meanwhile: its figures are skewed.`,
+        `${id}: other processes used up to ${Math.round(other)}% of a core meanwhile: its figures are skewed.`,
       );
     }
     return r;
@@ -211,7 +253,7 @@ async function measureAll(tmp: string): Promise<Results> {
   // 3. The HTTP ceiling.
   say("http ceiling: node:http hello world …");
   await withServer(await startHello(tmp), async (s) => {
-    record("http", await runLoad({ ...base, url: `${s.url}/`, serverPid: s.pid }, tmp));
+    record("http", await runLoad(fresh({ ...base, url: `${s.url}/`, serverPid: s.pid }), tmp));
   });
 
   // 4. The MCP ceiling: the echo tool on the same SDK stack, in one session.
@@ -224,7 +266,7 @@ async function measureAll(tmp: string): Promise<Results> {
     record(
       "mcpEcho",
       await runLoad(
-        mcpSpec(url, session.headers, toolCallBody("echo", { text: "hello" }), s.pid),
+        fresh(mcpSpec(url, session.headers, toolCallBody("echo", { text: "hello" }), s.pid)),
         tmp,
       ),
     );
@@ -250,34 +292,87 @@ async function measureAll(tmp: string): Promise<Results> {
     checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
     record(
       "peer",
-      await runLoad(tokenSpec(url, a1, { bodiesFile: bodyPeer, offset: 0 }, s.pid), tmp),
+      await runLoad(fresh(tokenSpec(url, a1, { bodiesFile: bodyPeer, offset: 0 }, s.pid)), tmp),
     );
   });
 
-  // 6. Baton with 10 APIs: /token distinct, repeated, depth 5; MCP request_token; memory.
+  // 6. Baton: two processes side by side, one with 10 APIs (on the issuer's port) and one
+  // with 10,000 (a second node under the same issuer, so the same subject tokens). The
+  // /token scenarios whose ratios carry targets run in alternating rounds (10 APIs distinct,
+  // 10,000 APIs distinct, 10 APIs repeated), and each figure is the median of its rounds:
+  // one 5 s sample of a SQLite-backed server varies by about ±8% from the next.
   const policies10 = join(tmp, "policies-10");
+  const policies10k = join(tmp, "policies-10k");
   await writePolicy({ dir: policies10, issuer, alg, idp, secrets, apiCount: 10 });
-  say("baton (10 APIs) …");
+  await writePolicy({ dir: policies10k, issuer, alg, idp, secrets, apiCount: 10_000 });
+  say("baton: 10 APIs and 10,000 APIs …");
   const baton10 = await startBaton({
     name: "baton-10",
     port: batonPort,
     policies: policies10,
     tmp,
   });
+  const loadStart = Date.now();
+  const baton10k = await startBaton({
+    name: "baton-10k",
+    port: await freePort(),
+    policies: policies10k,
+    tmp,
+    issuer,
+  }).catch(async (err) => {
+    await baton10.stop();
+    throw err;
+  });
+  notes.push(
+    `Baton with 10,000 APIs was ready ${((Date.now() - loadStart) / 1000).toFixed(1)} s after start.`,
+  );
   let memory: Results["memory"] | undefined;
   await withServer(baton10, async (s) => {
     const url = `${s.url}/token`;
+    const urlK = `${baton10k.url}/token`;
+    const apiK = 7919 % 10_000;
     const first = await exchange(url, "a1", secrets.a1, accessBody(tokens[0] as string, 0));
     checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
-    record(
-      "tokenDistinct",
-      await runLoad(tokenSpec(url, a1, { bodiesFile: body10, offset: 0 }, s.pid), tmp),
-    );
-
+    const firstK = await exchange(urlK, "a1", secrets.a1, accessBody(tokens[1] as string, apiK));
+    checkAccessToken(firstK.access_token, { alg, aud: apiResource(apiK), chain: ["a1"] });
     const repeated = accessBody(repeatToken, 1);
     const one = await exchange(url, "a1", secrets.a1, repeated);
     checkAccessToken(one.access_token, { alg, aud: apiResource(1), chain: ["a1"] });
-    record("tokenRepeated", await runLoad(tokenSpec(url, a1, { body: repeated }, s.pid), tmp));
+
+    const samples: Record<"tokenDistinct" | "tokenDistinct10k" | "tokenRepeated", LoadResult[]> = {
+      tokenDistinct: [],
+      tokenDistinct10k: [],
+      tokenRepeated: [],
+    };
+    // Each distinct run starts where the last one stopped: no token is sent twice to a server.
+    let offset = 2;
+    let offsetK = 2;
+    try {
+      for (let round = 0; round < SETTINGS.rounds; round++) {
+        const warm = (spec: LoadSpec) => (round === 0 ? fresh(spec) : spec);
+        say(`  round ${round + 1} of ${SETTINGS.rounds}`);
+        const d = await runLoad(
+          warm(tokenSpec(url, a1, { bodiesFile: body10, offset }, s.pid)),
+          tmp,
+        );
+        offset = d.nextOffset;
+        samples.tokenDistinct.push(d);
+        const k = await runLoad(
+          warm(tokenSpec(urlK, a1, { bodiesFile: body10k, offset: offsetK }, baton10k.pid)),
+          tmp,
+        );
+        offsetK = k.nextOffset;
+        samples.tokenDistinct10k.push(k);
+        samples.tokenRepeated.push(
+          await runLoad(tokenSpec(url, a1, { body: repeated }, s.pid), tmp),
+        );
+      }
+    } finally {
+      await baton10k.stop();
+    }
+    for (const [id, list] of Object.entries(samples)) {
+      record(id, median(list), list);
+    }
 
     // Depth 5: a1 → a2 → a3 → a4 → a5 by delegation tokens, then a5 asks for an API token.
     let subject = repeatToken;
@@ -341,7 +436,7 @@ async function measureAll(tmp: string): Promise<Results> {
     const before = await settledRss(s);
     const load = await runLoad(
       {
-        ...tokenSpec(url, a1, { bodiesFile: body10, offset: 0 }, s.pid),
+        ...tokenSpec(url, a1, { bodiesFile: body10, offset }, s.pid),
         warmup: 0,
         amount: SETTINGS.memoryExchanges,
       },
@@ -356,31 +451,6 @@ async function measureAll(tmp: string): Promise<Results> {
       growthMiB: after - before,
       load,
     };
-  });
-
-  // 7. Baton with 10,000 APIs, on the same port (same issuer, so the same subject tokens).
-  const policies10k = join(tmp, "policies-10k");
-  await writePolicy({ dir: policies10k, issuer, alg, idp, secrets, apiCount: 10_000 });
-  say("baton (10,000 APIs) …");
-  const loadStart = Date.now();
-  const baton10k = await startBaton({
-    name: "baton-10k",
-    port: batonPort,
-    policies: policies10k,
-    tmp,
-  });
-  notes.push(
-    `Baton with 10,000 APIs was ready ${((Date.now() - loadStart) / 1000).toFixed(1)} s after start.`,
-  );
-  await withServer(baton10k, async (s) => {
-    const url = `${s.url}/token`;
-    const api = (50_000 * 7919) % 10_000;
-    const first = await exchange(url, "a1", secrets.a1, accessBody(tokens[1] as string, api));
-    checkAccessToken(first.access_token, { alg, aud: apiResource(api), chain: ["a1"] });
-    record(
-      "tokenDistinct10k",
-      await runLoad(tokenSpec(url, a1, { bodiesFile: body10k, offset: 50_000 }, s.pid), tmp),
-    );
   });
 
   if (!memory) throw new Error("the memory scenario did not run");
@@ -434,6 +504,20 @@ function mcpSpec(
   };
 }
 
+/** The run with the median req/s (its latencies come with it). */
+function median(list: readonly LoadResult[]): LoadResult {
+  const sorted = [...list].sort((a, b) => a.rps - b.rps);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (!mid) throw new Error("no runs");
+  return mid;
+}
+
+/** The first load on a freshly started server warms it up for longer. */
+const fresh = (spec: LoadSpec): LoadSpec => ({
+  ...spec,
+  warmup: spec.warmup + SETTINGS.serverWarmup,
+});
+
 async function withServer(server: Server, use: (s: Server) => Promise<void>): Promise<void> {
   try {
     await use(server);
@@ -453,7 +537,7 @@ async function settledRss(s: Server): Promise<number> {
 
 function tableRows(r: Results): Row[] {
   const L = r.loads;
-  const get = (id: string): LoadResult => {
+  const get = (id: string): Measured => {
     const v = L[id];
     if (!v) throw new Error(`no result for ${id}`);
     return v;
@@ -462,7 +546,7 @@ function tableRows(r: Results): Row[] {
     const v = get(id);
     return {
       id,
-      scenario,
+      scenario: v.rounds ? `${scenario} *` : scenario,
       rps: v.rps,
       p50: v.p50,
       p99: v.p99,

@@ -52,6 +52,8 @@ export interface LoadResult {
   readonly otherCpu?: number;
   /** More requests than bodies: some distinct bodies were sent twice. */
   readonly cycled: boolean;
+  /** The index of the next unsent body: where the next run should start. */
+  readonly nextOffset: number;
 }
 
 let runs = 0;

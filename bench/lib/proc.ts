@@ -169,3 +169,26 @@ export function rssMiB(pid: number): number {
   if (kb === undefined) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(kb) / 1024;
 }
+
+/**
+ * The code measured: the commit, and the files under src/ that differ from it (others may be
+ * editing the working tree). Read-only git commands; undefined outside a git checkout.
+ */
+export function sourceState(): { commit: string; changedInSrc: string[] } | undefined {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync("git", args, {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+    const commit = git("rev-parse", "--short", "HEAD").trim();
+    const changedInSrc = git("status", "--porcelain", "--", "src")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.slice(3));
+    return { commit, changedInSrc };
+  } catch {
+    return undefined;
+  }
+}

@@ -76,8 +76,12 @@ export interface BatonOptions {
   readonly tmp: string;
   /** Write a V8 CPU profile (`--cpu-prof`) into this dir when the process exits. */
   readonly cpuProfDir?: string;
+  /** `--cpu-prof-interval` in µs (V8's default: 1000). */
+  readonly cpuProfInterval?: number;
   /** `memory` (diagnosis only: `--store memory:// --dev`); SQLite in the temp dir by default. */
   readonly store?: "sqlite" | "memory";
+  /** `--issuer`, when it is not this server's own URL (a second node under one name). */
+  readonly issuer?: string;
 }
 
 /** A real `baton serve` (bench/servers/baton.ts), with its own SQLite store and audit file. */
@@ -97,6 +101,7 @@ export async function startBaton(o: BatonOptions): Promise<Server> {
         : ["--store", `sqlite://${join(o.tmp, `${o.name}.sqlite`)}`]),
       "--audit",
       join(o.tmp, `${o.name}-audit.jsonl`),
+      ...(o.issuer === undefined ? [] : ["--issuer", o.issuer]),
     ],
     {
       cpu: CPU.server,
@@ -104,6 +109,7 @@ export async function startBaton(o: BatonOptions): Promise<Server> {
       nodeFlags: [
         "--expose-gc",
         ...(o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : []),
+        ...(o.cpuProfDir && o.cpuProfInterval ? [`--cpu-prof-interval=${o.cpuProfInterval}`] : []),
       ],
       ...logs(o.tmp, o.name),
     },
