@@ -5,12 +5,9 @@
  */
 
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { invalidRequest } from "../errors.js";
 import { approvalStatusEndpoint } from "./approval-status-endpoint.js";
 import { mountApprovalsPage } from "./approvals-page.js";
 import type { HttpContext } from "./context.js";
-import { MAX_FORM_BYTES } from "./form.js";
 import { introspectionEndpoint } from "./introspection-endpoint.js";
 import { jwksEndpoint, metadataEndpoint, PATHS, resourceMetadataEndpoint } from "./metadata.js";
 import { metricsEndpoint, timeRequests } from "./metrics-endpoint.js";
@@ -23,24 +20,19 @@ import { whoamiEndpoint } from "./whoami-endpoint.js";
 
 export function createApp(ctx: HttpContext): Hono {
   const app = new Hono();
-  const limit = bodyLimit({
-    maxSize: MAX_FORM_BYTES,
-    onError: (c) =>
-      oauthError(c, invalidRequest("The request body is too large", "request.too_large")),
-  });
 
   const { metrics } = ctx;
   // First, so that it times every route below, and the refusals of their middleware too.
   if (metrics) app.use("*", timeRequests(metrics));
   app.get(PATHS.metadata, metadataEndpoint(ctx));
   app.get(PATHS.jwks, jwksEndpoint(ctx));
-  app.post(PATHS.token, limit, tokenEndpoint(ctx));
-  app.post(PATHS.introspect, limit, introspectionEndpoint(ctx));
-  app.post(PATHS.revoke, limit, revocationEndpoint(ctx));
-  app.post(PATHS.whoami, limit, whoamiEndpoint(ctx));
-  app.post(PATHS.tasks, limit, startTaskEndpoint(ctx));
-  app.post(`${PATHS.tasks}/:id/end`, limit, endTaskEndpoint(ctx));
-  app.post(`${PATHS.approvals}/:id/status`, limit, approvalStatusEndpoint(ctx));
+  app.post(PATHS.token, tokenEndpoint(ctx));
+  app.post(PATHS.introspect, introspectionEndpoint(ctx));
+  app.post(PATHS.revoke, revocationEndpoint(ctx));
+  app.post(PATHS.whoami, whoamiEndpoint(ctx));
+  app.post(PATHS.tasks, startTaskEndpoint(ctx));
+  app.post(`${PATHS.tasks}/:id/end`, endTaskEndpoint(ctx));
+  app.post(`${PATHS.approvals}/:id/status`, approvalStatusEndpoint(ctx));
   // Liveness, and the policy version in force, so an operator can watch a rollout reach
   // every node. It never asks the store: that is readiness (/readyz).
   app.get("/healthz", (c) =>

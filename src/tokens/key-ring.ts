@@ -8,15 +8,14 @@
  * @module tokens/key-ring
  */
 
-import { randomUUID } from "node:crypto";
 import {
-  type CryptoKey,
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type JWK,
-} from "jose";
+  createPrivateKey,
+  createPublicKey,
+  type JsonWebKey,
+  type KeyObject,
+  randomUUID,
+} from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import type { Clock } from "../clock.js";
 import type { SigningAlg } from "../policy/types.js";
 import type { Store } from "../store/store.js";
@@ -44,19 +43,20 @@ interface StoredRing {
 export interface SigningKey {
   readonly kid: string;
   readonly alg: SigningAlg;
-  readonly key: CryptoKey;
+  /** A node:crypto key: Baton signs and verifies its own tokens synchronously (tokens/jws.ts). */
+  readonly key: KeyObject;
 }
 
 export interface KeyRing {
   /** The key every new token is signed with. */
   signingKey(): SigningKey;
   /** A published public key by `kid`, or undefined. */
-  verificationKey(kid: string): CryptoKey | undefined;
+  verificationKey(kid: string): KeyObject | undefined;
   /**
    * Like `verificationKey`, but an unknown `kid` re-reads the store first (at most once per
    * cooldown), so a key made by another process on the same store is found.
    */
-  findVerificationKey(kid: string): Promise<CryptoKey | undefined>;
+  findVerificationKey(kid: string): Promise<KeyObject | undefined>;
   /** The JWKS document: public members only. Built once per load. */
   jwks(): { keys: JWK[] };
   /** Re-reads the ring from the store (after a rotation by another process). */
@@ -137,14 +137,14 @@ function currentKey(ring: StoredRing): StoredKey {
 const RELOAD_COOLDOWN = 5;
 
 async function buildKeyRing(store: Store, initial: StoredRing, clock: Clock): Promise<KeyRing> {
-  let state = await importRing(initial, clock.now());
+  let state = importRing(initial, clock.now());
   let lastReload = clock.now();
   const reload = async () => {
     lastReload = clock.now();
     const ring = await store.get<StoredRing>(RING_KEY);
     // Serving nodes re-read the ring every few seconds: import keys only when something changed.
     if (ring && fingerprint(ring, clock.now()) !== state.fingerprint) {
-      state = await importRing(ring, clock.now());
+      state = importRing(ring, clock.now());
     }
   };
   return {
@@ -170,17 +170,17 @@ const fingerprint = (ring: StoredRing, now: number) =>
     .map((k) => k.kid)
     .join(",")}`;
 
-async function importRing(ring: StoredRing, now: number) {
+function importRing(ring: StoredRing, now: number) {
   const published = publishedAt(ring, now);
-  const verification = new Map<string, CryptoKey>();
+  const verification = new Map<string, KeyObject>();
   for (const k of published) {
-    verification.set(k.kid, (await importJWK(k.publicJwk, k.alg)) as CryptoKey);
+    verification.set(k.kid, createPublicKey({ key: k.publicJwk as JsonWebKey, format: "jwk" }));
   }
   const current = currentKey(ring);
   const signing: SigningKey = {
     kid: current.kid,
     alg: current.alg,
-    key: (await importJWK(current.privateJwk, current.alg)) as CryptoKey,
+    key: createPrivateKey({ key: current.privateJwk as JsonWebKey, format: "jwk" }),
   };
   return {
     signing,

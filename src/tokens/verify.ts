@@ -8,21 +8,22 @@
  * @module tokens/verify
  */
 
+import { KeyObject, type webcrypto } from "node:crypto";
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
   errors,
   type JWTPayload,
   type JWTVerifyGetKey,
-  jwtVerify,
 } from "jose";
 import { invalidToken } from "../errors.js";
 import type { TrustedIssuer } from "../policy/types.js";
+import { verifyJwt as checkJwt, type DecodedJwt, decodeJwt, JwsError } from "./jws.js";
 import type { KeyRing } from "./key-ring.js";
 import { BROKER_ALGORITHMS } from "./token-types.js";
 import { VerifiedTokens } from "./verified-cache.js";
+
+type CryptoKey = webcrypto.CryptoKey;
 
 /** Verified JWT claims (the core reads them; only this folder imports jose). */
 export type Claims = JWTPayload;
@@ -48,7 +49,7 @@ export interface ExpectedClaims {
 export function peekIssuer(token: string, rule: string): string {
   if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(`${rule}.oversized`);
   try {
-    const { iss } = decodeJwt(token);
+    const { iss } = decoded(token).payload;
     if (typeof iss === "string") return iss;
   } catch (cause) {
     throw invalidToken(`${rule}.malformed`, cause);
@@ -59,11 +60,47 @@ export function peekIssuer(token: string, rule: string): string {
 /** The JOSE `typ` header, unverified: only to tell Baton's own token kinds apart. */
 export function peekTyp(token: string): string | undefined {
   try {
-    return decodeProtectedHeader(token).typ;
+    const { typ } = decoded(token).header;
+    return typeof typ === "string" ? typ : undefined;
   } catch {
     return undefined;
   }
 }
+
+/**
+ * The last token decoded, so that the peek that picks a verifier and the verification that
+ * follows it (in the same synchronous step) decode it once. Keyed by the whole token.
+ */
+let last: { token: string; jwt: DecodedJwt } | undefined;
+
+function decoded(token: string): DecodedJwt {
+  if (last?.token === token) return last.jwt;
+  const jwt = decodeJwt(token);
+  last = { token, jwt };
+  return jwt;
+}
+
+/** A key for a JWS header: Baton's ring gives node KeyObjects, jose's JWKS sets CryptoKeys. */
+type KeyLookup = (header: DecodedJwt["header"]) => Promise<KeyObject | CryptoKey> | KeyObject;
+
+/** CryptoKeys from jose's key sets, converted once each (the sets keep returning the same). */
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+function asKeyObject(key: KeyObject | CryptoKey): KeyObject {
+  if (key instanceof KeyObject) return key;
+  let object = keyObjects.get(key);
+  if (!object) {
+    object = KeyObject.from(key);
+    keyObjects.set(key, object);
+  }
+  return object;
+}
+
+/** jose's key sets, asked with the header only (a compact JWS has no unprotected header). */
+const fromKeySet =
+  (getKey: JWTVerifyGetKey): KeyLookup =>
+  (header) =>
+    getKey(header as Parameters<JWTVerifyGetKey>[0], undefined as never) as Promise<CryptoKey>;
 
 /** Verifies a token signed by Baton's own keys. */
 export function verifyBrokerJwt(
@@ -72,10 +109,16 @@ export function verifyBrokerJwt(
   expected: ExpectedClaims,
   rule: string,
 ): Promise<JWTPayload> {
-  const getKey = async (header: { kid?: string }) => {
-    const key = header.kid === undefined ? undefined : await keys.findVerificationKey(header.kid);
-    if (!key) throw new errors.JWKSNoMatchingKey();
-    return key;
+  const getKey: KeyLookup = (header) => {
+    const kid = typeof header.kid === "string" ? header.kid : undefined;
+    const known = kid === undefined ? undefined : keys.verificationKey(kid);
+    if (known) return known;
+    return (kid === undefined ? Promise.resolve(undefined) : keys.findVerificationKey(kid)).then(
+      (key) => {
+        if (!key) throw new errors.JWKSNoMatchingKey();
+        return key;
+      },
+    );
   };
   let cache = brokerCaches.get(keys);
   if (!cache) {
@@ -98,16 +141,18 @@ export type IssuerVerifier = (
 ) => Promise<JWTPayload>;
 
 export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
-  const getKey: JWTVerifyGetKey = trusted.jwksUri
-    ? // jose caches the JWKS, refetches on an unknown kid at most once per cooldown.
-      withFailureCooldown(
-        createRemoteJWKSet(new URL(trusted.jwksUri), {
-          cooldownDuration: JWKS_COOLDOWN_MS,
-          cacheMaxAge: 10 * 60_000,
-          timeoutDuration: 5_000,
-        }),
-      )
-    : createLocalJWKSet({ keys: (trusted.jwks?.keys ?? []) as never[] });
+  const getKey = fromKeySet(
+    trusted.jwksUri
+      ? // jose caches the JWKS, refetches on an unknown kid at most once per cooldown.
+        withFailureCooldown(
+          createRemoteJWKSet(new URL(trusted.jwksUri), {
+            cooldownDuration: JWKS_COOLDOWN_MS,
+            cacheMaxAge: 10 * 60_000,
+            timeoutDuration: 5_000,
+          }),
+        )
+      : createLocalJWKSet({ keys: (trusted.jwks?.keys ?? []) as never[] }),
+  );
   const algorithms = [...trusted.algorithms];
   // Built once per policy load: a reload that changes the issuer's keys starts afresh.
   const cache = new VerifiedTokens();
@@ -133,7 +178,7 @@ export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
 const AGENT_ALGORITHMS = ["EdDSA", "ES256", "ES384", "PS256", "RS256"];
 
 /** One key set per policy `jwks` object, so keys are imported once, not per request. */
-const agentKeySets = new WeakMap<object, JWTVerifyGetKey>();
+const agentKeySets = new WeakMap<object, KeyLookup>();
 
 /**
  * Verifies a JWT an agent signed with a key of its policy `jwks`: a `private_key_jwt` client
@@ -147,7 +192,7 @@ export function verifyAgentJwt(
 ): Promise<JWTPayload> {
   let getKey = agentKeySets.get(jwks);
   if (!getKey) {
-    getKey = createLocalJWKSet({ keys: jwks.keys as never[] });
+    getKey = fromKeySet(createLocalJWKSet({ keys: jwks.keys as never[] }));
     agentKeySets.set(jwks, getKey);
   }
   return verifyJwt(
@@ -185,7 +230,7 @@ function withFailureCooldown(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
 
 async function verifyJwt(
   token: string,
-  getKey: JWTVerifyGetKey,
+  getKey: KeyLookup,
   algorithms: string[],
   expected: ExpectedClaims,
   clockTolerance: number,
@@ -201,33 +246,30 @@ async function verifyJwt(
   const known = key === undefined ? undefined : cache?.get(key, expected.now, clockTolerance);
   if (known) return known;
   try {
-    const { payload } = await jwtVerify(token, getKey, {
-      issuer: expected.issuer,
-      ...(expected.audience === undefined
-        ? {}
-        : {
-            audience:
-              typeof expected.audience === "string" ? expected.audience : [...expected.audience],
-          }),
+    const jwt = decoded(token);
+    // The algorithm is judged before any key is looked up (or any JWKS fetched) for it.
+    if (!algorithms.includes(jwt.header.alg)) throw new JwsError("alg");
+    const found = getKey(jwt.header);
+    const verificationKey = asKeyObject(found instanceof KeyObject ? found : await found);
+    const payload = checkJwt(jwt, verificationKey, {
       algorithms,
-      requiredClaims: [...expected.requiredClaims],
-      currentDate: new Date(expected.now * 1000),
-      clockTolerance,
+      issuer: expected.issuer,
+      ...(expected.audience === undefined ? {} : { audience: [expected.audience].flat() }),
       ...(expected.typ === undefined ? {} : { typ: expected.typ }),
-    });
+      requiredClaims: expected.requiredClaims,
+      now: expected.now,
+      clockTolerance,
+    }) as JWTPayload;
     if (key !== undefined) cache?.set(key, payload, expected.now);
     return payload;
   } catch (cause) {
-    throw invalidToken(`${rule}.${joseRule(cause)}`, cause);
+    throw invalidToken(`${rule}.${refusalRule(cause)}`, cause);
   }
 }
 
-/** A short audit name for why jose refused a token. */
-function joseRule(err: unknown): string {
-  if (err instanceof errors.JWTExpired) return "expired";
-  if (err instanceof errors.JWTClaimValidationFailed) return `claim.${err.claim}`;
-  if (err instanceof errors.JOSEAlgNotAllowed) return "alg";
-  if (err instanceof errors.JWSSignatureVerificationFailed) return "signature";
+/** A short audit name for why a token was refused. */
+function refusalRule(err: unknown): string {
+  if (err instanceof JwsError) return err.reason;
   if (err instanceof errors.JWKSNoMatchingKey) return "kid";
   if (err instanceof errors.JOSEError) return err.code.toLowerCase().replace(/^err_/, "");
   return "unverifiable";

@@ -138,6 +138,87 @@ describe("openKeyvStore: sqlite://", () => {
   });
 });
 
+describe("sqlite:// group commit (issue 7)", () => {
+  const WAL_FRAME = 4096 + 24;
+
+  it("500 concurrent writes share commits: each is readable by another connection once it resolves", async () => {
+    const url = `sqlite://${join(dir, "group.db")}`;
+    const writer = await openKeyvStore(url);
+    const reader = await openKeyvStore(url);
+    try {
+      const keys = Array.from({ length: 500 }, (_, i) => `tok:${i}`);
+      await Promise.all(
+        keys.map(async (key, i) => {
+          await writer.set(key, { i });
+          // Resolved means committed: another connection sees it at once.
+          expect(await reader.get(key)).toEqual({ i });
+        }),
+      );
+      // One commit per write would append at least one WAL frame each (500 × 4 KiB): grouped,
+      // the whole burst fits in a handful of commits.
+      const wal = await stat(join(dir, "group.db-wal"));
+      expect(wal.size).toBeLessThan(100 * WAL_FRAME);
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  });
+
+  it("within one group the last write of a key wins, as one statement after another would", async () => {
+    const store = await openKeyvStore(`sqlite://${join(dir, "last-wins.db")}`);
+    try {
+      const writes = Array.from({ length: 20 }, (_, i) => store.set("k", i));
+      await Promise.all(writes);
+      expect(await store.get("k")).toBe(19);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("closing waits for writes still queued: none is stranded or lost", async () => {
+    const url = `sqlite://${join(dir, "close-queued.db")}`;
+    const store = await openKeyvStore(url);
+    const writes = Array.from({ length: 200 }, (_, i) => store.set(`q:${i}`, i));
+    await store.close();
+    await Promise.all(writes);
+    const reopened = await openKeyvStore(url);
+    try {
+      expect(await reopened.getMany(["q:0", "q:199"])).toEqual([0, 199]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it("a failed group commit fails every write in it with 503, and the next group commits", async () => {
+    const url = `sqlite://${join(dir, "group-fails.db")}`;
+    const store = await openKeyvStore(url);
+    const saboteur = await openKeyvStore(url, { namespace: "other" });
+    try {
+      await store.set("before", 1);
+      // Another process drops the table: every write of the next group fails, none silently.
+      const { default: sqlite3 } = await import("sqlite3");
+      const db = new sqlite3.Database(join(dir, "group-fails.db"));
+      await new Promise<void>((resolve, reject) =>
+        db.exec("DROP TABLE keyv", (e) => (e ? reject(e) : resolve())),
+      );
+      await new Promise<void>((resolve) => db.close(() => resolve()));
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => store.set(`lost:${i}`, i)),
+      );
+      for (const result of results) {
+        expect(result.status).toBe("rejected");
+        expect((result as PromiseRejectedResult).reason).toMatchObject({
+          code: "temporarily_unavailable",
+          status: 503,
+        });
+      }
+    } finally {
+      await store.close();
+      await saboteur.close();
+    }
+  });
+});
+
 describe("openKeyvStore: URLs and options", () => {
   it.each([
     "xyz",

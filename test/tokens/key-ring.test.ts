@@ -4,7 +4,8 @@
  * last token it signed has expired.
  */
 
-import { type CryptoKey, decodeProtectedHeader, jwtVerify } from "jose";
+import type { KeyObject } from "node:crypto";
+import { decodeProtectedHeader, jwtVerify } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
@@ -79,7 +80,7 @@ describe("key ring", () => {
     const key = ring.verificationKey(old);
     expect(key).toBeDefined();
     await expect(
-      jwtVerify(oldToken, key as CryptoKey, { currentDate: new Date(T0 * 1000) }),
+      jwtVerify(oldToken, key as KeyObject, { currentDate: new Date(T0 * 1000) }),
     ).resolves.toBeTruthy();
 
     clock.advance(MAX_TTL - 1);
