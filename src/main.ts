@@ -10,9 +10,12 @@ import { type ServerType, serve } from "@hono/node-server";
 import { Command, Option } from "commander";
 import { openAuditLog } from "./audit/audit-log.js";
 import type { AuditSink } from "./audit/events.js";
+import { readTaskEvents } from "./audit/read-audit-log.js";
 import { decideFromCli, listApprovals, printLoginLink } from "./cli/approvals.js";
+import { auditCommand } from "./cli/audit.js";
 import { serveBanner } from "./cli/banner.js";
 import { policyCheck } from "./cli/policy-check.js";
+import { type ExplainFlags, policyExplain } from "./cli/policy-explain.js";
 import { type Clock, systemClock } from "./clock.js";
 import {
   ConfigError,
@@ -326,6 +329,10 @@ async function serveCommand(
     mcp: mcp.handle,
     allowedOrigins: guard.allowedOrigins,
     metrics,
+    // The approval page draws a task's tree from the audit file (issue 8); not from stderr.
+    ...(options.audit === "stderr"
+      ? {}
+      : { readTaskEvents: (taskId: string) => readTaskEvents(options.audit, taskId) }),
   }).fetch;
   const stopReloading = keepPolicyCurrent(broker, options.policies, log);
   // A key rotated by `baton keys rotate` on any node is published, and signs, on every node
@@ -584,6 +591,27 @@ export function buildProgram(): Command {
         error: (line) => process.stderr.write(`${line}\n`),
       });
     });
+  policy
+    .command("explain")
+    .description("say whether a grant would be issued, and which rules decide")
+    .argument("[dir]", "policy directory (or --policies)")
+    .addOption(
+      new Option("--policies <dir>", "policy directory")
+        .env("BATON_POLICIES")
+        .default(DEFAULTS.policies),
+    )
+    .requiredOption("--agent <id>", "the agent that asks for the token")
+    .requiredOption("--api <id>", "the API (id or resource URI)")
+    .requiredOption("--scope <scopes>", "space- or comma-separated scopes")
+    .option("--via <agents>", "delegators, comma-separated, first got the user's token")
+    .option("--task <template>", "inside a task opened from this template")
+    .option("--json", "machine-readable output")
+    .action(async (dir: string | undefined, flags: ExplainFlags & { policies: string }) => {
+      process.exitCode = await policyExplain(dir ?? flags.policies, flags, {
+        log: (line) => process.stdout.write(`${line}\n`),
+        error: (line) => process.stderr.write(`${line}\n`),
+      });
+    });
 
   sharedOptions(
     program
@@ -662,6 +690,26 @@ export function buildProgram(): Command {
   sharedOptions(
     keys.command("rotate").description("make a new signing key; the old stays published"),
   ).action(keysRotateCommand);
+
+  // Issue 8: reads the audit file only (no store, no keys), so it works beside a running broker.
+  sharedOptions(
+    program
+      .command("audit")
+      .description("print the audit log; with --task, the delegation tree of that task")
+      .option("--task <id>", "the task whose delegation tree to draw")
+      .option("--json", "raw JSON lines (with --task: the tree as JSON)")
+      .option("--since <when>", "only events since a duration ago (10m) or an ISO 8601 time")
+      .option("--limit <n>", "only the last N events"),
+  ).action(
+    async (
+      flags: SharedFlags & { task?: string; json?: boolean; since?: string; limit?: string },
+    ) => {
+      process.exitCode = await auditCommand({ ...flags, path: flags.audit }, systemClock.now(), {
+        log: (line) => process.stdout.write(`${line}\n`),
+        error: (line) => process.stderr.write(`${line}\n`),
+      });
+    },
+  );
   return program;
 }
 

@@ -2,12 +2,17 @@
  * `baton policy check [DIR]`: validates a policies directory (design §3.1).
  *
  * Exit 0 with a one-line summary, or 1 with one `file: path: message` line per problem, so
- * that editors and CI can point at each one. The commander wiring lives elsewhere.
+ * that editors and CI can point at each one. A valid policy may still draw warnings (escalation
+ * paths, parts that can never be used: policy/escalation.ts): `warning: file: path: message`
+ * lines after the summary, on stderr, which never change the exit code. The commander wiring
+ * lives elsewhere.
  *
  * @module cli/policy-check
  */
 
-import { loadPolicy, PolicyError } from "../policy/load.js";
+import { definedIn, findPolicyWarnings } from "../policy/escalation.js";
+import { compilePolicy, PolicyError, readPolicySources } from "../policy/load.js";
+import { issueLine } from "../policy/policy-error.js";
 import type { Policy } from "../policy/types.js";
 
 export interface CheckOutput {
@@ -18,14 +23,20 @@ export interface CheckOutput {
 /** Returns the process exit code. Errors other than policy problems are not hidden. */
 export async function policyCheck(dir: string, out: CheckOutput): Promise<number> {
   let policy: Policy;
+  let where: ReturnType<typeof definedIn>;
   try {
-    policy = await loadPolicy(dir);
+    const sources = await readPolicySources(dir);
+    policy = compilePolicy(sources);
+    where = definedIn(sources);
   } catch (err) {
     if (!(err instanceof PolicyError)) throw err;
     for (const line of err.issues) out.error(line);
     return 1;
   }
   out.log(`${dir.endsWith("/") ? dir : `${dir}/`}: OK (${summary(policy)})`);
+  for (const w of findPolicyWarnings(policy, where)) {
+    out.error(`warning: ${issueLine(w.file, w.path, w.message)}`);
+  }
   return 0;
 }
 

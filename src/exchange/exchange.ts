@@ -80,7 +80,7 @@ export async function exchangeToken(
 }
 
 /** What will be signed: decided in full before any signature or write. */
-interface Grant {
+export interface Grant {
   readonly kind: TokenKind;
   readonly agent: Agent;
   /** Current actor first; empty for a permitted impersonation. */
@@ -95,7 +95,8 @@ interface Grant {
   readonly txn?: string;
 }
 
-function planAccess(
+/** Exported for `baton policy explain` (exchange/explain-grant.ts): one decision, never two. */
+export function planAccess(
   policy: Policy,
   request: TokenExchangeRequest,
   agent: Agent,
@@ -123,7 +124,8 @@ function planAccess(
 
 const ceilingOf = (task: TaskRecord | undefined) => (task ? { ceiling: task.ceiling } : {});
 
-function planDelegation(
+/** Exported for `baton policy explain`, like `planAccess`. */
+export function planDelegation(
   policy: Policy,
   request: TokenExchangeRequest,
   agent: Agent,

@@ -35,9 +35,24 @@ const STYLE = `
   .muted { color: #5b6474; }
   .notice { background: #e8f0fe; border: 1px solid #b6cdfb; border-radius: 8px; padding: 10px 14px; margin-bottom: 16px; }
   input[type=text] { width: 100%; box-sizing: border-box; font: inherit; padding: 6px; }
+  main.wide { max-width: 1180px; }
+  .tree { overflow-x: auto; }
+  .tree svg { display: block; }
+  .legend { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; font-size: 13px; color: #5b6474; }
+  .swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; border: 1px solid; vertical-align: -2px; }
+  .swatch.access { background: #e8f0fe; border-color: #2563eb; }
+  .swatch.delegation { background: #f1e8fe; border-color: #7c3aed; }
+  .swatch.inactive { background: #eceef2; border-color: #c9ced6; }
 `;
 
-export function page(title: string, body: string, person?: string, csrf?: string): string {
+/** A whole page; `wide` for content that needs room (the delegation tree). */
+export function page(
+  title: string,
+  body: string,
+  person?: string,
+  csrf?: string,
+  wide = false,
+): string {
   const signOut =
     person === undefined || csrf === undefined
       ? ""
@@ -46,7 +61,7 @@ export function page(title: string, body: string, person?: string, csrf?: string
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)} · Baton</title><style>${STYLE}</style></head>
-<body><header><h1>Baton approvals</h1>${signOut}</header><main>${body}</main></body></html>`;
+<body><header><h1>Baton approvals</h1>${signOut}</header><main${wide ? ' class="wide"' : ""}>${body}</main></body></html>`;
 }
 
 export function signInBody(message?: string): string {
@@ -90,7 +105,7 @@ export function approvalCard(
     [
       "Task",
       (r.task ?? r.taskId)
-        ? `<code>${esc(r.task ?? r.taskId ?? "")}</code>`
+        ? `<code>${esc(r.task ?? r.taskId ?? "")}</code> <a href="/approvals/tasks/${esc(r.task ?? r.taskId ?? "")}">delegation tree</a>`
         : `<span class="muted">none</span>`,
     ],
     ["Expires", `in ${Math.max(0, Math.ceil((r.expiresAt - now) / 60))} min`],

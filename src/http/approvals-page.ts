@@ -25,6 +25,7 @@ import {
 import { decideApproval } from "../exchange/decide-approval.js";
 import { approvalCard, page, signInBody } from "./approvals-html.js";
 import type { HttpContext } from "./context.js";
+import { taskTreePage } from "./task-tree-page.js";
 
 const COOKIE = "baton-approver";
 
@@ -108,6 +109,20 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
     await endSession(deps, (s as ApproverSession).id);
     deleteCookie(c, COOKIE, { prefix: "host", path: "/", secure: true });
     return seeOther(c);
+  });
+
+  // Issue 8: a task's delegation tree, for its user and the approvers of its requests.
+  app.get("/approvals/tasks/:id", async (c) => {
+    const s = await session(c);
+    if (!s) return html(c, page("Sign in", signInBody()));
+    const tree = await taskTreePage(ctx, s.person, c.req.param("id"));
+    if (!tree.found)
+      return html(
+        c,
+        page("Not found", `<div class="card"><p>No such task for you.</p></div>`, s.person, s.csrf),
+        404,
+      );
+    return html(c, page(tree.title, tree.body, s.person, s.csrf, true));
   });
 
   app.get("/approvals/:id", async (c) => {

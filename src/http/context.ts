@@ -4,6 +4,7 @@
  * @module http/context
  */
 
+import type { LoggedEvent } from "../audit/task-tree.js";
 import type { ExchangeDeps } from "../exchange/types.js";
 import type { Metrics } from "../metrics/metrics.js";
 
@@ -19,4 +20,9 @@ export interface HttpContext {
   readonly mcp?: (request: Request) => Promise<Response>;
   /** Served at `/metrics` and fed by every request; without it `/metrics` is not served. */
   readonly metrics?: Metrics;
+  /**
+   * One task's audit events (`taskEventFilter`), for the delegation tree on the approval page
+   * (issue 8). Absent when the audit log goes to stderr: the page then says so.
+   */
+  readonly readTaskEvents?: (taskId: string) => Promise<readonly LoggedEvent[]>;
 }

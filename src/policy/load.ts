@@ -24,11 +24,21 @@ export { PolicyError } from "./policy-error.js";
  * @throws PolicyError listing every problem found, including a missing or empty directory.
  */
 export async function loadPolicy(dir: string): Promise<Policy> {
+  return compilePolicy(await readPolicySources(dir));
+}
+
+/**
+ * The parsed (not yet validated) policy files of `dir`, in name order. `baton policy check`
+ * keeps them to say which file defines what (policy/escalation.ts).
+ *
+ * @throws PolicyError listing every file that cannot be read or parsed.
+ */
+export async function readPolicySources(dir: string): Promise<PolicySource[]> {
   const names = await listPolicyFiles(dir);
   const parsed = await Promise.all(names.map((name) => readPolicyFile(dir, name)));
   const problems = parsed.flatMap((p) => ("issues" in p ? p.issues : []));
   if (problems.length > 0) throw new PolicyError(problems);
-  return compilePolicy(parsed.filter((p): p is PolicySource => "data" in p));
+  return parsed.filter((p): p is PolicySource => "data" in p);
 }
 
 const POLICY_FILE = /\.ya?ml$/;

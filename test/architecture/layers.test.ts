@@ -38,14 +38,18 @@ const imports: Import[] = sourceFiles(SRC).flatMap((file) => {
   }));
 });
 
-/** Layer of a file under src/ (design §5): 0 leaves, 1 capabilities, 2 core, 3 edges, 4 root. */
+/**
+ * Layer of a file under src/ (design §5): 0 leaves, 1 capabilities, 2 core, 3 edges, 4 root.
+ * `verify/` is an edge too: the second public entry point (`baton/verify`), which API owners
+ * import to check Baton's tokens. It stands apart from the broker (see its own test below).
+ */
 function layer(file: string): number {
   if (file === "errors.ts" || file === "clock.ts") return 0;
   const top = file.split("/")[0] as string;
   if (["policy", "tokens", "store", "audit", "tasks", "approvals", "metrics"].includes(top))
     return 1;
   if (top === "exchange") return 2;
-  if (["http", "mcp", "cli", "config.ts", "log.ts"].includes(top)) return 3;
+  if (["http", "mcp", "cli", "verify", "config.ts", "log.ts"].includes(top)) return 3;
   if (file === "main.ts") return 4;
   throw new Error(`no layer for ${file}`);
 }
@@ -82,8 +86,8 @@ describe("design §5: layers point down only", () => {
     expect(crossing).toEqual([]);
   });
 
-  it("the doors (http/, mcp/, cli/) never import each other", () => {
-    const doors = ["http", "mcp", "cli"];
+  it("the doors (http/, mcp/, cli/, verify/) never import each other", () => {
+    const doors = ["http", "mcp", "cli", "verify"];
     const top = (f: string) => f.split("/")[0] as string;
     const crossing = internal
       .filter(
@@ -92,6 +96,20 @@ describe("design §5: layers point down only", () => {
       )
       .map((i) => `${i.from} → ${i.spec}`);
     expect(crossing).toEqual([]);
+  });
+
+  it("verify/ (the API owner's entry point) imports nothing of the broker but token-type constants", () => {
+    // It ships to API owners as `baton/verify`: it must not pull in the broker's store, policy
+    // or core, and it has its own error class (RFC 6750), not the broker's (RFC 6749).
+    const reaching = internal
+      .filter((i) => i.from.startsWith("verify/") && !i.spec.startsWith("verify/"))
+      .map((i) => `${i.from} → ${i.spec}`)
+      .filter((edge) => !edge.endsWith("→ tokens/token-types.ts"));
+    expect(reaching).toEqual([]);
+    const users = internal.filter(
+      (i) => i.spec.startsWith("verify/") && !i.from.startsWith("verify/"),
+    );
+    expect(users.map((i) => `${i.from} → ${i.spec}`)).toEqual([]);
   });
 
   it("only main.ts picks concrete adapters", () => {
@@ -103,7 +121,10 @@ describe("design §5: layers point down only", () => {
 
 /** Each third-party package and where it may be imported (design §5, §7). */
 const HOMES: Record<string, (file: string) => boolean> = {
-  jose: (f) => f.startsWith("tokens/"),
+  // Design §5 puts jose in tokens/. verify/ is the exception: a separate public entry point
+  // (`baton/verify`) that API owners run in their own process, apart from the broker, so it
+  // verifies with jose itself rather than reaching into the broker's tokens/.
+  jose: (f) => f.startsWith("tokens/") || f.startsWith("verify/"),
   keyv: (f) => f === "store/keyv-record.ts",
   "@keyv/": (f) => f === "store/keyv-store.ts" || f === "store/redis-backend.ts",
   zod: (f) =>

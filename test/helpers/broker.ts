@@ -8,6 +8,7 @@ import { serve } from "@hono/node-server";
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { memoryAuditLog } from "../../src/audit/audit-log.js";
 import type { AuditEvent } from "../../src/audit/events.js";
+import { taskEventFilter } from "../../src/audit/task-tree.js";
 import { fixedClock } from "../../src/clock.js";
 import { activatePolicy } from "../../src/exchange/activate.js";
 import type { ActivePolicy, ExchangeDeps } from "../../src/exchange/types.js";
@@ -69,6 +70,8 @@ export interface TestBrokerOptions {
   readonly editPolicy?: (data: Record<string, any>) => void;
   /** A store URL; `memory://` by default. */
   readonly store?: string;
+  /** Hands the approval page the task events of the in-memory audit (issue 8's tree). */
+  readonly taskEvents?: boolean;
 }
 
 export async function startTestBroker(options: TestBrokerOptions = {}): Promise<TestBroker> {
@@ -117,6 +120,11 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     mcp: mcp.handle,
     metrics,
     deps,
+    ...(options.taskEvents
+      ? {
+          readTaskEvents: async (id: string) => memoryAudit.events.filter(taskEventFilter(id)),
+        }
+      : {}),
     assertionAudiences: [
       issuer,
       `${issuer}${PATHS.token}`,

@@ -1,0 +1,255 @@
+/**
+ * Warnings about a valid policy (issue 8): grants that reach further than their author may
+ * think, and parts of the policy that can never be used. Pure: a compiled policy in, typed
+ * warnings out; `baton policy check` prints them and still exits 0.
+ *
+ * What is flagged, and why (each rests on what the broker really enforces, design §4):
+ *
+ * (a) Escalation paths.
+ *   - `sub-agent-under-task-approval`: delegation only narrows (rule 1), so a sub-agent never
+ *     gets a scope its delegators lack. But inside a task, one approval of the ceiling covers
+ *     every token of the task's tree (rule 6, exchange/task-scope.ts standing approval), and
+ *     that approval names only the agent that opened the task. So an elevated scope held by an
+ *     agent D, reachable from an opener O along `delegate_to` edges within `max_depth`, every
+ *     agent on the path holding the scope and enabled, is used by D with no approval that
+ *     names D. Any enabled O holding the scope can open such a task (a ceiling of its own
+ *     scopes), so task templates only make the path ready-made; they are named in the text.
+ *   - `impersonation-hides-agent`: an agent with `impersonate: true` acting on a user's own
+ *     token gets tokens without `act` (RFC 8693 §1.1). For an elevated scope the approval is
+ *     still asked, but its request, like the token, shows no agent in the chain: the approver
+ *     and the API cannot tell the agent from the user.
+ *   - `approver-is-agent`: an approver group member equal to an agent id. Rule 6: approvals are
+ *     decided by humans, never by an agent; a token whose `sub` is that id (client-credentials
+ *     tokens of many identity providers carry the client id as `sub`) would pass as approver.
+ * (b) `scope-unreachable`: a scope no enabled agent lists. Rule 1 intersects with the agent's
+ *     scopes, so no token can ever carry it.
+ * (c) Delegation that can never happen. The schema requires every agent to have a credential
+ *     (schema.ts), so every agent can exchange a user's own token: an agent that no one
+ *     delegates to is a root agent, the normal case, and is not flagged. What is flagged is
+ *     the reverse, the dead end:
+ *   - `delegation-unusable`: a `delegate_to` edge that can carry nothing: its target is
+ *     disabled, the two agents share no scope (a delegation token is narrowed to both, rule 1),
+ *     or `max_depth` is 1 (rule 4: no chain has room for two agents).
+ *   - `agent-without-scopes`: an enabled agent that lists no scopes can get no token and
+ *     delegate none.
+ * Disabled agents are cut off on purpose: their own edges and scopes are not reported.
+ *
+ * @module policy/escalation
+ */
+
+import type { PolicySource } from "./compile.js";
+import type { Agent, Policy } from "./types.js";
+
+export type PolicyWarningKind =
+  | "sub-agent-under-task-approval"
+  | "impersonation-hides-agent"
+  | "approver-is-agent"
+  | "scope-unreachable"
+  | "delegation-unusable"
+  | "agent-without-scopes";
+
+export interface PolicyWarning {
+  readonly kind: PolicyWarningKind;
+  /** The policy file that defines the key, as in `file: path: message` (policy-error.ts). */
+  readonly file: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+/** Which file defines each id (ids share one namespace, design §3.3). */
+export type DefinedIn = ReadonlyMap<string, string>;
+
+const SECTIONS = ["apis", "agents", "tasks", "approvers"] as const;
+
+/** Reads the files a valid policy was compiled from: id → file. */
+export function definedIn(sources: readonly PolicySource[]): DefinedIn {
+  const files = new Map<string, string>();
+  for (const { file, data } of sources) {
+    const sections = (data ?? {}) as Partial<Record<string, Record<string, unknown>>>;
+    for (const section of SECTIONS) {
+      for (const id of Object.keys(sections[section] ?? {})) files.set(id, file);
+    }
+  }
+  return files;
+}
+
+/** Every warning about `policy`, in a stable order: (a), then (b), then (c). */
+export function findPolicyWarnings(policy: Policy, where: DefinedIn): PolicyWarning[] {
+  const fileOf = (id: string) => where.get(id) ?? policy.files[0] ?? "policy";
+  return [
+    ...subAgentsUnderTaskApproval(policy, fileOf),
+    ...impersonationHidesAgent(policy, fileOf),
+    ...approversThatAreAgents(policy, fileOf),
+    ...unreachableScopes(policy, fileOf),
+    ...unusableDelegations(policy, fileOf),
+    ...agentsWithoutScopes(policy, fileOf),
+  ];
+}
+
+type FileOf = (id: string) => string;
+
+const enabled = (policy: Policy) => [...policy.agents.values()].filter((a) => !a.disabled);
+const indexOf = (set: ReadonlySet<string>, value: string) => [...set].indexOf(value);
+const list = (items: Iterable<string>) => [...items].join(", ");
+
+/** (a) D gets an elevated scope under a task approval that named only the opener. */
+function subAgentsUnderTaskApproval(policy: Policy, fileOf: FileOf): PolicyWarning[] {
+  // (sub-agent, scope) → the openers whose task approval reaches it.
+  const reached = new Map<string, { agent: Agent; scope: string; openers: Set<string> }>();
+  for (const opener of enabled(policy)) {
+    for (const scope of opener.scopes) {
+      if (policy.scopes.get(scope)?.approval === undefined) continue;
+      for (const agent of delegatesHolding(policy, opener, scope)) {
+        const key = `${agent.id}\u0000${scope}`;
+        const entry = reached.get(key) ?? { agent, scope, openers: new Set<string>() };
+        entry.openers.add(opener.id);
+        reached.set(key, entry);
+      }
+    }
+  }
+  return [...reached.values()].map(({ agent, scope, openers }) => {
+    const approval = policy.scopes.get(scope)?.approval as string;
+    const templates = [...policy.tasks.values()]
+      .filter((t) => t.ceiling.includes(scope))
+      .filter((t) => [...openers].some((o) => t.ceiling.every((s) => hasScope(policy, o, s))))
+      .map((t) => t.id);
+    return {
+      kind: "sub-agent-under-task-approval",
+      file: fileOf(agent.id),
+      path: ["agents", agent.id, "scopes", indexOf(agent.scopes, scope)],
+      message:
+        `${agent.id} can get elevated scope ${scope} with no approval that names it: ` +
+        `delegated to inside a task opened by ${list(openers)}, it is covered by the one ` +
+        `approval of the task's ceiling (by ${approval}), which names only the opener ` +
+        `(design §4 rule 6)${templates.length > 0 ? `; task template: ${list(templates)}` : ""}`,
+    };
+  });
+}
+
+const hasScope = (policy: Policy, agentId: string, scope: string) =>
+  policy.agents.get(agentId)?.scopes.has(scope) ?? false;
+
+/**
+ * Agents other than `opener` that a delegation chain starting at `opener` reaches with
+ * `scope`: simple paths (rule 4, no cycles) of at most `max_depth` agents, along `delegate_to`
+ * edges (rule 5), each agent enabled and holding the scope (rule 1 narrows every step).
+ */
+function delegatesHolding(policy: Policy, opener: Agent, scope: string): Set<Agent> {
+  const found = new Set<Agent>();
+  const walk = (path: readonly Agent[]) => {
+    const last = path[path.length - 1] as Agent;
+    if (path.length >= policy.broker.maxDepth) return;
+    for (const id of last.delegateTo) {
+      const next = policy.agents.get(id);
+      if (!next || next.disabled || !next.scopes.has(scope) || path.includes(next)) continue;
+      found.add(next);
+      walk([...path, next]);
+    }
+  };
+  walk([opener]);
+  found.delete(opener);
+  return found;
+}
+
+/** (a) Impersonation with an elevated scope: no agent in the token or its approval request. */
+function impersonationHidesAgent(policy: Policy, fileOf: FileOf): PolicyWarning[] {
+  return enabled(policy)
+    .filter((agent) => agent.impersonate)
+    .flatMap((agent) => {
+      const elevated = [...agent.scopes].filter((s) => policy.scopes.get(s)?.approval);
+      if (elevated.length === 0) return [];
+      return [
+        {
+          kind: "impersonation-hides-agent" as const,
+          file: fileOf(agent.id),
+          path: ["agents", agent.id, "impersonate"],
+          message:
+            `${agent.id} may impersonate and holds elevated scope${elevated.length === 1 ? "" : "s"} ` +
+            `${list(elevated)}: on a user's own token its tokens carry no act, so neither the ` +
+            "approver nor the API can tell the agent from the user (RFC 8693 §1.1)",
+        },
+      ];
+    });
+}
+
+/** (a) An agent id among the approvers: rule 6 wants a human. */
+function approversThatAreAgents(policy: Policy, fileOf: FileOf): PolicyWarning[] {
+  const warnings: PolicyWarning[] = [];
+  for (const [group, members] of policy.approvers) {
+    [...members].forEach((member, i) => {
+      if (!policy.agents.has(member)) return;
+      warnings.push({
+        kind: "approver-is-agent",
+        file: fileOf(group),
+        path: ["approvers", group, i],
+        message:
+          `"${member}" is an agent id: a token whose sub is ${member} would let it decide ` +
+          "approvals, which only a human may (design §4 rule 6)",
+      });
+    });
+  }
+  return warnings;
+}
+
+/** (b) A scope that no enabled agent lists: rule 1 keeps it out of every token. */
+function unreachableScopes(policy: Policy, fileOf: FileOf): PolicyWarning[] {
+  const warnings: PolicyWarning[] = [];
+  for (const scope of policy.scopes.values()) {
+    const holders = [...policy.agents.values()].filter((a) => a.scopes.has(scope.name));
+    if (holders.some((a) => !a.disabled)) continue;
+    const who =
+      holders.length === 0
+        ? "no agent lists it"
+        : `only disabled agents list it (${list(holders.map((a) => a.id))})`;
+    warnings.push({
+      kind: "scope-unreachable",
+      file: fileOf(scope.api),
+      path: ["apis", scope.api, "scopes", scope.name],
+      message: `${who}: no token can ever carry it (design §4 rule 1)`,
+    });
+  }
+  return warnings;
+}
+
+/** (c) A `delegate_to` edge that can never carry a delegation token. */
+function unusableDelegations(policy: Policy, fileOf: FileOf): PolicyWarning[] {
+  const warnings: PolicyWarning[] = [];
+  for (const agent of enabled(policy)) {
+    [...agent.delegateTo].forEach((id, i) => {
+      const target = policy.agents.get(id);
+      if (!target) return; // cross-check.ts refuses unknown agents already
+      const why = deadEdgeReason(policy, agent, target);
+      if (why === undefined) return;
+      warnings.push({
+        kind: "delegation-unusable",
+        file: fileOf(agent.id),
+        path: ["agents", agent.id, "delegate_to", i],
+        message: `${agent.id} can never delegate to ${id}: ${why}`,
+      });
+    });
+  }
+  return warnings;
+}
+
+function deadEdgeReason(policy: Policy, from: Agent, to: Agent): string | undefined {
+  if (to.disabled) return `${to.id} is disabled`;
+  if (policy.broker.maxDepth < 2) {
+    return "broker.max_depth is 1, so no chain has room for two agents (design §4 rule 4)";
+  }
+  if (![...from.scopes].some((s) => to.scopes.has(s))) {
+    return "they share no scope, and a delegation token is narrowed to both (design §4 rule 1)";
+  }
+  return undefined;
+}
+
+/** (c) An enabled agent with no scopes: nothing to get, nothing to delegate. */
+function agentsWithoutScopes(policy: Policy, fileOf: FileOf): PolicyWarning[] {
+  return enabled(policy)
+    .filter((agent) => agent.scopes.size === 0)
+    .map((agent) => ({
+      kind: "agent-without-scopes" as const,
+      file: fileOf(agent.id),
+      path: ["agents", agent.id, "scopes"],
+      message: "lists no scopes: this agent can get no token and delegate none (design §4 rule 1)",
+    }));
+}
