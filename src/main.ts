@@ -517,7 +517,13 @@ function listen(
 }
 
 async function devTokenCommand(
-  flags: SharedFlags & { user: string; agent?: string; scope?: string; ttl: string },
+  flags: SharedFlags & {
+    user: string;
+    agent?: string;
+    scope?: string;
+    ttl: string;
+    for: "broker" | "approvals";
+  },
 ) {
   const broker = await openBroker(offlineOptions(flags));
   try {
@@ -525,6 +531,7 @@ async function devTokenCommand(
     const token = await issueDevToken(broker.deps, {
       user: flags.user,
       ttl,
+      for: flags.for,
       ...(flags.agent === undefined ? {} : { agent: flags.agent }),
       ...(flags.scope === undefined ? {} : { scopes: flags.scope.split(" ").filter(Boolean) }),
     });
@@ -620,7 +627,12 @@ export function buildProgram(): Command {
       .requiredOption("--user <name>", "the subject (sub)")
       .option("--agent <id>", "the only agent that may exchange it (azp)")
       .option("--scope <scopes>", "space-separated scopes that bound what it yields")
-      .option("--ttl <duration>", "lifetime, e.g. 1h", "1h"),
+      .option("--ttl <duration>", "lifetime, e.g. 1h", "1h")
+      .addOption(
+        new Option("--for <use>", "broker: a subject token for agents; approvals: to sign in")
+          .choices(["broker", "approvals"])
+          .default("broker"),
+      ),
   ).action(devTokenCommand);
 
   sharedOptions(

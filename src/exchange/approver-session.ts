@@ -16,7 +16,8 @@ import {
 } from "../approvals/approval-store.js";
 import { TOKEN_TYPE } from "../tokens/token-types.js";
 import { mayDecide } from "./decide-approval.js";
-import { verifySubject } from "./subject.js";
+import { anyRevoked, subjectLineage } from "./lineage.js";
+import { approvalsAudienceOf, verifySubject } from "./subject.js";
 import type { ExchangeDeps } from "./types.js";
 
 export interface ApproverSession {
@@ -57,14 +58,27 @@ export async function signInWithLink(
   return openSession(deps, person);
 }
 
-/** Signs in with a user token (trusted issuer or development issuer): the person is its `sub`. */
+/**
+ * Signs in with a user token (trusted issuer or development issuer): the person is its `sub`.
+ *
+ * Only a token issued for the approval page itself (`aud` = `<issuer>/approvals`) signs in.
+ * The tokens a user hands to agents (for the broker, or for `/mcp`) never do: an agent holds
+ * one, and with it could otherwise approve its own request as the user (rule 6: never by an
+ * agent). A token that names an agent as its holder (`azp`, `client_id`, `may_act`) or carries
+ * an `act` chain is an agent's, whatever its audience; a revoked one is refused.
+ */
 export async function signInWithToken(
   deps: ExchangeDeps,
   token: string,
 ): Promise<ApproverSession | undefined> {
   try {
-    const subject = await verifySubject(deps, token, TOKEN_TYPE.jwt, deps.clock.now());
-    if (subject.source === "delegation" || subject.chain.length > 0) return undefined; // a person, not an agent
+    const subject = await verifySubject(deps, token, TOKEN_TYPE.jwt, deps.clock.now(), [
+      approvalsAudienceOf(deps.issuer),
+    ]);
+    const agents = subject.source === "delegation" || subject.chain.length > 0;
+    if (agents || subject.holder !== undefined || subject.mayAct !== undefined) return undefined;
+    const lineage = await subjectLineage(deps.store, subject);
+    if (!lineage || (await anyRevoked(deps.store, lineage))) return undefined;
     return await openSession(deps, subject.sub);
   } catch (err) {
     if (err instanceof Error && "code" in err && err.code === "temporarily_unavailable") throw err;

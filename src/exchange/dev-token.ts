@@ -8,7 +8,7 @@
 import { BatonError } from "../errors.js";
 import { newTokenId, signToken } from "../tokens/mint.js";
 import { DEV_TOKEN_TYP } from "../tokens/token-types.js";
-import { devIssuerOf, mcpResourceOf } from "./subject.js";
+import { approvalsAudienceOf, devIssuerOf, mcpResourceOf } from "./subject.js";
 import type { ExchangeDeps } from "./types.js";
 
 export interface DevTokenRequest {
@@ -19,6 +19,11 @@ export interface DevTokenRequest {
   readonly scopes?: readonly string[];
   /** Seconds. */
   readonly ttl: number;
+  /**
+   * `broker` (default): a subject token for agents, at `/token` and `/mcp`. `approvals`: the
+   * person's own sign-in token for the approval page, which no agent can exchange.
+   */
+  readonly for?: "broker" | "approvals";
 }
 
 export async function issueDevToken(deps: ExchangeDeps, request: DevTokenRequest): Promise<string> {
@@ -39,13 +44,25 @@ export async function issueDevToken(deps: ExchangeDeps, request: DevTokenRequest
       "dev_issuer.agent",
     );
   }
+  if (request.for === "approvals" && (request.agent ?? request.scopes) !== undefined) {
+    throw new BatonError(
+      "invalid_request",
+      400,
+      "A token for the approval page names no agent and no scope",
+      "dev_issuer.approvals_token",
+    );
+  }
   const now = deps.clock.now();
   const jti = newTokenId();
   const exp = now + request.ttl;
   const token = await signToken(deps.keys, DEV_TOKEN_TYP, {
     iss: devIssuerOf(deps.issuer),
-    // For the broker: as a subject token at /token, and as the bearer token at /mcp.
-    aud: [deps.issuer, mcpResourceOf(deps.issuer)],
+    // For the broker: as a subject token at /token, and as the bearer token at /mcp; or only
+    // for the approval page, where an agent's token never signs in.
+    aud:
+      request.for === "approvals"
+        ? approvalsAudienceOf(deps.issuer)
+        : [deps.issuer, mcpResourceOf(deps.issuer)],
     sub: request.user,
     iat: now,
     exp,

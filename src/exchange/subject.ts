@@ -49,6 +49,12 @@ const USER_TOKEN_TYPES: ReadonlySet<string> = new Set([
 export const mcpResourceOf = (issuer: string) => `${issuer}/mcp`;
 
 /**
+ * The audience of a user's token for the approval page (`/approvals` sign-in): a person's own
+ * credential, never one a user hands to an agent, so never accepted as a subject token.
+ */
+export const approvalsAudienceOf = (issuer: string) => `${issuer}/approvals`;
+
+/**
  * Verifies a subject token. `userAudiences` is what a user's token (development or trusted
  * issuer) may carry as `aud`; by default the broker's own names (the issuer or the development
  * issuer's audience, and the MCP resource).

@@ -228,14 +228,48 @@ describe("only the approvers the policy names can see or decide", () => {
     expect(await approvalState(broker, approval_id)).toBe("pending");
   });
 
-  it("a person signs in with their own user token from a trusted issuer", async () => {
-    const token = await broker.devToken(ALICE);
-    const res = await postPage(broker, "/approvals/login", undefined, { token });
-    expect(res.status, res.text).toBe(303);
-    const cookie = String(res.headers["set-cookie"]?.[0]).split(";")[0] as string;
-    const page = await getPage(broker, "/approvals", { cookie });
-    expect(page.html).toContain(ALICE);
-    expect(csrfOf(page.html)).toBeDefined();
+  it("a person signs in with their own token for the approval page, from a trusted issuer", async () => {
+    const approvals = `${broker.issuer}/approvals`;
+    for (const token of [
+      await broker.devToken(ALICE, { for: "approvals" }),
+      await broker.idpToken({ sub: ALICE, aud: approvals }),
+    ]) {
+      const res = await postPage(broker, "/approvals/login", undefined, { token });
+      expect(res.status, res.text).toBe(303);
+      const cookie = String(res.headers["set-cookie"]?.[0]).split(";")[0] as string;
+      const page = await getPage(broker, "/approvals", { cookie });
+      expect(page.html).toContain(ALICE);
+      expect(csrfOf(page.html)).toBeDefined();
+    }
+  });
+
+  it("rule 6: the user's token an agent holds never signs in, so no agent approves its own request", async () => {
+    const { approval_id } = await openWrite();
+    const approvals = `${broker.issuer}/approvals`;
+    const agentHeld = [
+      // What a user hands an agent: a subject token for the broker (or /mcp), from either issuer.
+      await broker.devToken(ALICE),
+      await broker.devToken(ALICE, { agent: "orchestrator" }),
+      await broker.idpToken({ sub: ALICE }),
+      // Addressed to the page, but naming an agent as its holder, or carrying a chain.
+      await broker.idpToken({ sub: ALICE, aud: approvals, azp: "orchestrator" }),
+      await broker.idpToken({ sub: ALICE, aud: approvals, may_act: { sub: "orchestrator" } }),
+      await broker.idpToken({ sub: ALICE, aud: approvals, act: { sub: "orchestrator" } }),
+    ];
+    for (const token of agentHeld) {
+      const res = await postPage(broker, "/approvals/login", undefined, { token });
+      expect(res.status, res.text).toBe(400);
+      expect(res.headers["set-cookie"]).toBeUndefined();
+    }
+    expect(await approvalState(broker, approval_id)).toBe("pending");
+    // And the page's token is no subject token: an agent given it gets nothing from /token.
+    const pageToken = await broker.devToken(ALICE, { for: "approvals" });
+    await expectRefused(
+      broker,
+      exchange(broker, accessRequest(pageToken, "calendar", "calendar.read"), "orchestrator"),
+      400,
+      "invalid_request",
+    );
   });
 });
 
@@ -485,7 +519,7 @@ describe("the page's defences", () => {
   });
 
   it("a sign-in with a token needs our Origin too", async () => {
-    const token = await broker.devToken(ALICE);
+    const token = await broker.devToken(ALICE, { for: "approvals" });
     for (const origin of ["http://evil.example", null]) {
       const res = await postPage(broker, "/approvals/login", undefined, { token }, { origin });
       expect(res.status).toBe(403);
@@ -500,7 +534,7 @@ describe("the page's defences", () => {
     expect(login.res.status).toBe(303);
     expectPageHeaders(login.res.headers, "GET /approvals/login (signs in)");
     const session = await signIn(broker, ALICE);
-    const token = await broker.devToken(ALICE);
+    const token = await broker.devToken(ALICE, { for: "approvals" });
     const pages: [string, Headers | Record<string, unknown>][] = [
       ["GET /approvals (signed out)", (await getPage(broker, "/approvals")).headers],
       ["GET /approvals (signed in)", (await getPage(broker, "/approvals", session)).headers],

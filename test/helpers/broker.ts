@@ -58,7 +58,7 @@ export interface TestBroker {
   /** A subject token from the development issuer, minted through the core. */
   devToken(
     user: string,
-    options?: { agent?: string; scopes?: string[]; ttl?: number },
+    options?: { agent?: string; scopes?: string[]; ttl?: number; for?: "broker" | "approvals" },
   ): Promise<string>;
   /** A subject token from the trusted outside issuer, signed with its key. */
   idpToken(claims: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
@@ -178,6 +178,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
         ttl: o.ttl ?? 3600,
         ...(o.agent === undefined ? {} : { agent: o.agent }),
         ...(o.scopes === undefined ? {} : { scopes: o.scopes }),
+        ...(o.for === undefined ? {} : { for: o.for }),
       });
     },
     idpToken(claims, header = {}) {

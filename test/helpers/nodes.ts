@@ -142,8 +142,9 @@ export class Cluster {
   }
 
   /** A subject token of alice's from the development issuer, through the CLI. */
-  async devToken(): Promise<string> {
-    return (await this.cli("dev-token", "--user", USER)).trim();
+  /** Alice's token from the development issuer: for agents, or `--for approvals` to sign in. */
+  async devToken(use: "broker" | "approvals" = "broker"): Promise<string> {
+    return (await this.cli("dev-token", "--user", USER, "--for", use)).trim();
   }
 
   /** SIGTERM to a node; resolves with its exit code. */

@@ -325,11 +325,13 @@ interface PageSession {
 }
 
 /**
- * Alice signs in on `node`'s approval page with her own (dev) token. The cookie is `__Host-` and
- * Secure: over plain http on loopback it is carried by hand; `Origin` is the shared issuer.
+ * Alice signs in on `node`'s approval page with her own (dev) token for the page. The cookie is
+ * `__Host-` and Secure: over plain http on loopback it is carried by hand; `Origin` is the
+ * shared issuer.
  */
 async function signIn(node: BatonNode): Promise<PageSession> {
-  const body = Buffer.from(new URLSearchParams({ token: alice }).toString());
+  const token = await cluster.devToken("approvals");
+  const body = Buffer.from(new URLSearchParams({ token }).toString());
   const res = await rawPost(
     node.url,
     "/approvals/login",
