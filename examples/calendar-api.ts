@@ -8,7 +8,7 @@
 import { serve } from "@hono/node-server";
 import { createVerifier } from "baton/verify";
 import { Hono } from "hono";
-import { type ApiOptions, BATON_URL, INTROSPECTION, isMain } from "./demo.js";
+import { type ApiOptions, BATON_URL, introspectionFor, isMain } from "./demo.js";
 import { type AuthEnv, requireToken } from "./middleware/hono.js";
 
 export const CALENDAR = "https://calendar.example.com";
@@ -39,7 +39,8 @@ export function calendarApi(options: ApiOptions): Hono<AuthEnv> {
 if (isMain(import.meta.url)) {
   const port = Number(process.env.PORT ?? 8801);
   serve({
-    fetch: calendarApi({ issuer: BATON_URL, introspection: INTROSPECTION }).fetch,
+    fetch: calendarApi({ issuer: BATON_URL, introspection: introspectionFor("calendar-api") })
+      .fetch,
     hostname: "127.0.0.1",
     port,
   });

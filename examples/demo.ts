@@ -1,11 +1,10 @@
 /**
  * What the examples share: where Baton is, and how the example APIs introspect.
  *
- * Introspection (RFC 7662) is client-authenticated, and the demo policies register no client for
- * the APIs, so by default they introspect as the orchestrator, with its documented demo secret.
- * In production, register a client of the API's own (an agent with no scopes and `disabled:
- * true` can authenticate but never exchange) and pass it in BATON_INTROSPECTION_CLIENT_ID and
- * BATON_INTROSPECTION_CLIENT_SECRET.
+ * Introspection (RFC 7662) is client-authenticated: each API has a client of its own in the demo
+ * policies (`calendar-api`, `flights-api` in policies/agents.yaml: `disabled`, so they can
+ * authenticate but never exchange), with its documented demo secret. Elsewhere, pass the API's
+ * own client in BATON_INTROSPECTION_CLIENT_ID and BATON_INTROSPECTION_CLIENT_SECRET.
  */
 
 import { resolve } from "node:path";
@@ -15,10 +14,13 @@ import type { IntrospectionClient } from "baton/verify";
 export const BATON_URL =
   process.env.BATON_ISSUER ?? `http://127.0.0.1:${process.env.BATON_PORT ?? "8787"}`;
 
-export const INTROSPECTION: IntrospectionClient = {
-  clientId: process.env.BATON_INTROSPECTION_CLIENT_ID ?? "orchestrator",
-  clientSecret: process.env.BATON_INTROSPECTION_CLIENT_SECRET ?? "orchestrator-secret",
-};
+/** The introspection client of an example API: its demo client unless the env names another. */
+export function introspectionFor(api: "calendar-api" | "flights-api"): IntrospectionClient {
+  return {
+    clientId: process.env.BATON_INTROSPECTION_CLIENT_ID ?? api,
+    clientSecret: process.env.BATON_INTROSPECTION_CLIENT_SECRET ?? `${api}-secret`,
+  };
+}
 
 /** What every example API is given. */
 export interface ApiOptions {

@@ -8,7 +8,7 @@
 import { serve } from "@hono/node-server";
 import { createVerifier } from "baton/verify";
 import { Hono } from "hono";
-import { type ApiOptions, BATON_URL, INTROSPECTION, isMain } from "./demo.js";
+import { type ApiOptions, BATON_URL, introspectionFor, isMain } from "./demo.js";
 import { type AuthEnv, requireToken } from "./middleware/hono.js";
 
 export const FLIGHTS = "https://flights.example.com";
@@ -42,7 +42,7 @@ export function flightsApi(options: ApiOptions): Hono<AuthEnv> {
 if (isMain(import.meta.url)) {
   const port = Number(process.env.PORT ?? 8802);
   serve({
-    fetch: flightsApi({ issuer: BATON_URL, introspection: INTROSPECTION }).fetch,
+    fetch: flightsApi({ issuer: BATON_URL, introspection: introspectionFor("flights-api") }).fetch,
     hostname: "127.0.0.1",
     port,
   });

@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { calendarApi } from "./calendar-api.js";
-import { BATON_URL, INTROSPECTION, isMain } from "./demo.js";
+import { BATON_URL, introspectionFor, isMain } from "./demo.js";
 import { FLIGHTS, flightsApi } from "./flights-api.js";
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -342,9 +342,12 @@ export function listen(fetch: (request: Request) => Response | Promise<Response>
 }
 
 if (isMain(import.meta.url)) {
-  const apis = { issuer: BATON_URL, introspection: INTROSPECTION };
-  const calendar = await listen(calendarApi(apis).fetch);
-  const flights = await listen(flightsApi(apis).fetch);
+  const calendar = await listen(
+    calendarApi({ issuer: BATON_URL, introspection: introspectionFor("calendar-api") }).fetch,
+  );
+  const flights = await listen(
+    flightsApi({ issuer: BATON_URL, introspection: introspectionFor("flights-api") }).fetch,
+  );
   try {
     await runStory({
       broker: BATON_URL,

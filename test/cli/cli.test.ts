@@ -83,7 +83,7 @@ describe("baton policy check (design §3.1)", () => {
     // Only the demo's intended warnings (test/cli/policy-explain.test.ts has them in full).
     for (const line of result.stderr.trimEnd().split("\n")) expect(line).toMatch(/^warning: /);
     expect(result.stdout).toMatch(
-      /^\S*policies\/: OK \(4 files, 3 APIs, \d+ scopes, 2 agents, 1 task template, 1 approver group\)\n$/,
+      /^\S*policies\/: OK \(4 files, 3 APIs, \d+ scopes, 4 agents, 1 task template, 1 approver group\)\n$/,
     );
   });
 

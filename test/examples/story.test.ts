@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { calendarApi } from "../../examples/calendar-api.js";
+import { introspectionFor } from "../../examples/demo.js";
 import { flightsApi } from "../../examples/flights-api.js";
 import { listen, runStory, type StoryResult } from "../../examples/story.js";
 import {
@@ -37,13 +38,13 @@ beforeAll(async () => {
     join(dir, "audit.jsonl"),
   ];
   served = await startServe(children, { args: shared, env: { BATON_WATCH: "0" } });
-  // The demo APIs introspect as the orchestrator (examples/demo.ts says why).
-  const options = {
-    issuer: served.url,
-    introspection: { clientId: "orchestrator", clientSecret: "orchestrator-secret" },
-  };
-  const calendar = await listen(calendarApi(options).fetch);
-  const flights = await listen(flightsApi(options).fetch);
+  // Each demo API introspects as its own client of the demo policies (disabled: never exchanges).
+  const calendar = await listen(
+    calendarApi({ issuer: served.url, introspection: introspectionFor("calendar-api") }).fetch,
+  );
+  const flights = await listen(
+    flightsApi({ issuer: served.url, introspection: introspectionFor("flights-api") }).fetch,
+  );
   apis.push(calendar, flights);
   story = await runStory(
     {

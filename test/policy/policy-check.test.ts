@@ -17,7 +17,7 @@ describe("policyCheck", () => {
     const { lines, out } = capture();
     expect(await policyCheck("policies", out)).toBe(0);
     expect(lines.log).toEqual([
-      "policies/: OK (4 files, 3 APIs, 7 scopes, 2 agents, 1 task template, 1 approver group)",
+      "policies/: OK (4 files, 3 APIs, 7 scopes, 4 agents, 1 task template, 1 approver group)",
     ]);
     // Warnings (issue 8, policy/escalation.ts) never change the exit code; the demo's are
     // intended: payment scopes no demo agent uses, and book-trip's one approval covering
