@@ -234,6 +234,9 @@ export async function runStory(
     `   and the delegation token no longer exchanges: ${delegationAfterEnd.status} ${delegationAfterEnd.error}.`,
   );
   say("\nEvery decision is in Baton's audit log (data/audit.jsonl), each token by its jti only.");
+  say(
+    `The task's delegation tree, every token in it now revoked: npx baton audit --task ${task.task_id}`,
+  );
 
   return {
     task,
