@@ -138,6 +138,32 @@ describe("openKeyvStore: sqlite://", () => {
   });
 });
 
+describe("sqlite:// sweeps expired rows", () => {
+  it("deletes rows past their expiry, keeps live and never-expiring ones, and reads are unchanged", async () => {
+    const file = join(dir, "sweep.db");
+    const store = await openKeyvStore(`sqlite://${file}`, { sweepMs: 20 });
+    const { default: sqlite3 } = await import("sqlite3");
+    const db = new sqlite3.Database(file);
+    const keys = () =>
+      new Promise<string[]>((resolve, reject) =>
+        db.all("SELECT key FROM keyv ORDER BY key", (e, rows: { key: string }[]) =>
+          e ? reject(e) : resolve(rows.map((r) => r.key)),
+        ),
+      );
+    try {
+      await store.set("gone", 1, 1);
+      await store.set("live", 2, 3_600_000);
+      await store.set("forever", 3);
+      await eventually(async () => !(await keys()).includes("baton:gone"));
+      expect(await keys()).toEqual(["baton:forever", "baton:live"]);
+      expect(await store.getMany(["gone", "live", "forever"])).toEqual([undefined, 2, 3]);
+    } finally {
+      await new Promise<void>((resolve) => db.close(() => resolve()));
+      await store.close();
+    }
+  });
+});
+
 describe("sqlite:// group commit (issue 7)", () => {
   const WAL_FRAME = 4096 + 24;
 
