@@ -9,7 +9,8 @@
  *
  * Usage: npx tsx bench/profile.ts   (BENCH_PROFILE_SECONDS, default 10; BENCH_ALG;
  * BENCH_STORE=memory to see what the SQLite store costs: `--store memory:// --dev`;
- * BENCH_PROFILE_INTERVAL_US, the sampling interval, default 1000)
+ * BENCH_PROFILE_INTERVAL_US, the sampling interval, default 1000; BENCH_PROFILE_SCENARIO=mcp
+ * profiles MCP `request_token` in one session instead, as `npm run bench` loads it)
  */
 
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -24,16 +25,19 @@ import {
   makeIdp,
   makeSecrets,
   mintMany,
+  mintSubject,
   writeBodies,
   writePolicy,
 } from "./lib/fixture.js";
 import { runLoad } from "./lib/load.js";
+import { callTool, openSession, toolCallBody } from "./lib/mcp.js";
 import { freePort, killAll, ROOT, sourceState } from "./lib/proc.js";
 import { startBaton } from "./lib/servers.js";
 
 const seconds = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
 const alg = process.env.BENCH_ALG ?? "EdDSA";
 const store = process.env.BENCH_STORE === "memory" ? "memory" : "sqlite";
+const scenario = process.env.BENCH_PROFILE_SCENARIO === "mcp" ? "mcp" : "token";
 /** Sampling interval (µs): V8's default of 1000 costs this one-CPU server a lot of throughput. */
 const interval = Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 1000);
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -86,15 +90,44 @@ try {
   const first = await exchange(url, "a1", secrets.a1, accessBody(tokens[0] as string, 0));
   checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
 
-  const spec = {
-    url,
-    method: "POST" as const,
-    headers: { "content-type": FORM, authorization: basicAuth("a1", secrets.a1) },
-    bodiesFile: bodies,
-    connections: 50,
-    expect: '"access_token"',
-    serverPid: baton.pid,
-  };
+  const spec =
+    scenario === "mcp"
+      ? await mcpLoad(baton.url, issuer, idp)
+      : {
+          url,
+          method: "POST" as const,
+          headers: { "content-type": FORM, authorization: basicAuth("a1", secrets.a1) },
+          bodiesFile: bodies,
+          connections: 50,
+          expect: '"access_token"',
+          serverPid: baton.pid,
+        };
+  /** MCP `request_token` in one session of a1 for one user, as `npm run bench` loads it. */
+  async function mcpLoad(base: string, iss: string, provider: typeof idp) {
+    const bearer = await mintSubject(provider, {
+      sub: "mcp-user@example.com",
+      aud: `${iss}/mcp`,
+      azp: "a1",
+    });
+    const mcpUrl = `${base}/mcp`;
+    const session = await openSession({
+      url: mcpUrl,
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    const args = { api: "api1", scopes: ["api1.read"] };
+    await callTool(mcpUrl, session, "request_token", args);
+    return {
+      url: mcpUrl,
+      method: "POST" as const,
+      headers: session.headers,
+      body: toolCallBody("request_token", args),
+      idReplacement: true,
+      connections: 50,
+      expect: '"result"',
+      reject: '"isError":true',
+      serverPid: baton.pid,
+    };
+  }
   // Warm up as `npm run bench` does a fresh server (JIT, store), outside the profiled window.
   say("warming up for 4 s …");
   const warm = await runLoad({ ...spec, offset: 1, duration: 4, warmup: 0 }, tmp);
@@ -121,7 +154,7 @@ try {
   const wall = (loadTo - loadFrom) / 1000;
   const out: string[] = [];
   out.push(
-    `Baton /token distinct subjects, 50 connections, ${store} store: ${Math.round(load.rps)} req/s, p50 ${load.p50} ms, p99 ${load.p99} ms, ${load.non2xx} non-2xx, server CPU ${Math.round(load.serverCpu ?? Number.NaN)}% of one core`,
+    `Baton ${scenario === "mcp" ? "MCP request_token, one session" : "/token distinct subjects"}, 50 connections, ${store} store: ${Math.round(load.rps)} req/s, p50 ${load.p50} ms, p99 ${load.p99} ms, ${load.non2xx} non-2xx, server CPU ${Math.round(load.serverCpu ?? Number.NaN)}% of one core`,
     "",
     `CPU by thread during the load (% of one core over ${wall.toFixed(1)} s, the load generator's start-up included):`,
   );
