@@ -4,11 +4,16 @@
  * `act`. Run one at a time, then with 50 pairs in flight (WebCrypto work then spreads over
  * the libuv threadpool: on an unpinned process, over every core).
  *
+ * Also, for reference, the same pair through Baton's own path (src/tokens/jws.ts: synchronous
+ * node:crypto, which Baton uses since issue 7): one at a time, as synchronous calls cannot be
+ * in flight together.
+ *
  * Usage: node --import tsx bench/floor.ts ALG SECONDS   (prints JSON on stdout)
  */
 
-import { randomBytes } from "node:crypto";
+import { KeyObject, randomBytes } from "node:crypto";
 import { type CryptoKey, generateKeyPair, jwtVerify, SignJWT } from "jose";
+import { decodeJwt, signJwt, verifyJwt } from "../src/tokens/jws.js";
 
 const alg = process.argv[2] ?? "EdDSA";
 const seconds = Number(process.argv[3] ?? 3);
@@ -19,9 +24,9 @@ const ISS = "http://127.0.0.1:8787";
 const AUD = "https://api3.bench.example";
 
 /** An access token like Baton's (design §3.4): 10 claims, a nested `act`. */
-function sign(key: CryptoKey): Promise<string> {
+const claims = () => {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({
+  return {
     iss: ISS,
     sub: "user-17@example.com",
     aud: AUD,
@@ -31,9 +36,38 @@ function sign(key: CryptoKey): Promise<string> {
     exp: now + 300,
     jti: randomBytes(16).toString("base64url"),
     act: { sub: "a1" },
-  })
-    .setProtectedHeader({ alg, typ: "at+jwt", kid: "k1" })
-    .sign(key);
+  };
+};
+
+function sign(key: CryptoKey): Promise<string> {
+  return new SignJWT(claims()).setProtectedHeader({ alg, typ: "at+jwt", kid: "k1" }).sign(key);
+}
+
+const privateObject = KeyObject.from(privateKey);
+const publicObject = KeyObject.from(publicKey);
+
+/** The same pair on Baton's path: node:crypto, synchronous. */
+function nodePair(): void {
+  const token = signJwt({ alg, typ: "at+jwt", kid: "k1" }, claims(), privateObject);
+  verifyJwt(decodeJwt(token), publicObject, {
+    algorithms: [alg],
+    issuer: ISS,
+    audience: [AUD],
+    requiredClaims: ["sub", "exp"],
+    now: Math.floor(Date.now() / 1000),
+    clockTolerance: 0,
+  });
+}
+
+function measureNode(): number {
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  let n = 0;
+  while (performance.now() < end) {
+    for (let i = 0; i < 100; i++) nodePair();
+    n += 100;
+  }
+  return n / ((performance.now() - t0) / 1000);
 }
 
 async function pair(): Promise<void> {
@@ -64,4 +98,8 @@ async function measure(inFlight: number): Promise<number> {
 for (let i = 0; i < 500; i++) await pair();
 const sequential = await measure(1);
 const concurrent = await measure(IN_FLIGHT);
-process.stdout.write(`${JSON.stringify({ alg, sequential, concurrent, inFlight: IN_FLIGHT })}\n`);
+for (let i = 0; i < 500; i++) nodePair();
+const nodeSequential = measureNode();
+process.stdout.write(
+  `${JSON.stringify({ alg, sequential, concurrent, inFlight: IN_FLIGHT, nodeSequential })}\n`,
+);

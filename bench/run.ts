@@ -75,6 +75,8 @@ interface Floor {
   readonly sequential: number;
   readonly concurrent: number;
   readonly inFlight: number;
+  /** The pair on Baton's own path (tokens/jws.ts, synchronous node:crypto). */
+  readonly nodeSequential: number;
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
     );
     const missed = targets.filter((t) => t.pass === false).length;
     const notes = [
-      `* median of ${SETTINGS.rounds} alternating rounds (10 APIs distinct, 10,000 APIs distinct, repeated).`,
+      `* median of ${SETTINGS.rounds} rounds; each round runs the floor (CPU ${CPU.server}), the peer, the three /token rows, MCP echo and MCP request_token, in that order.`,
       `${targets.length - missed} of ${targets.length} targets met.`,
       ...(source
         ? [
@@ -220,11 +222,10 @@ async function measureAll(tmp: string): Promise<Results> {
     return r;
   };
 
-  // 1. The floor: jose sign + verify pairs, in one process on the server's CPU; and, for
-  // reference, unpinned (both cores) when pinning is on.
-  say("floor: jose sign + verify pairs …");
+  // 1. The floor, unpinned (both cores), once, for reference. The pinned floor, on the
+  // server's CPU, is measured in every round below, beside the loads it is compared with.
   const floorArgs = [alg, String(SETTINGS.floorSeconds)];
-  const pinnedFloor = await runJson<Floor>("bench/floor.ts", floorArgs, { cpu: CPU.server });
+  say("floor: jose sign + verify pairs, unpinned …");
   const bothCores = PINNED ? await runJson<Floor>("bench/floor.ts", floorArgs) : undefined;
 
   // 2. The fixture: one Baton port (so one issuer for both policies), the outside issuer's
@@ -250,131 +251,173 @@ async function measureAll(tmp: string): Promise<Results> {
   const repeatToken = await mintSubject(idp, { sub: "repeat@example.com", aud: issuer });
   const a1 = { "content-type": FORM, authorization: basicAuth("a1", secrets.a1) };
 
-  // 3. The HTTP ceiling.
+  // 3. The HTTP ceiling: a reference only, no ratio carries a target.
   say("http ceiling: node:http hello world …");
   await withServer(await startHello(tmp), async (s) => {
     record("http", await runLoad(fresh({ ...base, url: `${s.url}/`, serverPid: s.pid }), tmp));
   });
 
-  // 4. The MCP ceiling: the echo tool on the same SDK stack, in one session.
-  say("mcp echo (SDK ceiling) …");
-  await withServer(await startEcho(tmp), async (s) => {
-    const url = `${s.url}/mcp`;
-    const session = await openSession({ url });
-    const check = await callTool(url, session, "echo", { text: "hello" });
-    notes.push(`MCP responses come back as ${check.contentType.split(";")[0]}.`);
-    record(
-      "mcpEcho",
-      await runLoad(
-        fresh(mcpSpec(url, session.headers, toolCallBody("echo", { text: "hello" }), s.pid)),
-        tmp,
-      ),
-    );
-  });
-
-  // 5. The peer: oidc-provider's token exchange grant, same tokens, same algorithm.
-  say("peer: oidc-provider token exchange …");
-  const peerPort = await freePort();
-  const resources: Record<string, string> = {};
-  for (let i = 0; i < 10; i++) resources[apiResource(i)] = `api${i}.read`;
-  const peer = await startPeer(tmp, {
-    port: peerPort,
-    issuer: `http://127.0.0.1:${peerPort}`,
-    alg,
-    subjectIssuer: { issuer: IDP_ISSUER, audience: issuer, jwk: idp.publicJwk },
-    signingJwk: await privateJwk(alg, "peer-1"),
-    clients: [{ id: "a1", secret: secrets.a1 }],
-    resources,
-  });
-  await withServer(peer, async (s) => {
-    const url = `${s.url}/token`;
-    const first = await exchange(url, "a1", secrets.a1, peerBody(tokens[0] as string, 0));
-    checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
-    record(
-      "peer",
-      await runLoad(fresh(tokenSpec(url, a1, { bodiesFile: bodyPeer, offset: 0 }, s.pid)), tmp),
-    );
-  });
-
-  // 6. Baton: two processes side by side, one with 10 APIs (on the issuer's port) and one
-  // with 10,000 (a second node under the same issuer, so the same subject tokens). The
-  // /token scenarios whose ratios carry targets run in alternating rounds (10 APIs distinct,
-  // 10,000 APIs distinct, 10 APIs repeated), and each figure is the median of its rounds:
-  // one 5 s sample of a SQLite-backed server varies by about ±8% from the next.
-  const policies10 = join(tmp, "policies-10");
-  const policies10k = join(tmp, "policies-10k");
-  await writePolicy({ dir: policies10, issuer, alg, idp, secrets, apiCount: 10 });
-  await writePolicy({ dir: policies10k, issuer, alg, idp, secrets, apiCount: 10_000 });
-  say("baton: 10 APIs and 10,000 APIs …");
-  const baton10 = await startBaton({
-    name: "baton-10",
-    port: batonPort,
-    policies: policies10,
-    tmp,
-  });
-  const loadStart = Date.now();
-  const baton10k = await startBaton({
-    name: "baton-10k",
-    port: await freePort(),
-    policies: policies10k,
-    tmp,
-    issuer,
-  }).catch(async (err) => {
-    await baton10.stop();
-    throw err;
-  });
-  notes.push(
-    `Baton with 10,000 APIs was ready ${((Date.now() - loadStart) / 1000).toFixed(1)} s after start.`,
-  );
+  // 4. Every server whose figures a target compares, started side by side and idle between
+  // loads: the MCP echo tool on the same SDK stack, the peer (oidc-provider's token exchange
+  // grant, same tokens, same algorithm), and Baton twice, with 10 APIs (on the issuer's port)
+  // and with 10,000 (a second node under the same issuer, so the same subject tokens).
+  say("starting the MCP echo server, the peer and two Batons (10 APIs, 10,000 APIs) …");
+  const servers: Server[] = [];
+  const started = async (server: Promise<Server>) => {
+    const s = await server;
+    servers.push(s);
+    return s;
+  };
   let memory: Results["memory"] | undefined;
-  await withServer(baton10, async (s) => {
+  let pinnedFloor: Floor | undefined;
+  try {
+    const echo = await started(startEcho(tmp));
+    const peerPort = await freePort();
+    const resources: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) resources[apiResource(i)] = `api${i}.read`;
+    const peer = await started(
+      startPeer(tmp, {
+        port: peerPort,
+        issuer: `http://127.0.0.1:${peerPort}`,
+        alg,
+        subjectIssuer: { issuer: IDP_ISSUER, audience: issuer, jwk: idp.publicJwk },
+        signingJwk: await privateJwk(alg, "peer-1"),
+        clients: [{ id: "a1", secret: secrets.a1 }],
+        resources,
+      }),
+    );
+    const policies10 = join(tmp, "policies-10");
+    const policies10k = join(tmp, "policies-10k");
+    await writePolicy({ dir: policies10, issuer, alg, idp, secrets, apiCount: 10 });
+    await writePolicy({ dir: policies10k, issuer, alg, idp, secrets, apiCount: 10_000 });
+    const s = await started(
+      startBaton({ name: "baton-10", port: batonPort, policies: policies10, tmp }),
+    );
+    const loadStart = Date.now();
+    const baton10k = await started(
+      startBaton({ name: "baton-10k", port: await freePort(), policies: policies10k, tmp, issuer }),
+    );
+    notes.push(
+      `Baton with 10,000 APIs was ready ${((Date.now() - loadStart) / 1000).toFixed(1)} s after start.`,
+    );
+
+    // Before any load, one request of each kind, checked: a bench that measures 400s is worthless.
     const url = `${s.url}/token`;
     const urlK = `${baton10k.url}/token`;
+    const peerUrl = `${peer.url}/token`;
     const apiK = 7919 % 10_000;
     const first = await exchange(url, "a1", secrets.a1, accessBody(tokens[0] as string, 0));
     checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
     const firstK = await exchange(urlK, "a1", secrets.a1, accessBody(tokens[1] as string, apiK));
     checkAccessToken(firstK.access_token, { alg, aud: apiResource(apiK), chain: ["a1"] });
+    const firstPeer = await exchange(peerUrl, "a1", secrets.a1, peerBody(tokens[0] as string, 0));
+    checkAccessToken(firstPeer.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
     const repeated = accessBody(repeatToken, 1);
     const one = await exchange(url, "a1", secrets.a1, repeated);
     checkAccessToken(one.access_token, { alg, aud: apiResource(1), chain: ["a1"] });
+    const echoUrl = `${echo.url}/mcp`;
+    const echoSession = await openSession({ url: echoUrl });
+    const echoed = await callTool(echoUrl, echoSession, "echo", { text: "hello" });
+    notes.push(`MCP responses come back as ${echoed.contentType.split(";")[0]}.`);
+    // MCP on Baton: one session of a1 for one user; request_token in that session.
+    const bearer = await mintSubject(idp, {
+      sub: "mcp-user@example.com",
+      aud: `${issuer}/mcp`,
+      azp: "a1",
+    });
+    const mcpUrl = `${s.url}/mcp`;
+    const session = await openSession({
+      url: mcpUrl,
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    const args = { api: "api1", scopes: ["api1.read"] };
+    const called = await callTool(mcpUrl, session, "request_token", args);
+    if (typeof called.structuredContent.access_token !== "string") {
+      throw new Error(`request_token: no access_token in ${JSON.stringify(called)}`);
+    }
+    checkAccessToken(called.structuredContent.access_token, {
+      alg,
+      aud: apiResource(1),
+      chain: ["a1"],
+    });
 
-    const samples: Record<"tokenDistinct" | "tokenDistinct10k" | "tokenRepeated", LoadResult[]> = {
-      tokenDistinct: [],
-      tokenDistinct10k: [],
-      tokenRepeated: [],
-    };
+    // 5. The rounds: every compared figure once per round, in the same order, each round a
+    // few seconds after the last. This VM's speed drifts by tens of percent from one minute to
+    // the next; a ratio of two figures measured side by side in every round, then the median
+    // round, survives that drift where figures measured minutes apart do not.
+    const ids = [
+      "peer",
+      "tokenDistinct",
+      "tokenDistinct10k",
+      "tokenRepeated",
+      "mcpEcho",
+      "mcpRequestToken",
+    ] as const;
+    const samples = Object.fromEntries(ids.map((id) => [id, [] as LoadResult[]])) as Record<
+      (typeof ids)[number],
+      LoadResult[]
+    >;
+    const floors: Floor[] = [];
     // Each distinct run starts where the last one stopped: no token is sent twice to a server.
     let offset = 2;
     let offsetK = 2;
-    try {
-      for (let round = 0; round < SETTINGS.rounds; round++) {
-        const warm = (spec: LoadSpec) => (round === 0 ? fresh(spec) : spec);
-        say(`  round ${round + 1} of ${SETTINGS.rounds}`);
-        const d = await runLoad(
-          warm(tokenSpec(url, a1, { bodiesFile: body10, offset }, s.pid)),
+    let offsetPeer = 1;
+    for (let round = 0; round < SETTINGS.rounds; round++) {
+      const warm = (spec: LoadSpec) => (round === 0 ? fresh(spec) : spec);
+      say(
+        `round ${round + 1} of ${SETTINGS.rounds}: floor, peer, /token ×3, MCP echo, MCP request_token`,
+      );
+      floors.push(await runJson<Floor>("bench/floor.ts", floorArgs, { cpu: CPU.server }));
+      const p = await runLoad(
+        warm(tokenSpec(peerUrl, a1, { bodiesFile: bodyPeer, offset: offsetPeer }, peer.pid)),
+        tmp,
+      );
+      offsetPeer = p.nextOffset;
+      samples.peer.push(p);
+      const d = await runLoad(warm(tokenSpec(url, a1, { bodiesFile: body10, offset }, s.pid)), tmp);
+      offset = d.nextOffset;
+      samples.tokenDistinct.push(d);
+      const k = await runLoad(
+        warm(tokenSpec(urlK, a1, { bodiesFile: body10k, offset: offsetK }, baton10k.pid)),
+        tmp,
+      );
+      offsetK = k.nextOffset;
+      samples.tokenDistinct10k.push(k);
+      samples.tokenRepeated.push(await runLoad(tokenSpec(url, a1, { body: repeated }, s.pid), tmp));
+      const echoBody = toolCallBody("echo", { text: "hello" });
+      samples.mcpEcho.push(
+        await runLoad(warm(mcpSpec(echoUrl, echoSession.headers, echoBody, echo.pid)), tmp),
+      );
+      samples.mcpRequestToken.push(
+        await runLoad(
+          {
+            ...mcpSpec(mcpUrl, session.headers, toolCallBody("request_token", args), s.pid),
+            expect: '"access_token"',
+          },
           tmp,
-        );
-        offset = d.nextOffset;
-        samples.tokenDistinct.push(d);
-        const k = await runLoad(
-          warm(tokenSpec(urlK, a1, { bodiesFile: body10k, offset: offsetK }, baton10k.pid)),
-          tmp,
-        );
-        offsetK = k.nextOffset;
-        samples.tokenDistinct10k.push(k);
-        samples.tokenRepeated.push(
-          await runLoad(tokenSpec(url, a1, { body: repeated }, s.pid), tmp),
-        );
-      }
-    } finally {
-      await baton10k.stop();
+        ),
+      );
     }
+    const mid = (f: (x: Floor) => number) =>
+      [...floors].sort((x, y) => f(x) - f(y))[Math.floor((floors.length - 1) / 2)] as Floor;
+    const f = mid((x) => x.concurrent);
+    pinnedFloor = {
+      ...f,
+      sequential: mid((x) => x.sequential).sequential,
+      nodeSequential: mid((x) => x.nodeSequential).nodeSequential,
+    };
+    notes.push(
+      `floor (50 in flight, CPU ${CPU.server}) by round: ${floors.map((x) => Math.round(x.concurrent)).join(", ")}.`,
+    );
     for (const [id, list] of Object.entries(samples)) {
       record(id, median(list), list);
     }
+    for (const other of [echo, peer, baton10k]) {
+      servers.splice(servers.indexOf(other), 1);
+      await other.stop();
+    }
 
-    // Depth 5: a1 → a2 → a3 → a4 → a5 by delegation tokens, then a5 asks for an API token.
+    // 6. Depth 5: a1 → a2 → a3 → a4 → a5 by delegation tokens, then a5 asks for an API token.
     let subject = repeatToken;
     let subjectType: string = TOKEN_TYPE.accessToken;
     for (let k = 0; k < 4; k++) {
@@ -399,38 +442,6 @@ async function measureAll(tmp: string): Promise<Results> {
     const a5 = { "content-type": FORM, authorization: basicAuth("a5", secrets.a5) };
     record("tokenDepth5", await runLoad(tokenSpec(url, a5, { body: deep }, s.pid), tmp));
 
-    // MCP: one session of a1 for one user; request_token in that session.
-    const bearer = await mintSubject(idp, {
-      sub: "mcp-user@example.com",
-      aud: `${issuer}/mcp`,
-      azp: "a1",
-    });
-    const mcpUrl = `${s.url}/mcp`;
-    const session = await openSession({
-      url: mcpUrl,
-      headers: { authorization: `Bearer ${bearer}` },
-    });
-    const args = { api: "api1", scopes: ["api1.read"] };
-    const called = await callTool(mcpUrl, session, "request_token", args);
-    if (typeof called.structuredContent.access_token !== "string") {
-      throw new Error(`request_token: no access_token in ${JSON.stringify(called)}`);
-    }
-    checkAccessToken(called.structuredContent.access_token, {
-      alg,
-      aud: apiResource(1),
-      chain: ["a1"],
-    });
-    record(
-      "mcpRequestToken",
-      await runLoad(
-        {
-          ...mcpSpec(mcpUrl, session.headers, toolCallBody("request_token", args), s.pid),
-          expect: '"access_token"',
-        },
-        tmp,
-      ),
-    );
-
     // Memory: RSS after a settle, 100,000 distinct exchanges, RSS after a settle.
     say(`memory: ${SETTINGS.memoryExchanges.toLocaleString("en-US")} exchanges …`);
     const before = await settledRss(s);
@@ -451,9 +462,11 @@ async function measureAll(tmp: string): Promise<Results> {
       growthMiB: after - before,
       load,
     };
-  });
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
 
-  if (!memory) throw new Error("the memory scenario did not run");
+  if (!memory || !pinnedFloor) throw new Error("the memory scenario did not run");
   return {
     floor: { pinned: pinnedFloor, ...(bothCores ? { bothCores } : {}) },
     loads,
@@ -575,6 +588,18 @@ function tableRows(r: Results): Row[] {
         { label: "/ 1 at a time", measured: ratio(floor.concurrent, floor.sequential), unit: "x" },
       ],
     },
+    {
+      id: "floorNode",
+      scenario: `floor: node:crypto ${floor.alg} sign+verify (Baton's)${where}`,
+      rps: floor.nodeSequential,
+      checks: [
+        {
+          label: "/ jose, 50 in flight",
+          measured: ratio(floor.nodeSequential, floor.concurrent),
+          unit: "x",
+        },
+      ],
+    },
   ];
   if (r.floor.bothCores) {
     rows.push({
@@ -595,6 +620,7 @@ function tableRows(r: Results): Row[] {
         op: ">=",
         limit: 0.6,
       },
+      { label: "/ node:crypto floor", measured: ratio(distinct, floor.nodeSequential), unit: "x" },
       {
         label: "/ peer",
         measured: ratio(distinct, get("peer").rps),

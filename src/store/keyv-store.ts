@@ -64,12 +64,6 @@ const BUSY_TIMEOUT_MS = 5_000;
 const SWEEP_MS = 60_000;
 /** Rows one sweep statement deletes at most: a short write lock, even after a long pause. */
 const SWEEP_BATCH = 5_000;
-/**
- * SQLite's page cache (KiB; negative means KiB in the PRAGMA). Token records have random keys,
- * so every insert touches a different leaf of the key index: a cache the size of the working
- * set keeps those pages in memory instead of re-reading them (issue 7).
- */
-const CACHE_KIB = 32 * 1024;
 
 /**
  * Opens the store named by a `--store` URL. Backend failures while opening reject with
@@ -301,7 +295,6 @@ async function sqliteBackend(
     // FULL, SQLite's default: a commit is on disk before the caller hears of it, so a power loss
     // cannot bring back a revoked token or a used approval.
     await adapter.query("PRAGMA journal_mode=WAL");
-    await adapter.query(`PRAGMA cache_size=-${CACHE_KIB}`);
   } catch (error) {
     await adapter?.close().catch(() => undefined);
     throw storeUnavailable(new Error(`--store: cannot open sqlite://${path}`, { cause: error }));
