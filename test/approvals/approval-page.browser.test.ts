@@ -16,19 +16,14 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
+import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from "../helpers/browser.js";
 import { Children, DEMO_POLICIES, ROOT, runBaton, startServe } from "../helpers/cli-process.js";
 import { ALICE, DEMO_SECRETS, decode } from "../helpers/mcp.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) {
-  console.warn(
-    `approval-page.browser.test.ts: SKIPPED, ${CHROMIUM} is missing (apt-get install chromium).`,
-  );
-}
+warnIfNoChromium("approval-page.browser.test.ts");
 
 const CALENDAR = "https://calendar.example.com";
 const SCREENSHOT = process.env.UPDATE_SCREENSHOTS
@@ -94,20 +89,7 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${port}`;
   // `baton serve` on `port`; resolves once its banner is printed.
   await startServe(children, { port, args: shared() });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
 }, 60_000);
 

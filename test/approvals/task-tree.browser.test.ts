@@ -17,20 +17,15 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/broker.js";
+import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from "../helpers/browser.js";
 import { Children, DEMO_POLICIES, ROOT, runBaton, startServe } from "../helpers/cli-process.js";
 import { ALICE, BOB } from "../helpers/mcp.js";
 import { growStory, openTask, type Story } from "../helpers/task-story.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) {
-  console.warn(
-    `task-tree.browser.test.ts: SKIPPED, ${CHROMIUM} is missing (apt-get install chromium).`,
-  );
-}
+warnIfNoChromium("task-tree.browser.test.ts");
 
 const SCREENSHOT =
   process.env.BATON_SCREENSHOT || process.env.UPDATE_SCREENSHOTS
@@ -70,20 +65,7 @@ beforeAll(async () => {
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   await startServe(children, { port, args: shared() });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1180, height: 800 } });
 }, 60_000);
 
