@@ -6,6 +6,7 @@
  */
 
 import type { Policy } from "../policy/types.js";
+import { redactedStoreUrl } from "../store/store-url.js";
 
 export function serveBanner(
   issuer: string,
@@ -23,7 +24,7 @@ export function serveBanner(
     `  revocation     POST ${issuer}/revoke`,
     "",
     `  policies       ${policiesDir} (${policy.apis.size} APIs, ${policy.agents.size} agents)`,
-    `  store          ${storeUrl}`,
+    `  store          ${redactedStoreUrl(storeUrl)}`,
   ];
   const example = tryItExample(issuer, policy);
   if (example) lines.push("", "Try an exchange (in another terminal):", "", ...example);

@@ -19,6 +19,7 @@
 import KeyvRedis, { createClient } from "@keyv/redis";
 import { storeUnavailable } from "../errors.js";
 import { type Backend, newKeyv, withDeadline } from "./keyv-record.js";
+import { redactedStoreUrl } from "./store-url.js";
 
 export interface RedisBackendOptions {
   /** The deadline of every command, in milliseconds. */
@@ -75,7 +76,7 @@ export async function redisBackend(url: string, options: RedisBackendOptions): P
   } catch (error) {
     await client.destroy();
     throw storeUnavailable(
-      new Error(`--store: cannot connect to ${redacted(url)}`, { cause: error }),
+      new Error(`--store: cannot connect to ${redactedStoreUrl(url)}`, { cause: error }),
     );
   }
   const adapter = new RedisAdapter(client, { throwOnErrors: true, throwOnConnectError: true });
@@ -121,17 +122,5 @@ class RedisAdapter extends KeyvRedis<string> {
 
   override async deleteMany(): Promise<boolean> {
     return false;
-  }
-}
-
-/** The URL without its credentials: `redis://:secret@host` is never echoed. */
-function redacted(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = "";
-    parsed.password = "";
-    return parsed.toString();
-  } catch {
-    return "the redis URL";
   }
 }
