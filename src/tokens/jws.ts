@@ -228,12 +228,18 @@ const encodeJson = (value: unknown) => Buffer.from(JSON.stringify(value)).toStri
 /** Canonical unpadded base64url (RFC 7515 §2): Buffer would skip stray characters silently. */
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 function decodePart(part: string): Buffer {
-  if (!BASE64URL.test(part) || part.length % 4 === 1) throw new JwsError("malformed");
-  const bytes = Buffer.from(part, "base64url");
-  // The last character may carry unused bits: only the canonical spelling is accepted.
-  if (bytes.toString("base64url") !== part) throw new JwsError("malformed");
-  return bytes;
+  const rest = part.length % 4;
+  if (rest === 1 || !BASE64URL.test(part)) throw new JwsError("malformed");
+  // The last character of a 2- or 3-character group carries 4 or 2 unused bits: they must be
+  // zero, so that one byte string has exactly one spelling (RFC 4648 §3.5).
+  if (rest !== 0) {
+    const last = ALPHABET.indexOf(part.charAt(part.length - 1));
+    if ((last & (rest === 2 ? 0x0f : 0x03)) !== 0) throw new JwsError("malformed");
+  }
+  return Buffer.from(part, "base64url");
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
