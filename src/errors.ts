@@ -121,6 +121,19 @@ export const storeUnavailable = (cause?: unknown) =>
     { headers: { "Retry-After": "1" }, cause },
   );
 
+/**
+ * The audit log cannot be written (a full disk, a lost mount). No exchange may then succeed
+ * unrecorded: every decision is refused as the store's absence is (design §4 rule 8).
+ */
+export const auditUnavailable = (cause?: unknown) =>
+  new BatonError(
+    "temporarily_unavailable",
+    503,
+    "The service is temporarily unavailable",
+    "audit.unavailable",
+    { headers: { "Retry-After": "1" }, cause },
+  );
+
 /** Anything unexpected. The description is generic; the cause stays in the log. */
 export const serverError = (cause?: unknown) =>
   new BatonError("server_error", 500, "Internal server error", "internal", { cause });

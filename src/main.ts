@@ -55,6 +55,8 @@ interface BrokerOptions {
   readonly storeTimeoutMs: number;
   /** Told of every store error (logs, metrics). */
   readonly onStoreError?: (error: unknown) => void;
+  /** Told, once, of the write error that stops the audit log (then every exchange gets 503). */
+  readonly onAuditError?: (error: unknown) => void;
 }
 
 export interface Broker {
@@ -89,7 +91,7 @@ export async function openBroker(
   let sink: AuditSink | undefined;
   try {
     const keys = await openKeyRing(store, policy.broker.signingAlg, clock, policy.broker.maxTtl);
-    sink = openAuditLog(options.audit, clock);
+    sink = openAuditLog(options.audit, clock, options.onAuditError);
     let active = activatePolicy(policy);
     // Metrics count from the audit stream: both doors, one mechanism.
     const audit = withPolicyVersion(
@@ -159,6 +161,7 @@ function withPolicyVersion(sink: AuditSink, version: () => string): AuditSink {
   return {
     record: (event) => sink.record({ policy: version(), ...event } as typeof event),
     close: () => sink.close(),
+    failure: () => sink.failure?.(),
   };
 }
 
@@ -300,6 +303,11 @@ async function serveCommand(
     options = {
       ...brokerOptions(flags, flags.host, bound),
       onStoreError: storeErrorLog(log),
+      onAuditError: (error) =>
+        log.error(
+          { err: error, audit: flags.audit },
+          "the audit log cannot be written: every exchange is refused (503) until a restart",
+        ),
     };
     broker = await openBroker(options, systemClock, metrics);
   } catch (err) {
@@ -323,7 +331,9 @@ async function serveCommand(
       `${issuer}${PATHS.whoami}`,
     ],
     logFailure: (err, endpoint) => {
-      if (err instanceof BatonError && err.status < 500) return;
+      // Refusals are the audit log's; a store or audit outage has its own throttled log line.
+      const expected = err instanceof BatonError && err.code === "temporarily_unavailable";
+      if ((err instanceof BatonError && err.status < 500) || expected) return;
       log.error({ endpoint, err }, "request failed");
     },
     mcp: mcp.handle,

@@ -10,25 +10,54 @@ import { createWriteStream, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Writable } from "node:stream";
 import type { Clock } from "../clock.js";
+import { auditUnavailable } from "../errors.js";
 import type { AuditEvent, AuditSink } from "./events.js";
 
-/** Writes events as JSON lines to `destination`: `"stderr"`, or a file path. */
-export function openAuditLog(destination: string, clock: Clock): AuditSink {
-  if (destination === "stderr") return jsonLinesSink(process.stderr, clock, false);
+/**
+ * Writes events as JSON lines to `destination`: `"stderr"`, or a file path. `onError` hears,
+ * once, of the write error that stops the log.
+ */
+export function openAuditLog(
+  destination: string,
+  clock: Clock,
+  onError?: (error: unknown) => void,
+): AuditSink {
+  if (destination === "stderr") return jsonLinesSink(process.stderr, clock, false, onError);
   mkdirSync(dirname(destination), { recursive: true, mode: 0o700 });
-  return jsonLinesSink(createWriteStream(destination, { flags: "a", mode: 0o600 }), clock, true);
+  const file = createWriteStream(destination, { flags: "a", mode: 0o600 });
+  return jsonLinesSink(file, clock, true, onError);
 }
 
-/** A sink over any writable stream; `owned` streams are ended by `close`. */
-export function jsonLinesSink(stream: Writable, clock: Clock, owned: boolean): AuditSink {
+/**
+ * A sink over any writable stream; `owned` streams are ended by `close`.
+ *
+ * A write error (a full disk) does not crash the process, nor is it ignored: from then on
+ * `record` throws `auditUnavailable`, so every exchange is refused with 503 rather than issued
+ * unrecorded, and `failure()` makes the node unready. Writes are buffered, so the events
+ * in flight when the disk filled are the ones lost; nothing after them is issued.
+ */
+export function jsonLinesSink(
+  stream: Writable,
+  clock: Clock,
+  owned: boolean,
+  onError?: (error: unknown) => void,
+): AuditSink {
+  let failed: { error: unknown } | undefined;
+  stream.on("error", (error: unknown) => {
+    if (failed) return;
+    failed = { error };
+    onError?.(error);
+  });
   return {
     record(event) {
+      if (failed) throw auditUnavailable(failed.error);
       stream.write(`${JSON.stringify({ ts: clock.now(), ...event })}\n`);
     },
     close() {
-      if (!owned) return Promise.resolve();
+      if (!owned || failed) return Promise.resolve();
       return new Promise((resolve) => stream.end(resolve));
     },
+    failure: () => failed?.error,
   };
 }
 

@@ -158,6 +158,9 @@ export type AuditEvent =
 
 /** Where events go. `record` never throws and never blocks the request on I/O. */
 export interface AuditSink {
+  /** Writes the event; throws `auditUnavailable` once the log can no longer be written. */
   record(event: AuditEvent): void;
   close(): Promise<void>;
+  /** The error that stopped the log, if one has: readiness reports it. */
+  failure?(): unknown;
 }

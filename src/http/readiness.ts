@@ -18,6 +18,10 @@ const NO_STORE = { "Cache-Control": "no-store" } as const;
 export function readinessEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
+      // No audit log, no token (audit/audit-log.ts): a node that cannot record is not ready.
+      if (ctx.deps.audit.failure?.() !== undefined) {
+        return c.json({ status: "unavailable" }, 503, { ...NO_STORE, "Retry-After": "1" });
+      }
       await ctx.deps.store.get(PROBE_KEY);
       return c.json({ status: "ready" }, 200, NO_STORE);
     } catch (err) {

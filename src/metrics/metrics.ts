@@ -104,6 +104,7 @@ export function createMetrics(): Metrics {
         count(event);
       },
       close: () => inner.close(),
+      failure: () => inner.failure?.(),
     }),
     storeError: () => storeErrors.inc(),
     observeRequest(route, method, status, seconds) {

@@ -34,3 +34,23 @@ describe("audit log", () => {
     ]);
   });
 });
+
+describe("audit log: a write that fails (ENOSPC on /dev/full)", () => {
+  it("does not crash: onError hears once, then record refuses with 503 and failure() says why", async () => {
+    dir = await mkdtemp(join(tmpdir(), "baton-audit-"));
+    const errors: unknown[] = [];
+    const sink = openAuditLog("/dev/full", fixedClock(T0), (e) => errors.push(e));
+    sink.record({ type: "key.rotated", kid: "k2" });
+    sink.record({ type: "key.rotated", kid: "k3" });
+    await new Promise<void>((resolve) => {
+      const wait = () => (sink.failure?.() === undefined ? setTimeout(wait, 5) : resolve());
+      wait();
+    });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: "ENOSPC" });
+    expect(() => sink.record({ type: "key.rotated", kid: "k4" })).toThrow(
+      expect.objectContaining({ code: "temporarily_unavailable", status: 503 }),
+    );
+    await sink.close();
+  });
+});
