@@ -17,6 +17,7 @@ import {
 } from "node:crypto";
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import type { Clock } from "../clock.js";
+import { storeUnavailable } from "../errors.js";
 import type { SigningAlg } from "../policy/types.js";
 import type { Store } from "../store/store.js";
 
@@ -80,7 +81,11 @@ export async function openKeyRing(
   if (!ring) throw new Error("the key ring could not be stored");
   if (currentKey(ring).alg !== alg) {
     // The policy asks for another algorithm: rotate to it, keeping the old key published.
-    ring = await rotate(store, alg, clock, maxTtl);
+    // Several nodes may start together: under the lock, only the first still needs to.
+    ring = await withRingLock(store, async () => {
+      const now = await store.get<StoredRing>(RING_KEY);
+      return now && currentKey(now).alg === alg ? now : rotate(store, alg, clock, maxTtl);
+    });
   }
   return buildKeyRing(store, ring, clock);
 }
@@ -95,9 +100,38 @@ export async function rotateKeys(
   clock: Clock,
   maxTtl: number,
 ): Promise<{ kid: string; previous: string | undefined }> {
-  const before = await store.get<StoredRing>(RING_KEY);
-  const ring = await rotate(store, alg, clock, maxTtl);
-  return { kid: currentKey(ring).kid, previous: before ? currentKey(before).kid : undefined };
+  return withRingLock(store, async () => {
+    const before = await store.get<StoredRing>(RING_KEY);
+    const ring = await rotate(store, alg, clock, maxTtl);
+    return { kid: currentKey(ring).kid, previous: before ? currentKey(before).kid : undefined };
+  });
+}
+
+const LOCK_KEY = "keys:ring-lock";
+/** Longest a rotation may hold the lock: a rotator that dies frees it by expiry. */
+const LOCK_TTL_MS = 10_000;
+/** How long a second rotator waits for the first before giving up (then: 503). */
+const LOCK_WAIT_MS = 5_000;
+const LOCK_POLL_MS = 25;
+
+/**
+ * A rotation reads the ring and writes it back: two at once (two `baton keys rotate`, or nodes
+ * starting together on a new `signing_alg`) would each drop the other's new key. Rotations are
+ * rare, so they take turns under a lock in the store (an atomic add), across every process.
+ */
+async function withRingLock<T>(store: Store, rotation: () => Promise<T>): Promise<T> {
+  const waitUntil = Date.now() + LOCK_WAIT_MS;
+  while (!(await store.add(LOCK_KEY, randomUUID(), LOCK_TTL_MS))) {
+    if (Date.now() > waitUntil) {
+      throw storeUnavailable(new Error("another key rotation holds the key ring"));
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
+  try {
+    return await rotation();
+  } finally {
+    await store.delete(LOCK_KEY);
+  }
 }
 
 async function rotate(store: Store, alg: SigningAlg, clock: Clock, maxTtl: number) {

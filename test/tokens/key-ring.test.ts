@@ -5,6 +5,9 @@
  */
 
 import type { KeyObject } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { decodeProtectedHeader, jwtVerify } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
@@ -110,5 +113,54 @@ describe("key ring", () => {
     expect(ring.verificationKey(kid)).toBeUndefined();
     clock.advance(10); // past the reload cooldown
     expect(await ring.findVerificationKey(kid)).toBeDefined();
+  });
+});
+
+describe("key ring: rotations across processes take turns", () => {
+  let dir = "";
+  const opened: Store[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  /** Two connections to one SQLite file: two processes sharing a store. */
+  const twoProcesses = async () => {
+    dir = await mkdtemp(join(tmpdir(), "baton-ring-"));
+    const url = `sqlite://${join(dir, "baton.db")}`;
+    const a = await openKeyvStore(url);
+    const b = await openKeyvStore(url);
+    opened.push(a, b);
+    store = await openKeyvStore("memory://"); // for the suite's afterEach
+    return [a, b] as const;
+  };
+  const ringOf = async (s: Store) =>
+    (await s.get<{ keys: { kid: string; alg: string; retiredAt?: number }[] }>("keys:ring"))
+      ?.keys ?? [];
+
+  it("two `baton keys rotate` at once: both new keys are kept, one of them current", async () => {
+    const [a, b] = await twoProcesses();
+    const first = (await openKeyRing(a, "EdDSA", fixedClock(T0), MAX_TTL)).signingKey().kid;
+    const [x, y] = await Promise.all([
+      rotateKeys(a, "EdDSA", fixedClock(T0 + 1), MAX_TTL),
+      rotateKeys(b, "EdDSA", fixedClock(T0 + 1), MAX_TTL),
+    ]);
+    const keys = await ringOf(a);
+    expect(keys.map((k) => k.kid).sort()).toEqual([first, x.kid, y.kid].sort());
+    expect(keys.filter((k) => k.retiredAt === undefined)).toHaveLength(1);
+    // They took turns: one rotated from the first key, the other from the one made before it.
+    const [earlier, later] = x.previous === first ? [x, y] : [y, x];
+    expect(earlier.previous).toBe(first);
+    expect(later.previous).toBe(earlier.kid);
+  });
+
+  it("two nodes starting together on a new signing_alg rotate once and sign with the same key", async () => {
+    const [a, b] = await twoProcesses();
+    await openKeyRing(a, "EdDSA", fixedClock(T0), MAX_TTL);
+    const [ra, rb] = await Promise.all([
+      openKeyRing(a, "ES256", fixedClock(T0 + 1), MAX_TTL),
+      openKeyRing(b, "ES256", fixedClock(T0 + 1), MAX_TTL),
+    ]);
+    expect(ra.signingKey().kid).toBe(rb.signingKey().kid);
+    expect((await ringOf(a)).map((k) => k.alg)).toEqual(["EdDSA", "ES256"]);
   });
 });
