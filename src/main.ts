@@ -345,11 +345,7 @@ async function serveCommand(
       : { readTaskEvents: (taskId: string) => readTaskEvents(options.audit, taskId) }),
   }).fetch;
   const stopReloading = keepPolicyCurrent(broker, options.policies, log);
-  // A key rotated by `baton keys rotate` on any node is published, and signs, on every node
-  // within this interval; until then this node still verifies it (unknown kids re-read the
-  // store) and signs with the previous key, which stays valid.
-  const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), KEY_REFRESH_MS);
-  refresh.unref();
+  const stopKeyRefresh = keepKeysCurrent(broker);
   process.stdout.write(serveBanner(issuer, broker.deps.active().policy, options.policies, store));
 
   // Graceful stop: refuse new connections, let requests in flight finish (up to the grace
@@ -359,7 +355,7 @@ async function serveCommand(
     if (stopping) return;
     stopping = true;
     log.info({ signal, inFlight: inFlight.count }, "stopping: finishing requests in flight");
-    clearInterval(refresh);
+    stopKeyRefresh();
     stopReloading();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const finished = await inFlight.drained(grace * 1000);
@@ -376,6 +372,18 @@ async function serveCommand(
 
 /** How often a serving node re-reads the key ring (rotations by other nodes or the CLI). */
 const KEY_REFRESH_MS = 5_000;
+
+/**
+ * A key rotated by `baton keys rotate` (or another node) is published, and signs, in every
+ * long-running process on the store within KEY_REFRESH_MS; until then the process still
+ * verifies it (unknown kids re-read the store) and signs with the previous key, which stays
+ * valid. Returns the function that stops it.
+ */
+function keepKeysCurrent(broker: Broker): () => void {
+  const refresh = setInterval(() => broker.deps.keys.reload().catch(() => {}), KEY_REFRESH_MS);
+  refresh.unref();
+  return () => clearInterval(refresh);
+}
 
 /**
  * Counts requests being answered, so a stop can wait for them. Counted at the HTTP server, from
@@ -490,9 +498,11 @@ async function mcpCommand(flags: McpFlags) {
       ? async () => subjectToken
       : devSession(broker.deps, flags.devUser as string, flags.agent);
     const stopReloading = keepPolicyCurrent(broker, flags.policies, createLogger());
+    const stopKeyRefresh = keepKeysCurrent(broker);
     try {
       await serveStdio(coreBackend(broker.deps, { agentId: flags.agent }, session));
     } finally {
+      stopKeyRefresh();
       stopReloading();
     }
   } finally {
