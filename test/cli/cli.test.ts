@@ -148,6 +148,35 @@ describe("baton dev-token (design §3.1)", () => {
     expect(result.stderr).toMatch(/dev_issuer/);
     expect(result.stderr).not.toMatch(/eyJ/);
   });
+
+  it("refuses a lifetime past broker.max_ttl, and an approval-page token that names an agent", async () => {
+    const dir = await tempDir();
+    const long = await baton(["dev-token", "--user", USER, "--ttl", "2h", ...shared(dir)]);
+    expect(long.code).toBe(1);
+    expect(long.stdout).toBe("");
+    expect(long.stderr).toMatch(/longer than broker\.max_ttl/);
+    const page = await baton([
+      "dev-token",
+      "--user",
+      USER,
+      "--for",
+      "approvals",
+      "--agent",
+      "orchestrator",
+      ...shared(dir),
+    ]);
+    expect(page.code).toBe(1);
+    expect(page.stdout).toBe("");
+    expect(page.stderr).toMatch(/names no agent and no scope/);
+    // And the page token itself: for the approval page only.
+    const ok = await baton(["dev-token", "--user", USER, "--for", "approvals", ...shared(dir)]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(decodeJwt(ok.stdout.trim())).toMatchObject({
+      aud: "http://127.0.0.1:8787/approvals",
+      sub: USER,
+    });
+    expect(decodeJwt(ok.stdout.trim())).not.toHaveProperty("azp");
+  });
 });
 
 describe("baton keys rotate (design §3.1)", () => {
