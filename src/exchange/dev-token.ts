@@ -52,16 +52,6 @@ export async function issueDevToken(deps: ExchangeDeps, request: DevTokenRequest
       "dev_issuer.approvals_token",
     );
   }
-  // `broker.max_ttl` bounds every token Baton signs: a signing key stays published only that
-  // long after its rotation (tokens/key-ring.ts), so a longer-lived token would die early.
-  if (request.ttl > policy.broker.maxTtl) {
-    throw new BatonError(
-      "invalid_request",
-      400,
-      "The lifetime is longer than broker.max_ttl",
-      "dev_issuer.ttl",
-    );
-  }
   const now = deps.clock.now();
   const jti = newTokenId();
   const exp = now + request.ttl;

@@ -20,7 +20,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
 import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from "../helpers/browser.js";
-import { Children, DEMO_POLICIES, ROOT, runBaton, startServe } from "../helpers/cli-process.js";
+import { Children, ROOT, runBaton, startServe, storeFlags } from "../helpers/cli-process.js";
 import { ALICE, DEMO_SECRETS, decode } from "../helpers/mcp.js";
 
 warnIfNoChromium("approval-page.browser.test.ts");
@@ -41,16 +41,7 @@ let browser: Browser | undefined;
 let context: BrowserContext | undefined;
 
 /** The same store, policies, audit log and issuer for every command. */
-const shared = () => [
-  "--policies",
-  DEMO_POLICIES,
-  "--store",
-  `sqlite://${dir}/b.db`,
-  "--audit",
-  join(dir, "audit.jsonl"),
-  "--issuer",
-  url,
-];
+const shared = () => storeFlags(dir, { issuer: url });
 
 /** POST /token as the orchestrator (client_secret_basic), the user's token as the subject. */
 async function exchange(subject: string, extra: Record<string, string>) {

@@ -21,7 +21,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/broker.js";
 import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from "../helpers/browser.js";
-import { Children, DEMO_POLICIES, ROOT, runBaton, startServe } from "../helpers/cli-process.js";
+import { Children, ROOT, runBaton, startServe, storeFlags } from "../helpers/cli-process.js";
 import { ALICE, BOB } from "../helpers/mcp.js";
 import { growStory, openTask, type Story } from "../helpers/task-story.js";
 
@@ -39,16 +39,7 @@ let url: string;
 let browser: Browser | undefined;
 let context: BrowserContext | undefined;
 
-const shared = () => [
-  "--policies",
-  DEMO_POLICIES,
-  "--store",
-  `sqlite://${dir}/b.db`,
-  "--audit",
-  join(dir, "audit.jsonl"),
-  "--issuer",
-  url,
-];
+const shared = () => storeFlags(dir, { issuer: url });
 
 /** A browser page signed in as `person` with a one-time link of `baton approvals login`. */
 async function signIn(ctx: BrowserContext, person: string): Promise<Page> {

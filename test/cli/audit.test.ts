@@ -7,7 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Children, DEMO_POLICIES, runBaton, runCli, startServe } from "../helpers/cli-process.js";
+import { Children, runBaton, runCli, startServe, storeFlags } from "../helpers/cli-process.js";
 import { ALICE } from "../helpers/mcp.js";
 import { growStory, openTask, postAs, type Story } from "../helpers/task-story.js";
 
@@ -18,14 +18,7 @@ let url: string;
 let taskId: string;
 let story: Story;
 
-const shared = () => [
-  "--policies",
-  DEMO_POLICIES,
-  "--store",
-  `sqlite://${dir}/b.db`,
-  "--audit",
-  audit,
-];
+const shared = () => storeFlags(dir, { audit });
 
 const baton = (args: readonly string[]) => runCli(children, args);
 

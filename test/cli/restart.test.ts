@@ -16,6 +16,7 @@ import {
   runCli,
   startServe,
   stopChild,
+  storeFlags,
 } from "../helpers/cli-process.js";
 
 const USER = "alice@example.com";
@@ -40,16 +41,7 @@ afterEach(() => children.stopAll());
 afterAll(() => children.removeDirs());
 
 /** The same store, audit log, policies and issuer for every command. */
-const shared = () => [
-  "--policies",
-  POLICIES,
-  "--store",
-  `sqlite://${dir}/b.db`,
-  "--audit",
-  join(dir, "audit.jsonl"),
-  "--issuer",
-  url,
-];
+const shared = () => storeFlags(dir, { issuer: url, policies: POLICIES });
 
 /** `baton serve` on the fixed port; resolves once it is listening (banner printed). */
 async function serve(): Promise<ChildProcess> {

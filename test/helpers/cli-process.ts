@@ -17,6 +17,26 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const CLI = join(ROOT, "test/helpers/baton-cli.ts");
 export const DEMO_POLICIES = join(ROOT, "policies");
 
+/**
+ * The flags every command of one test shares, so a CLI command and a running `serve` use one
+ * store: `--policies` (the demo's unless given), `--store sqlite://DIR/b.db`, `--audit`
+ * (DIR/audit.jsonl unless given) and, when given, `--issuer`.
+ */
+export function storeFlags(
+  dir: string,
+  options: { issuer?: string; policies?: string; audit?: string } = {},
+): string[] {
+  return [
+    "--policies",
+    options.policies ?? DEMO_POLICIES,
+    "--store",
+    `sqlite://${dir}/b.db`,
+    "--audit",
+    options.audit ?? join(dir, "audit.jsonl"),
+    ...(options.issuer === undefined ? [] : ["--issuer", options.issuer]),
+  ];
+}
+
 /** Keeps track of spawned processes and temp dirs; `cleanup` stops and removes them all. */
 export class Children {
   private readonly pids = new Set<number>();

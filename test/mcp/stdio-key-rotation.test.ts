@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";
 import { afterAll, describe, expect, it } from "vitest";
-import { Children, DEMO_POLICIES, runBaton } from "../helpers/cli-process.js";
+import { Children, runBaton, storeFlags } from "../helpers/cli-process.js";
 import { ALICE, callOk, connectStdio } from "../helpers/mcp.js";
 
 const children = new Children();
@@ -24,14 +24,7 @@ const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 describe("baton mcp: key rotation by another process", () => {
   it("signs with the rotated key within the refresh interval, without a restart", async () => {
     dir = await mkdtemp(join(tmpdir(), "baton-mcp-keys-"));
-    const flags = [
-      "--policies",
-      DEMO_POLICIES,
-      "--store",
-      `sqlite://${join(dir, "b.db")}`,
-      "--audit",
-      join(dir, "audit.jsonl"),
-    ];
+    const flags = storeFlags(dir);
     const mcp = await connectStdio(children, [
       "--agent",
       "orchestrator",

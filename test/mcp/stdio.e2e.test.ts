@@ -20,7 +20,13 @@ import { createInterface } from "node:readline";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, TOKEN_TYPE } from "../helpers/broker.js";
-import { Children, DEMO_POLICIES, runBaton, spawnBaton } from "../helpers/cli-process.js";
+import {
+  Children,
+  DEMO_POLICIES,
+  runBaton,
+  spawnBaton,
+  storeFlags,
+} from "../helpers/cli-process.js";
 import {
   ALICE,
   callOk,
@@ -42,14 +48,6 @@ const children = new Children();
 afterAll(() => children.cleanup());
 
 /** `--store`, `--audit` (and the demo `--policies`) pointing into `dir`. */
-const storeFlags = (dir: string) => [
-  "--policies",
-  DEMO_POLICIES,
-  "--store",
-  `sqlite://${dir}/b.db`,
-  "--audit",
-  join(dir, "audit.jsonl"),
-];
 
 const scopeSet = (scope: unknown) => new Set(String(scope).split(" ").filter(Boolean));
 
