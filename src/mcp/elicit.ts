@@ -1,6 +1,7 @@
 /**
  * Asking the human in their own MCP client (elicitation, MCP 2025-11-25): form mode shows the
- * exact grant with approve / deny; a client with URL mode only is sent to the approval page.
+ * exact grant with approve / deny; a client with URL mode is sent to the approval page, and told
+ * when the human has decided there.
  * Only the client's answer counts: no tool argument and no model text can approve anything.
  *
  * @module mcp/elicit
@@ -8,50 +9,91 @@
 
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { ApprovalView } from "./backend.js";
+import { watchApproval } from "./watch-approval.js";
 
 export type HumanAnswer = "approved" | "denied" | "undecided";
 
-export interface ToolSession {
-  /** Asks the session's human about an approval; `undecided` when the client cannot ask. */
-  askHuman(approval: ApprovalView): Promise<HumanAnswer>;
+/** How a session's client can ask its human (MCP 2025-11-25 elicitation modes). */
+export interface AskModes {
+  /** Form mode: a yes/no on the exact grant, answered in the client. */
+  readonly form: boolean;
+  /** URL mode: the client opens the approval page, where the human signs in and decides. */
+  readonly url: boolean;
 }
 
-export function elicitingSession(server: McpServer): ToolSession {
+export interface ToolSession {
+  modes(): AskModes;
+  /** Form mode: the human's answer, for the caller to record as their decision. */
+  askHuman(approval: ApprovalView): Promise<HumanAnswer>;
+  /**
+   * URL mode: sends the human to the approval page. The decision is the page's to record; once
+   * it is made, the client is told with `notifications/elicitation/complete` (the approval id
+   * is the elicitation id). True when the client opened the page (`accept`).
+   */
+  sendToPage(approval: ApprovalView, status: () => Promise<ApprovalView>): Promise<boolean>;
+}
+
+export function elicitingSession(server: McpServer, watchIntervalMs?: number): ToolSession {
   return {
-    async askHuman(approval) {
+    modes() {
       const elicitation = server.server.getClientCapabilities()?.elicitation;
-      if (!elicitation) return "undecided";
+      if (!elicitation) return { form: false, url: false };
       // A client that declares elicitation without modes speaks 2025-06-18: form mode.
-      const form = elicitation.form !== undefined || elicitation.url === undefined;
-      if (form) {
-        const answer = await server.server.elicitInput({
-          mode: "form",
-          message: describeGrant(approval),
-          requestedSchema: {
-            type: "object",
-            properties: {
-              decision: {
-                type: "string",
-                title: "Your decision",
-                enum: ["approve", "deny"],
-                enumNames: ["Approve this grant", "Deny it"],
-              },
+      return {
+        form: elicitation.form !== undefined || elicitation.url === undefined,
+        url: elicitation.url !== undefined,
+      };
+    },
+
+    async askHuman(approval) {
+      const answer = await server.server.elicitInput({
+        mode: "form",
+        message: describeGrant(approval),
+        requestedSchema: {
+          type: "object",
+          properties: {
+            decision: {
+              type: "string",
+              title: "Your decision",
+              enum: ["approve", "deny"],
+              enumNames: ["Approve this grant", "Deny it"],
             },
-            required: ["decision"],
           },
-        });
-        if (answer.action === "accept")
-          return answer.content?.decision === "approve" ? "approved" : "denied";
-        return answer.action === "decline" ? "denied" : "undecided";
-      }
-      // URL mode: the human signs in on the approval page and decides there.
-      await server.server.elicitInput({
-        mode: "url",
-        message: `Approve or deny ${approval.scopes.join(", ")} for ${approval.chain[0]} on the approval page.`,
-        url: approval.approval_uri,
-        elicitationId: approval.approval_id,
+          required: ["decision"],
+        },
       });
-      return "undecided";
+      if (answer.action === "accept")
+        return answer.content?.decision === "approve" ? "approved" : "denied";
+      return answer.action === "decline" ? "denied" : "undecided";
+    },
+
+    async sendToPage(approval, status) {
+      const complete = server.server.createElicitationCompletionNotifier(approval.approval_id);
+      // Watching starts before the client answers: a client may hold its answer until the page
+      // is done. The notification goes on the session's own stream (the tool call may be over).
+      const stop = watchApproval({
+        status,
+        forSeconds: approval.expires_in,
+        alive: () => server.isConnected(),
+        onDecided: () => void complete().catch(() => undefined),
+        ...(watchIntervalMs === undefined ? {} : { intervalMs: watchIntervalMs }),
+      });
+      try {
+        const answer = await server.server.elicitInput({
+          mode: "url",
+          // MCP 2025-11-25: the URL carries no personal data and signs no one in; the human
+          // signs in on the page, which lets only this approval's approver decide.
+          message: `Approve or deny ${approval.scopes.join(", ")} for ${approval.chain[0]} on the approval page.`,
+          url: approval.approval_uri,
+          elicitationId: approval.approval_id,
+        });
+        if (answer.action === "accept") return true;
+      } catch (err) {
+        stop();
+        throw err;
+      }
+      stop();
+      return false;
     },
   };
 }

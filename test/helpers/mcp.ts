@@ -152,11 +152,15 @@ export interface StdioSession {
   close(): Promise<void>;
 }
 
-/** `baton mcp <args>` spawned by the SDK's stdio transport, connected with an SDK client. */
+/**
+ * `baton mcp <args>` spawned by the SDK's stdio transport, connected with an SDK client (one
+ * that declares capabilities, such as elicitation, when given).
+ */
 export async function connectStdio(
   children: Children,
   args: readonly string[],
   env: Record<string, string> = {},
+  client = new Client({ name: "baton-test", version: "0.0.0" }),
 ): Promise<StdioSession> {
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -170,7 +174,6 @@ export async function connectStdio(
   transport.stderr?.on("data", (c) => {
     stderr += c;
   });
-  const client = new Client({ name: "baton-test", version: "0.0.0" });
   try {
     await client.connect(transport);
   } catch (err) {

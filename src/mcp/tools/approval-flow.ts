@@ -18,8 +18,11 @@ export function pendingApprovalId(err: unknown): string | undefined {
 }
 
 /**
- * Asks the session's human when the grant is theirs alone to decide (`approval: subject`) and
- * records their answer as their decision. Group approvals are decided on the page or the CLI.
+ * Asks the session's human when the grant is theirs alone to decide (`approval: subject`). Form
+ * mode records their answer as their decision; it needs a backend that can prove who the user
+ * is (the core). URL mode sends them to the approval page, where they sign in and decide; the
+ * answer is then whatever the page has recorded when the client replies. Group approvals are
+ * decided on the page or the CLI.
  */
 export async function settleApproval(
   backend: ToolBackend,
@@ -28,10 +31,18 @@ export async function settleApproval(
 ): Promise<HumanAnswer> {
   const view = await backend.approvalStatus(approvalId);
   const theirs = view.approvers.length === 1 && view.approvers[0] === "subject";
-  if (view.status !== "pending" || !theirs || !backend.decideAsUser) return "undecided";
-  const answer = await session.askHuman(view);
-  if (answer !== "undecided") await backend.decideAsUser(approvalId, answer);
-  return answer;
+  if (view.status !== "pending" || !theirs) return "undecided";
+  const modes = session.modes();
+  if (modes.form && backend.decideAsUser) {
+    const answer = await session.askHuman(view);
+    if (answer !== "undecided") await backend.decideAsUser(approvalId, answer);
+    return answer;
+  }
+  if (!modes.url) return "undecided";
+  const status = () => backend.approvalStatus(approvalId);
+  if (!(await session.sendToPage(view, status))) return "undecided";
+  const now = await status();
+  return now.status === "approved" || now.status === "denied" ? now.status : "undecided";
 }
 
 /** The result that tells an agent to wait: design §3.5 `approval_required`. */
