@@ -160,6 +160,7 @@ function checkedPolicy(policy: Policy, issuer: string): Policy {
 function withPolicyVersion(sink: AuditSink, version: () => string): AuditSink {
   return {
     record: (event) => sink.record({ policy: version(), ...event } as typeof event),
+    written: () => sink.written(),
     close: () => sink.close(),
     failure: () => sink.failure?.(),
   };

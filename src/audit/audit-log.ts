@@ -33,8 +33,14 @@ export function openAuditLog(
  *
  * A write error (a full disk) does not crash the process, nor is it ignored: from then on
  * `record` throws `auditUnavailable`, so every exchange is refused with 503 rather than issued
- * unrecorded, and `failure()` makes the node unready. Writes are buffered, so the events
- * in flight when the disk filled are the ones lost; nothing after them is issued.
+ * unrecorded, and `failure()` makes the node unready.
+ *
+ * `record` only queues the line; `written()` waits for the write of the last line queued.
+ * Writes complete in order, so that covers every line before it, and the stream hands all
+ * lines queued meanwhile to one `writev`: many exchanges in flight share one write (a group
+ * commit, like the SQLite adapter's). An event whose write failed was never confirmed, so the
+ * token waiting on it is refused too. Written is not synced: a power loss can still lose the
+ * last lines (docs/operations.md).
  */
 export function jsonLinesSink(
   stream: Writable,
@@ -48,11 +54,19 @@ export function jsonLinesSink(
     failed = { error };
     onError?.(error);
   });
+  // The write of the last line queued: settled when it is in the file, or failed.
+  let last: Promise<void> = Promise.resolve();
   return {
     record(event) {
       if (failed) throw auditUnavailable(failed.error);
-      stream.write(`${JSON.stringify({ ts: clock.now(), ...event })}\n`);
+      const line = `${JSON.stringify({ ts: clock.now(), ...event })}\n`;
+      last = new Promise((resolve, reject) => {
+        stream.write(line, (error) => (error ? reject(auditUnavailable(error)) : resolve()));
+      });
+      // Nobody may be waiting on this line; its failure is reported through `failure()`.
+      last.catch(() => undefined);
     },
+    written: () => last,
     close() {
       if (!owned || failed) return Promise.resolve();
       return new Promise((resolve) => stream.end(resolve));
@@ -69,6 +83,7 @@ export function memoryAuditLog(): AuditSink & { readonly events: AuditEvent[] } 
     record: (event) => {
       events.push(event);
     },
+    written: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
 }

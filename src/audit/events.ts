@@ -160,6 +160,12 @@ export type AuditEvent =
 export interface AuditSink {
   /** Writes the event; throws `auditUnavailable` once the log can no longer be written. */
   record(event: AuditEvent): void;
+  /**
+   * Resolves once every event recorded so far has been handed to the operating system, so it
+   * outlives a crash of this process; rejects with `auditUnavailable` if it could not be
+   * written. A token leaves only after its event is written (rule 8: no audit, no token).
+   */
+  written(): Promise<void>;
   close(): Promise<void>;
   /** The error that stopped the log, if one has: readiness reports it. */
   failure?(): unknown;

@@ -79,6 +79,8 @@ export async function decideApproval(
   };
   await saveApproval(deps.store, decided, now);
   deps.audit.record({ type: "approval.decided", approval: id, decision, by, via });
+  // Who decided is the audit trail's to keep: the answer waits until it is written.
+  await deps.audit.written();
   return decided;
 }
 

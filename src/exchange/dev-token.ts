@@ -77,5 +77,6 @@ export async function issueDevToken(deps: ExchangeDeps, request: DevTokenRequest
     exp,
     ...(request.agent === undefined ? {} : { agent: request.agent }),
   });
+  await deps.audit.written();
   return token;
 }

@@ -29,5 +29,6 @@ export async function endTask(
     await saveTask(deps.store, { ...task, endedAt: now }, now);
     deps.audit.record({ type: "task.ended", task: task.id, by: agent.id, subject: subject.sub });
   }
+  await deps.audit.written();
   return { task_id: task.id, revoked: true };
 }

@@ -230,6 +230,8 @@ async function issue(
     ...(reason ? { reason } : {}),
     policy: policyVersion,
   });
+  // Rule 8, for the audit trail too: the token leaves once its event is in the file.
+  await deps.audit.written();
   return {
     token,
     kind: grant.kind,

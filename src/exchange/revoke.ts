@@ -39,6 +39,7 @@ export async function revokeToken(
     by: caller.agentId,
     ...(typeof own.payload.sub === "string" ? { subject: own.payload.sub } : {}),
   });
+  await deps.audit.written();
   return true;
 }
 

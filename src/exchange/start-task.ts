@@ -113,5 +113,6 @@ export async function startTask(
     purpose: task.purpose,
     ...(template ? { template: template.id } : {}),
   });
+  await deps.audit.written();
   return taskView(deps, saved, now);
 }

@@ -103,6 +103,7 @@ export function createMetrics(): Metrics {
         inner.record(event);
         count(event);
       },
+      written: () => inner.written(),
       close: () => inner.close(),
       failure: () => inner.failure?.(),
     }),
