@@ -5,6 +5,7 @@
  * @module main
  */
 
+import { readFileSync } from "node:fs";
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from "node:http";
 import { type ServerType, serve } from "@hono/node-server";
 import { Command, Option } from "commander";
@@ -45,6 +46,7 @@ import { watchPolicyDir } from "./policy/watch.js";
 import { openKeyvStore } from "./store/keyv-store.js";
 import type { Store } from "./store/store.js";
 import { openKeyRing, rotateKeys } from "./tokens/key-ring.js";
+import { createKeySealer, type KeySealer, SealedKeyError } from "./tokens/key-seal.js";
 
 interface BrokerOptions {
   readonly policies: string;
@@ -53,6 +55,8 @@ interface BrokerOptions {
   readonly audit: string;
   /** Redis: the deadline of one store operation. */
   readonly storeTimeoutMs: number;
+  /** Seals the signing keys at rest (BATON_KEY_SECRET / --key-secret-file); absent: plain. */
+  readonly keySecret?: string;
   /** Told of every store error (logs, metrics). */
   readonly onStoreError?: (error: unknown) => void;
   /** Told, once, of the write error that stops the audit log (then every exchange gets 503). */
@@ -90,7 +94,13 @@ export async function openBroker(
   });
   let sink: AuditSink | undefined;
   try {
-    const keys = await openKeyRing(store, policy.broker.signingAlg, clock, policy.broker.maxTtl);
+    const keys = await openKeyRing(
+      store,
+      policy.broker.signingAlg,
+      clock,
+      policy.broker.maxTtl,
+      keySealer(options),
+    );
     sink = openAuditLog(options.audit, clock, options.onAuditError);
     let active = activatePolicy(policy);
     // Metrics count from the audit stream: both doors, one mechanism.
@@ -144,6 +154,11 @@ export async function openBroker(
     await store.close();
     throw err;
   }
+}
+
+/** The sealer of the signing keys, when a key secret is configured (tokens/key-seal.ts). */
+function keySealer(options: BrokerOptions): KeySealer | undefined {
+  return options.keySecret === undefined ? undefined : createKeySealer(options.keySecret);
 }
 
 /** Delegation tokens carry the issuer as `aud`: no API may be addressed by that name. */
@@ -221,6 +236,12 @@ const sharedOptions = (cmd: Command) =>
       new Option("--audit <path>", 'audit log file, or "stderr"')
         .env("BATON_AUDIT")
         .default(DEFAULTS.audit),
+    )
+    .addOption(
+      new Option(
+        "--key-secret-file <path>",
+        "seal the signing keys at rest with the secret in this file (or BATON_KEY_SECRET)",
+      ).env("BATON_KEY_SECRET_FILE"),
     );
 
 interface SharedFlags {
@@ -229,6 +250,28 @@ interface SharedFlags {
   storeTimeout: string;
   issuer?: string;
   audit: string;
+  keySecretFile?: string;
+}
+
+/**
+ * The key secret: from the file named by --key-secret-file (BATON_KEY_SECRET_FILE), else from
+ * BATON_KEY_SECRET. Never a flag with the value itself: it would show in `ps`.
+ */
+function keySecret(flags: SharedFlags): string | undefined {
+  const inEnv = process.env.BATON_KEY_SECRET;
+  if (flags.keySecretFile === undefined) return inEnv === "" ? undefined : inEnv;
+  if (inEnv !== undefined && inEnv !== "") {
+    throw new ConfigError(
+      "--key-secret-file (BATON_KEY_SECRET_FILE): give it or BATON_KEY_SECRET, not both",
+    );
+  }
+  try {
+    // One trailing newline is the file's, not the secret's (`openssl rand -base64 32 > file`).
+    return readFileSync(flags.keySecretFile, "utf8").replace(/\r?\n$/, "");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new ConfigError(`--key-secret-file (BATON_KEY_SECRET_FILE): cannot read it (${code})`);
+  }
 }
 
 function brokerOptions(flags: SharedFlags, host: string, port: number): BrokerOptions {
@@ -244,12 +287,14 @@ function brokerOptions(flags: SharedFlags, host: string, port: number): BrokerOp
     "--store-timeout",
     "BATON_STORE_TIMEOUT_MS",
   );
+  const secret = keySecret(flags);
   return {
     policies: flags.policies,
     store: flags.store,
     issuer,
     audit: flags.audit,
     storeTimeoutMs,
+    ...(secret === undefined ? {} : { keySecret: secret }),
   };
 }
 
@@ -347,7 +392,15 @@ async function serveCommand(
   }).fetch;
   const stopReloading = keepPolicyCurrent(broker, options.policies, log);
   const stopKeyRefresh = keepKeysCurrent(broker);
-  process.stdout.write(serveBanner(issuer, broker.deps.active().policy, options.policies, store));
+  process.stdout.write(
+    serveBanner(
+      issuer,
+      broker.deps.active().policy,
+      options.policies,
+      store,
+      options.keySecret !== undefined,
+    ),
+  );
 
   // Graceful stop: refuse new connections, let requests in flight finish (up to the grace
   // period), then end MCP sessions and close the store. No response is cut off.
@@ -574,6 +627,7 @@ async function keysRotateCommand(flags: SharedFlags) {
       policy.broker.signingAlg,
       systemClock,
       policy.broker.maxTtl,
+      keySealer(options),
     );
     audit.record({ type: "key.rotated", kid, ...(previous ? { previous } : {}) });
     process.stdout.write(
@@ -754,6 +808,11 @@ export async function run(argv: readonly string[]): Promise<void> {
     process.exitCode = 1;
     if (err instanceof PolicyError) {
       for (const line of err.issues) process.stderr.write(`${line}\n`);
+      return;
+    }
+    if (err instanceof SealedKeyError) {
+      const fix = err.problem === "missing" ? "; set it to the secret they were sealed with" : "";
+      process.stderr.write(`baton: BATON_KEY_SECRET (--key-secret-file): ${err.message}${fix}\n`);
       return;
     }
     // A store that cannot be opened says why (the CLI is the operator's own console).

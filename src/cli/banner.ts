@@ -13,6 +13,7 @@ export function serveBanner(
   policy: Policy,
   policiesDir: string,
   storeUrl: string,
+  keysSealed = false,
 ): string {
   const lines = [
     `Baton is serving on ${issuer}`,
@@ -25,6 +26,7 @@ export function serveBanner(
     "",
     `  policies       ${policiesDir} (${policy.apis.size} APIs, ${policy.agents.size} agents)`,
     `  store          ${redactedStoreUrl(storeUrl)}`,
+    `  signing keys   ${keysSealed ? "sealed with the key secret" : "not encrypted at rest (set BATON_KEY_SECRET to seal them)"}`,
   ];
   const example = tryItExample(issuer, policy);
   if (example) lines.push("", "Try an exchange (in another terminal):", "", ...example);

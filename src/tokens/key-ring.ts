@@ -20,14 +20,20 @@ import type { Clock } from "../clock.js";
 import { storeUnavailable } from "../errors.js";
 import type { SigningAlg } from "../policy/types.js";
 import type { Store } from "../store/store.js";
+import { type KeySealer, type SealedJwk, SealedKeyError } from "./key-seal.js";
 
 const RING_KEY = "keys:ring";
 
-/** One key as stored. Private members live only in the store, never on the wire or in logs. */
+/**
+ * One key as stored. Private members live only in the store, never on the wire or in logs:
+ * sealed when the store has a key secret (tokens/key-seal.ts), and only for the current key:
+ * a retired key never signs again, so its private half is dropped at rotation.
+ */
 interface StoredKey {
   kid: string;
   alg: SigningAlg;
-  privateJwk: JWK;
+  privateJwk?: JWK;
+  sealed?: SealedJwk;
   publicJwk: JWK;
   /** Epoch seconds. */
   createdAt: number;
@@ -70,24 +76,44 @@ export async function openKeyRing(
   alg: SigningAlg,
   clock: Clock,
   maxTtl: number,
+  /** With a key secret: private halves are sealed, and plain ones found are sealed now. */
+  sealer?: KeySealer,
 ): Promise<KeyRing> {
   let ring = await store.get<StoredRing>(RING_KEY);
   if (!ring) {
-    const first: StoredRing = { keys: [await generateStoredKey(alg, clock.now())] };
+    const first: StoredRing = { keys: [await generateStoredKey(alg, clock.now(), sealer)] };
     // Two processes starting together on one store must end up with one key: add-if-absent.
     await store.add(RING_KEY, first);
     ring = await store.get<StoredRing>(RING_KEY);
   }
   if (!ring) throw new Error("the key ring could not be stored");
+  if (sealer && ring.keys.some((k) => k.privateJwk !== undefined)) {
+    // A key secret given to a store whose keys are plain: seal them, once, under the lock.
+    ring = await withRingLock(store, () => sealPlainKeys(store, sealer));
+  }
   if (currentKey(ring).alg !== alg) {
     // The policy asks for another algorithm: rotate to it, keeping the old key published.
     // Several nodes may start together: under the lock, only the first still needs to.
     ring = await withRingLock(store, async () => {
       const now = await store.get<StoredRing>(RING_KEY);
-      return now && currentKey(now).alg === alg ? now : rotate(store, alg, clock, maxTtl);
+      return now && currentKey(now).alg === alg ? now : rotate(store, alg, clock, maxTtl, sealer);
     });
   }
-  return buildKeyRing(store, ring, clock);
+  return buildKeyRing(store, ring, clock, sealer);
+}
+
+/** Seals the current key's private half and drops retired ones' (see StoredKey). */
+async function sealPlainKeys(store: Store, sealer: KeySealer): Promise<StoredRing> {
+  const ring = await store.get<StoredRing>(RING_KEY);
+  if (!ring) throw new Error("the key ring is gone");
+  const keys = ring.keys.map((k): StoredKey => {
+    const { privateJwk, ...rest } = k;
+    if (privateJwk === undefined || k.retiredAt !== undefined) return rest;
+    return { ...rest, sealed: sealer.seal(privateJwk, k.kid) };
+  });
+  const sealed: StoredRing = { keys };
+  await store.set(RING_KEY, sealed);
+  return sealed;
 }
 
 /**
@@ -99,10 +125,15 @@ export async function rotateKeys(
   alg: SigningAlg,
   clock: Clock,
   maxTtl: number,
+  sealer?: KeySealer,
 ): Promise<{ kid: string; previous: string | undefined }> {
   return withRingLock(store, async () => {
     const before = await store.get<StoredRing>(RING_KEY);
-    const ring = await rotate(store, alg, clock, maxTtl);
+    // A store whose keys are sealed gets no plain key from a process without the secret.
+    if (!sealer && before?.keys.some((k) => k.sealed !== undefined)) {
+      throw new SealedKeyError("missing");
+    }
+    const ring = await rotate(store, alg, clock, maxTtl, sealer);
     return { kid: currentKey(ring).kid, previous: before ? currentKey(before).kid : undefined };
   });
 }
@@ -134,28 +165,40 @@ async function withRingLock<T>(store: Store, rotation: () => Promise<T>): Promis
   }
 }
 
-async function rotate(store: Store, alg: SigningAlg, clock: Clock, maxTtl: number) {
+async function rotate(
+  store: Store,
+  alg: SigningAlg,
+  clock: Clock,
+  maxTtl: number,
+  sealer: KeySealer | undefined,
+) {
   const now = clock.now();
   const old = (await store.get<StoredRing>(RING_KEY)) ?? { keys: [] };
   const kept = old.keys
-    .map((k) =>
-      k.retiredAt === undefined ? { ...k, retiredAt: now, publishUntil: now + maxTtl } : k,
+    .map(
+      ({ privateJwk: _p, sealed: _s, ...k }): StoredKey =>
+        k.retiredAt === undefined ? { ...k, retiredAt: now, publishUntil: now + maxTtl } : k,
     )
     .filter((k) => (k.publishUntil ?? Number.POSITIVE_INFINITY) > now);
-  const ring: StoredRing = { keys: [...kept, await generateStoredKey(alg, now)] };
+  const ring: StoredRing = { keys: [...kept, await generateStoredKey(alg, now, sealer)] };
   await store.set(RING_KEY, ring);
   return ring;
 }
 
-async function generateStoredKey(alg: SigningAlg, now: number): Promise<StoredKey> {
+async function generateStoredKey(
+  alg: SigningAlg,
+  now: number,
+  sealer: KeySealer | undefined,
+): Promise<StoredKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   // RFC 7638 thumbprint: a stable kid that names the key material itself.
   const kid = `${await calculateJwkThumbprint(publicJwk)}.${randomUUID().slice(0, 8)}`;
+  const privateJwk = await exportJWK(privateKey);
   return {
     kid,
     alg,
-    privateJwk: await exportJWK(privateKey),
+    ...(sealer ? { sealed: sealer.seal(privateJwk, kid) } : { privateJwk }),
     publicJwk: { ...publicJwk, kid, alg, use: "sig" },
     createdAt: now,
   };
@@ -170,15 +213,20 @@ function currentKey(ring: StoredRing): StoredKey {
 /** Seconds between two store reads caused by unknown `kid`s. */
 const RELOAD_COOLDOWN = 5;
 
-async function buildKeyRing(store: Store, initial: StoredRing, clock: Clock): Promise<KeyRing> {
-  let state = importRing(initial, clock.now());
+async function buildKeyRing(
+  store: Store,
+  initial: StoredRing,
+  clock: Clock,
+  sealer: KeySealer | undefined,
+): Promise<KeyRing> {
+  let state = importRing(initial, clock.now(), sealer);
   let lastReload = clock.now();
   const reload = async () => {
     lastReload = clock.now();
     const ring = await store.get<StoredRing>(RING_KEY);
     // Serving nodes re-read the ring every few seconds: import keys only when something changed.
     if (ring && fingerprint(ring, clock.now()) !== state.fingerprint) {
-      state = importRing(ring, clock.now());
+      state = importRing(ring, clock.now(), sealer);
     }
   };
   return {
@@ -204,7 +252,17 @@ const fingerprint = (ring: StoredRing, now: number) =>
     .map((k) => k.kid)
     .join(",")}`;
 
-function importRing(ring: StoredRing, now: number) {
+/** The current key's private half, opened. */
+function privateJwkOf(key: StoredKey, sealer: KeySealer | undefined): JWK {
+  if (key.sealed) {
+    if (!sealer) throw new SealedKeyError("missing");
+    return sealer.open(key.sealed, key.kid);
+  }
+  if (!key.privateJwk) throw new Error("the current signing key has no private half");
+  return key.privateJwk;
+}
+
+function importRing(ring: StoredRing, now: number, sealer: KeySealer | undefined) {
   const published = publishedAt(ring, now);
   const verification = new Map<string, KeyObject>();
   for (const k of published) {
@@ -214,7 +272,7 @@ function importRing(ring: StoredRing, now: number) {
   const signing: SigningKey = {
     kid: current.kid,
     alg: current.alg,
-    key: createPrivateKey({ key: current.privateJwk as JsonWebKey, format: "jwk" }),
+    key: createPrivateKey({ key: privateJwkOf(current, sealer) as JsonWebKey, format: "jwk" }),
   };
   return {
     signing,

@@ -18,6 +18,10 @@ describe("serve banner: the store URL", () => {
     expect(banner).not.toContain("hunter2");
     expect(banner).not.toContain("baton:");
     expect(banner).toContain("store          redis://redis.internal:6380/2");
+    // Without a key secret, the operator is told the keys are stored in the clear.
+    expect(banner).toContain(
+      "signing keys   not encrypted at rest (set BATON_KEY_SECRET to seal them)",
+    );
   });
 
   it("URLs without credentials are shown as given; unparsable ones not at all", () => {
