@@ -226,7 +226,7 @@ async function buildKeyRing(
     const ring = await store.get<StoredRing>(RING_KEY);
     // Serving nodes re-read the ring every few seconds: import keys only when something changed.
     if (ring && fingerprint(ring, clock.now()) !== state.fingerprint) {
-      state = importRing(ring, clock.now(), sealer);
+      state = importRing(ring, clock.now(), sealer, state.signing);
     }
   };
   return {
@@ -262,18 +262,35 @@ function privateJwkOf(key: StoredKey, sealer: KeySealer | undefined): JWK {
   return key.privateJwk;
 }
 
-function importRing(ring: StoredRing, now: number, sealer: KeySealer | undefined) {
+/**
+ * The ring as this process uses it. `held` is the key it signs with now: when the new current
+ * key is sealed under a key secret this process does not have (the secret is being changed,
+ * operations.md), it goes on signing with `held`, still published for `max_ttl`, while it
+ * learns the new public keys. A first import has nothing to hold, and fails.
+ */
+function importRing(
+  ring: StoredRing,
+  now: number,
+  sealer: KeySealer | undefined,
+  held?: SigningKey,
+) {
   const published = publishedAt(ring, now);
   const verification = new Map<string, KeyObject>();
   for (const k of published) {
     verification.set(k.kid, createPublicKey({ key: k.publicJwk as JsonWebKey, format: "jwk" }));
   }
   const current = currentKey(ring);
-  const signing: SigningKey = {
-    kid: current.kid,
-    alg: current.alg,
-    key: createPrivateKey({ key: privateJwkOf(current, sealer) as JsonWebKey, format: "jwk" }),
-  };
+  let signing: SigningKey;
+  try {
+    signing = {
+      kid: current.kid,
+      alg: current.alg,
+      key: createPrivateKey({ key: privateJwkOf(current, sealer) as JsonWebKey, format: "jwk" }),
+    };
+  } catch (err) {
+    if (!(err instanceof SealedKeyError) || !held || !verification.has(held.kid)) throw err;
+    signing = held;
+  }
   return {
     signing,
     verification,

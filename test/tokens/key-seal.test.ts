@@ -199,6 +199,12 @@ describe("changing the key secret", () => {
         openKeyRing(store, "EdDSA", fixedClock(T0 + 1), MAX_TTL, createKeySealer(SECRET)),
       ),
     ).toBe("wrong");
+    // A running node still on the old secret: it keeps signing with the key it holds (still
+    // published) and learns the new public key, so tokens from updated nodes verify there.
+    await ring.reload();
+    expect(ring.signingKey().kid).toBe(old);
+    expect(ring.verificationKey(kid)).toBeDefined();
+    expect(ring.verificationKey(old)).toBeDefined();
   });
 });
 
