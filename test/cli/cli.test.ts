@@ -195,16 +195,18 @@ describe("baton keys rotate (design §3.1)", () => {
 
     // No private member of any stored key reaches stdout, stderr or the audit log.
     const store = await openKeyvStore(`sqlite://${dir}/b.db`);
-    const ring = await store.get<{ keys: { kid: string; privateJwk: { d: string } }[] }>(
+    const ring = await store.get<{ keys: { kid: string; privateJwk?: { d: string } }[] }>(
       "keys:ring",
     );
     await store.close();
     expect(ring?.keys.map((k) => k.kid).sort()).toEqual([oldKid, newKid].sort());
+    // The retired key never signs again: its private half is gone from the store.
+    expect(ring?.keys.find((k) => k.kid === oldKid)?.privateJwk).toBeUndefined();
+    const current = ring?.keys.find((k) => k.kid === newKid)?.privateJwk?.d;
+    expect(current).toEqual(expect.any(String));
     const audit = await readFile(join(dir, "audit.jsonl"), "utf8");
-    for (const key of ring?.keys ?? []) {
-      for (const text of [rotated.stdout, rotated.stderr, audit]) {
-        expect(text).not.toContain(key.privateJwk.d);
-      }
+    for (const text of [rotated.stdout, rotated.stderr, audit]) {
+      expect(text).not.toContain(current);
     }
     expect(rotated.stdout).not.toMatch(/[{}]/);
 
