@@ -3,7 +3,8 @@
  * `private_key_jwt` (RFC 7523 §2.2, §3). The door extracts the credentials; this decides.
  *
  * Secrets are compared as SHA-256 digests in constant time, and an unknown client costs the
- * same comparison, so timing tells nothing. Every failure is the same `invalid_client`.
+ * same comparison, so timing tells nothing. Every failure is the same `invalid_client`, and
+ * counts against `broker.rate_limit.client_auth_failures` for the client id it claimed.
  *
  * @module exchange/authenticate-client
  */
@@ -11,6 +12,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { BatonError, invalidClient } from "../errors.js";
 import { peekIssuer, verifyAgentJwt } from "../tokens/verify.js";
+import { checkClientAuthFailures, countClientAuthFailure } from "./rate-limit.js";
 import type { Caller, ExchangeDeps } from "./types.js";
 
 export type ClientCredentials =
@@ -35,6 +37,18 @@ export async function authenticateClient(
   assertionAudiences: readonly string[],
 ): Promise<Caller> {
   const viaHeader = credentials.method === "client_secret_basic";
+  const claimed = claimedClientId(credentials);
+  const now = deps.clock.now();
+  if (claimed !== undefined) {
+    try {
+      await checkClientAuthFailures(deps, claimed, now);
+    } catch (err) {
+      if (err instanceof BatonError && err.code === "slow_down") {
+        deps.audit.record({ type: "client.auth_failed", rule: err.rule, ...loggable(claimed) });
+      }
+      throw err;
+    }
+  }
   try {
     switch (credentials.method) {
       case "none":
@@ -53,17 +67,17 @@ export async function authenticateClient(
   } catch (err) {
     if (err instanceof BatonError && err.code === "temporarily_unavailable") throw err;
     const rule = err instanceof BatonError ? err.rule : "client.auth";
-    const claimed = claimedClientId(credentials);
-    deps.audit.record({
-      type: "client.auth_failed",
-      rule,
-      ...(claimed !== undefined && claimed.length <= 128 ? { client_id: claimed } : {}),
-    });
+    deps.audit.record({ type: "client.auth_failed", rule, ...loggable(claimed) });
+    if (claimed !== undefined) await countClientAuthFailure(deps, claimed, now);
     throw err instanceof BatonError && err.code === "invalid_client"
       ? err
       : invalidClient(rule, viaHeader);
   }
 }
+
+/** The claimed id, for the audit line of a failure: only when short enough to be an id. */
+const loggable = (claimed: string | undefined) =>
+  claimed !== undefined && claimed.length <= 128 ? { client_id: claimed } : {};
 
 /** The id the caller claims (unverified): for the audit trail of a failure only. */
 function claimedClientId(credentials: ClientCredentials): string | undefined {

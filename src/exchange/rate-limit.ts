@@ -42,6 +42,44 @@ export async function chargeSubjectRate(
   await charge(deps, limit, `subject:${id}`, "rate_limit.subject", now);
 }
 
+/**
+ * Refuses a client id that has failed authentication `clientAuthFailures` times in this window,
+ * before its credentials are even checked: past the limit the right secret is refused too, so
+ * an online guess at a secret (or a client assertion key) gains nothing. Read-only: a throttled
+ * attempt is not counted again.
+ */
+export async function checkClientAuthFailures(
+  deps: ExchangeDeps,
+  clientId: string,
+  now: number,
+): Promise<void> {
+  const limit = deps.active().policy.broker.rateLimit?.clientAuthFailures;
+  if (limit === undefined) return;
+  const { key, windowEnd } = authFailureWindow(limit, clientId, now);
+  const failures = (await deps.store.get<number>(key)) ?? 0;
+  if (failures >= limit.requests) throw slowDown(windowEnd - now, "rate_limit.client_auth");
+}
+
+/** Counts one failed authentication claiming `clientId` (any string: unknown ids count too). */
+export async function countClientAuthFailure(
+  deps: ExchangeDeps,
+  clientId: string,
+  now: number,
+): Promise<void> {
+  const limit = deps.active().policy.broker.rateLimit?.clientAuthFailures;
+  if (limit === undefined) return;
+  const { key } = authFailureWindow(limit, clientId, now);
+  await deps.store.increment(key, limit.windowSeconds * 1000);
+}
+
+function authFailureWindow(limit: RateLimit, clientId: string, now: number) {
+  const window = limit.windowSeconds;
+  const windowStart = now - (now % window);
+  // The claimed id is the caller's text: its hash keeps the key short and tidy.
+  const id = createHash("sha256").update(clientId).digest("hex");
+  return { key: `rate:auth-fail:${id}:${window}s:${windowStart}`, windowEnd: windowStart + window };
+}
+
 async function charge(
   deps: ExchangeDeps,
   limit: RateLimit | undefined,

@@ -139,6 +139,9 @@ function toRateLimits(entry: RateLimitsEntry): RateLimits {
   return {
     ...(entry.per_agent !== undefined && { perAgent: parseRate(entry.per_agent) }),
     ...(entry.per_subject !== undefined && { perSubject: parseRate(entry.per_subject) }),
+    ...(entry.client_auth_failures !== undefined && {
+      clientAuthFailures: parseRate(entry.client_auth_failures),
+    }),
   };
 }
 

@@ -144,6 +144,9 @@ const RateLimits = strict({
   per_subject: Rate.optional().describe(
     "Most exchange attempts (and task starts) on behalf of one subject (`sub`) per window, whatever the agent, across all nodes, e.g. 300/1m.",
   ),
+  client_auth_failures: Rate.optional().describe(
+    "Most failed client authentications for one client id per window, across all nodes, e.g. 20/1m. Past it, every authentication as that client is refused until the window ends, the right credentials included: guessing a secret stops paying.",
+  ),
 }).describe(
   "Shared rate limits (fixed windows, counted in the store): past one, 429 slow_down with Retry-After. Absent: no limit.",
 );

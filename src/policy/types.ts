@@ -24,6 +24,8 @@ export interface RateLimits {
   readonly perAgent?: RateLimit;
   /** Per subject (`sub`), whatever agent acts for it. */
   readonly perSubject?: RateLimit;
+  /** Failed client authentications per client id (HTTP endpoints). */
+  readonly clientAuthFailures?: RateLimit;
 }
 
 export interface BrokerSettings {

@@ -65,7 +65,7 @@ describe("rate limits: REQUESTS/DURATION", () => {
 
   it("refuses unknown keys under broker.rate_limit", () => {
     expect(issuesOf(brokerLimits({ per_user: "10/1m" }))).toEqual([
-      "p.yaml: broker.rate_limit.per_user: unknown key; expected one of: per_agent, per_subject",
+      "p.yaml: broker.rate_limit.per_user: unknown key; expected one of: per_agent, per_subject, client_auth_failures",
     ]);
   });
 
