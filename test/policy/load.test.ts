@@ -119,6 +119,7 @@ describe("the demo policies in policies/", () => {
       rateLimit: {
         perAgent: { requests: 600, windowSeconds: 60 },
         perSubject: { requests: 600, windowSeconds: 60 },
+        clientAuthFailures: { requests: 20, windowSeconds: 60 },
       },
     });
     expect([...policy.apis.keys()]).toEqual(["calendar", "flights", "payments"]);
