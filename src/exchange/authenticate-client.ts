@@ -12,7 +12,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { BatonError, invalidClient } from "../errors.js";
 import { peekIssuer, verifyAgentJwt } from "../tokens/verify.js";
-import { checkClientAuthFailures, countClientAuthFailure } from "./rate-limit.js";
+import { clientAuthFailures } from "./rate-limit.js";
 import type { Caller, ExchangeDeps } from "./types.js";
 
 export type ClientCredentials =
@@ -38,16 +38,15 @@ export async function authenticateClient(
 ): Promise<Caller> {
   const viaHeader = credentials.method === "client_secret_basic";
   const claimed = claimedClientId(credentials);
-  const now = deps.clock.now();
-  if (claimed !== undefined) {
-    try {
-      await checkClientAuthFailures(deps, claimed, now);
-    } catch (err) {
-      if (err instanceof BatonError && err.code === "slow_down") {
-        deps.audit.record({ type: "client.auth_failed", rule: err.rule, ...loggable(claimed) });
-      }
-      throw err;
+  const failures =
+    claimed === undefined ? undefined : clientAuthFailures(deps, claimed, deps.clock.now());
+  try {
+    await failures?.check();
+  } catch (err) {
+    if (err instanceof BatonError && err.code === "slow_down") {
+      deps.audit.record({ type: "client.auth_failed", rule: err.rule, ...loggable(claimed) });
     }
+    throw err;
   }
   try {
     switch (credentials.method) {
@@ -68,7 +67,7 @@ export async function authenticateClient(
     if (err instanceof BatonError && err.code === "temporarily_unavailable") throw err;
     const rule = err instanceof BatonError ? err.rule : "client.auth";
     deps.audit.record({ type: "client.auth_failed", rule, ...loggable(claimed) });
-    if (claimed !== undefined) await countClientAuthFailure(deps, claimed, now);
+    await failures?.count();
     throw err instanceof BatonError && err.code === "invalid_client"
       ? err
       : invalidClient(rule, viaHeader);

@@ -42,42 +42,43 @@ export async function chargeSubjectRate(
   await charge(deps, limit, `subject:${id}`, "rate_limit.subject", now);
 }
 
-/**
- * Refuses a client id that has failed authentication `clientAuthFailures` times in this window,
- * before its credentials are even checked: past the limit the right secret is refused too, so
- * an online guess at a secret (or a client assertion key) gains nothing. Read-only: a throttled
- * attempt is not counted again.
- */
-export async function checkClientAuthFailures(
+/** The failed authentications of one claimed client id in the current window. */
+export interface AuthFailures {
+  /**
+   * Refuses the client id once it has failed `client_auth_failures` times in this window,
+   * before its credentials are even checked: past the limit the right secret is refused too,
+   * so an online guess at a secret (or a client assertion key) gains nothing. Read-only: a
+   * throttled attempt is not counted again.
+   */
+  check(): Promise<void>;
+  /** Counts one failure (any claimed id counts, unknown ones too). */
+  count(): Promise<void>;
+}
+
+/** The counter of `clientId`'s failures; undefined when the policy sets no limit. */
+export function clientAuthFailures(
   deps: ExchangeDeps,
   clientId: string,
   now: number,
-): Promise<void> {
+): AuthFailures | undefined {
   const limit = deps.active().policy.broker.rateLimit?.clientAuthFailures;
-  if (limit === undefined) return;
-  const { key, windowEnd } = authFailureWindow(limit, clientId, now);
-  const failures = (await deps.store.get<number>(key)) ?? 0;
-  if (failures >= limit.requests) throw slowDown(windowEnd - now, "rate_limit.client_auth");
-}
-
-/** Counts one failed authentication claiming `clientId` (any string: unknown ids count too). */
-export async function countClientAuthFailure(
-  deps: ExchangeDeps,
-  clientId: string,
-  now: number,
-): Promise<void> {
-  const limit = deps.active().policy.broker.rateLimit?.clientAuthFailures;
-  if (limit === undefined) return;
-  const { key } = authFailureWindow(limit, clientId, now);
-  await deps.store.increment(key, limit.windowSeconds * 1000);
-}
-
-function authFailureWindow(limit: RateLimit, clientId: string, now: number) {
+  if (limit === undefined) return undefined;
   const window = limit.windowSeconds;
   const windowStart = now - (now % window);
   // The claimed id is the caller's text: its hash keeps the key short and tidy.
   const id = createHash("sha256").update(clientId).digest("hex");
-  return { key: `rate:auth-fail:${id}:${window}s:${windowStart}`, windowEnd: windowStart + window };
+  const key = `rate:auth-fail:${id}:${window}s:${windowStart}`;
+  return {
+    async check() {
+      const failures = (await deps.store.get<number>(key)) ?? 0;
+      if (failures >= limit.requests) {
+        throw slowDown(windowStart + window - now, "rate_limit.client_auth");
+      }
+    },
+    async count() {
+      await deps.store.increment(key, window * 1000);
+    },
+  };
 }
 
 async function charge(

@@ -23,7 +23,12 @@ import {
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, TOKEN_TYPE } from "../helpers/broker.js";
-import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from "../helpers/browser.js";
+import {
+  HAVE_CHROMIUM,
+  launchChromium,
+  signIn as signInAs,
+  warnIfNoChromium,
+} from "../helpers/browser.js";
 import { Children, runBaton, startServe, storeFlags } from "../helpers/cli-process.js";
 import {
   ALICE,
@@ -99,14 +104,9 @@ async function devToken(...args: string[]): Promise<string> {
   return (await runBaton(children, ["dev-token", "--user", ALICE, ...args, ...shared()])).trim();
 }
 
-/** A browser page signed in as `person` with a one-time link of `baton approvals login`. */
-async function signIn(ctx: BrowserContext, person: string): Promise<Page> {
-  const out = await runBaton(children, ["approvals", "login", "--as", person, ...shared()]);
-  const page = await ctx.newPage();
-  await page.goto(out.trim().split("\n").at(-1) ?? "");
-  expect(new URL(page.url()).pathname).toBe("/approvals");
-  return page;
-}
+/** A browser page signed in as `person` (the one-time link of `baton approvals login`). */
+const signIn = (ctx: BrowserContext, person: string): Promise<Page> =>
+  signInAs(children, ctx, person, shared());
 
 /** The human follows the link the client was given, and decides there. */
 async function decideOnPage(page: Page, link: string, button: "Approve" | "Deny") {

@@ -20,7 +20,12 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../helpers/broker.js";
-import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from "../helpers/browser.js";
+import {
+  HAVE_CHROMIUM,
+  launchChromium,
+  signIn as signInAs,
+  warnIfNoChromium,
+} from "../helpers/browser.js";
 import { Children, ROOT, runBaton, startServe, storeFlags } from "../helpers/cli-process.js";
 import { ALICE, BOB } from "../helpers/mcp.js";
 import { growStory, openTask, type Story } from "../helpers/task-story.js";
@@ -41,14 +46,9 @@ let context: BrowserContext | undefined;
 
 const shared = () => storeFlags(dir, { issuer: url });
 
-/** A browser page signed in as `person` with a one-time link of `baton approvals login`. */
-async function signIn(ctx: BrowserContext, person: string): Promise<Page> {
-  const out = await runBaton(children, ["approvals", "login", "--as", person, ...shared()]);
-  const page = await ctx.newPage();
-  await page.goto(out.trim().split("\n").at(-1) ?? "");
-  expect(new URL(page.url()).pathname).toBe("/approvals");
-  return page;
-}
+/** A browser page signed in as `person` (the one-time link of `baton approvals login`). */
+const signIn = (ctx: BrowserContext, person: string): Promise<Page> =>
+  signInAs(children, ctx, person, shared());
 
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;

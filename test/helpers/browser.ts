@@ -5,7 +5,9 @@
  */
 
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { expect } from "vitest";
+import { type Children, runBaton } from "./cli-process.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -33,4 +35,21 @@ export function launchChromium(): Promise<Browser> {
       "--disable-quic",
     ],
   });
+}
+
+/**
+ * A browser page signed in as `person` with a one-time link of `baton approvals login`, run
+ * with `flags` (the served broker's store, policies and issuer).
+ */
+export async function signIn(
+  children: Children,
+  ctx: BrowserContext,
+  person: string,
+  flags: readonly string[],
+): Promise<Page> {
+  const out = await runBaton(children, ["approvals", "login", "--as", person, ...flags]);
+  const page = await ctx.newPage();
+  await page.goto(out.trim().split("\n").at(-1) ?? "");
+  expect(new URL(page.url()).pathname).toBe("/approvals");
+  return page;
 }
