@@ -64,12 +64,14 @@ export function page(
 <body><header><h1>Baton approvals</h1>${signOut}</header><main${wide ? ' class="wide"' : ""}>${body}</main></body></html>`;
 }
 
-export function signInBody(message?: string): string {
+/** The sign-in card; `next` is the page to return to once signed in (a checked local path). */
+export function signInBody(message?: string, next?: string): string {
+  const back = next === undefined ? "" : `<input type="hidden" name="next" value="${esc(next)}">`;
   return `${message ? `<p class="notice">${esc(message)}</p>` : ""}
 <div class="card"><h2>Sign in to decide approval requests</h2>
 <p>Ask the operator for a one-time link: <code>baton approvals login --as YOUR-ID</code>, and open it here.</p>
 <p>Or paste a token from your identity provider that names you:</p>
-<form method="post" action="/approvals/login"><input type="text" name="token" autocomplete="off" aria-label="Token">
+<form method="post" action="/approvals/login"><input type="text" name="token" autocomplete="off" aria-label="Token">${back}
 <p><button type="submit">Sign in</button></p></form></div>`;
 }
 

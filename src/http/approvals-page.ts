@@ -47,13 +47,13 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
 
   const html = (c: Context, body: string, status: 200 | 400 | 403 | 404 | 409 = 200) =>
     c.html(body, status, HEADERS);
-  /** Back to the list. These responses set or clear the session cookie: HEADERS apply too. */
-  const seeOther = (c: Context) => {
+  /** Back to the list (or `to`). These responses set or clear the cookie: HEADERS apply too. */
+  const seeOther = (c: Context, to = "/approvals") => {
     for (const [name, value] of Object.entries(HEADERS)) c.header(name, value);
-    return c.redirect("/approvals", 303);
+    return c.redirect(to, 303);
   };
   const session = async (c: Context) => readSession(deps, getCookie(c, COOKIE, "host"));
-  const signedIn = (c: Context, s: ApproverSession) => {
+  const signedIn = (c: Context, s: ApproverSession, next?: string) => {
     setCookie(c, COOKIE, s.id, {
       prefix: "host",
       path: "/",
@@ -62,7 +62,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
       sameSite: "Strict",
       maxAge: s.expiresAt - deps.clock.now(),
     });
-    return seeOther(c);
+    return seeOther(c, returnPath(next));
   };
   /** CSRF: the Origin must be ours and the form must carry the session's token. */
   const guard = (c: Context, s: ApproverSession | undefined, form: Record<string, unknown>) =>
@@ -87,7 +87,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
   app.get("/approvals/login", async (c) => {
     const s = await signInWithLink(deps, c.req.query("token") ?? "");
     return s
-      ? signedIn(c, s)
+      ? signedIn(c, s, c.req.query("next"))
       : html(c, page("Sign in", signInBody("That link is not valid (any more).")), 400);
   });
 
@@ -96,9 +96,10 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
       return html(c, page("Forbidden", signInBody()), 403);
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
+    const next = typeof form.next === "string" ? form.next : undefined;
     const s = token === "" ? undefined : await signInWithToken(deps, token);
     return s
-      ? signedIn(c, s)
+      ? signedIn(c, s, next)
       : html(c, page("Sign in", signInBody("That token does not sign you in.")), 400);
   });
 
@@ -114,7 +115,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
   // Issue 8: a task's delegation tree, for its user and the approvers of its requests.
   app.get("/approvals/tasks/:id", async (c) => {
     const s = await session(c);
-    if (!s) return html(c, page("Sign in", signInBody()));
+    if (!s) return html(c, page("Sign in", signInBody(undefined, c.req.path)));
     const tree = await taskTreePage(ctx, s.person, c.req.param("id"));
     if (!tree.found)
       return html(
@@ -127,7 +128,8 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
 
   app.get("/approvals/:id", async (c) => {
     const s = await session(c);
-    if (!s) return html(c, page("Sign in", signInBody()));
+    // A link to one request (URL-mode elicitation, the webhook) comes back to it once signed in.
+    if (!s) return html(c, page("Sign in", signInBody(undefined, c.req.path)));
     const record = await approvalFor(deps, s.person, c.req.param("id"));
     if (!record)
       return html(
@@ -190,4 +192,14 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
       );
     }
   });
+}
+
+/**
+ * Where to go once signed in: a request's or a task's page of this site, never anything else
+ * (no open redirect: no scheme, no host, no `//`, no `..`); the list otherwise.
+ */
+export function returnPath(next: string | undefined): string {
+  return next !== undefined && /^\/approvals\/(tasks\/)?[A-Za-z0-9_-]{1,64}$/.test(next)
+    ? next
+    : "/approvals";
 }

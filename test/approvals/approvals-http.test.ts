@@ -243,6 +243,41 @@ describe("only the approvers the policy names can see or decide", () => {
     }
   });
 
+  it("signing in from a request's link returns to it; any other `next` goes to the list (no open redirect)", async () => {
+    const { approval_id } = await openWrite();
+    const path = `/approvals/${approval_id}`;
+    const signedOut = await getPage(broker, path);
+    expect(signedOut.status).toBe(200);
+    expect(signedOut.html).toContain(`<input type="hidden" name="next" value="${path}">`);
+    const loginWith = async (next: string) => {
+      const token = await broker.devToken(ALICE, { for: "approvals" });
+      const res = await postPage(broker, "/approvals/login", undefined, { token, next });
+      expect(res.status, res.text).toBe(303);
+      return res.headers.location;
+    };
+    expect(await loginWith(path)).toBe(path);
+    expect(await loginWith("/approvals/tasks/tsk_AAAAAAAAAAAAAAAAAAAAAA")).toBe(
+      "/approvals/tasks/tsk_AAAAAAAAAAAAAAAAAAAAAA",
+    );
+    for (const elsewhere of [
+      "https://evil.example/approvals/x",
+      "//evil.example/approvals/x",
+      "/\\evil.example",
+      "/approvals/../metrics",
+      "/approvals/x?y=1",
+      "/metrics",
+      "",
+    ]) {
+      expect(await loginWith(elsewhere), elsewhere).toBe("/approvals");
+    }
+    // The one-time link takes `next` too.
+    const { res } = await followLogin(
+      `${await loginLink(broker, ALICE)}&next=${encodeURIComponent(path)}`,
+    );
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe(path);
+  });
+
   it("rule 6: the user's token an agent holds never signs in, so no agent approves its own request", async () => {
     const { approval_id } = await openWrite();
     const approvals = `${broker.issuer}/approvals`;

@@ -233,6 +233,32 @@ describe.skipIf(!HAVE_CHROMIUM)("URL-mode elicitation: the human decides on the 
     expect(c.asked).toHaveLength(1);
   });
 
+  it("alice, signed out, follows the link: she signs in on the page and lands on the request", async () => {
+    const c = await httpClient();
+    const out = await callOk(c.client, "request_token", WRITE);
+    const link = (c.asked[0] as ElicitRequestURLParams).url;
+    const context = await (browser as Browser).newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(link);
+      expect(await page.locator("h2").first().textContent()).toContain("Sign in");
+      const token = await devToken("--for", "approvals");
+      await page.locator('input[name="token"]').fill(token);
+      await Promise.all([
+        page.waitForURL(link),
+        page.getByRole("button", { name: "Sign in" }).click(),
+      ]);
+      await decideOnPage(page, link, "Approve");
+    } finally {
+      await context.close();
+    }
+    await completion(c, out.approval_id);
+    expectWriteToken(
+      await callOk(c.client, "request_token", { ...WRITE, approval_id: out.approval_id }),
+      url,
+    );
+  });
+
   it("someone else who opens the link cannot decide it: 404, still pending, the client not told", async () => {
     const c = await httpClient();
     const out = await callOk(c.client, "request_token", WRITE);
