@@ -385,6 +385,10 @@ async function serveCommand(
     mcp: mcp.handle,
     allowedOrigins: guard.allowedOrigins,
     metrics,
+    // The approval page's client secret at its OpenID Provider (broker.approval_login).
+    ...(process.env.BATON_APPROVAL_LOGIN_SECRET
+      ? { approvalLoginSecret: process.env.BATON_APPROVAL_LOGIN_SECRET }
+      : {}),
     // The approval page draws a task's tree from the audit file (issue 8); not from stderr.
     ...(options.audit === "stderr"
       ? {}

@@ -1,7 +1,8 @@
 /**
  * Who is at the approval page: a human approver, signed in with a one-time login link (made
- * by the operator, `baton approvals login --as NAME`) or with a user token from a trusted
- * issuer (or the development issuer) naming them in `sub`. The session lives in the store, so
+ * by the operator, `baton approvals login --as NAME`), through the OpenID Provider of
+ * `broker.approval_login`, or with a user token from a trusted issuer (or the development
+ * issuer) naming them in `sub`. The session lives in the store, so
  * every node knows it; its CSRF token is bound to it.
  *
  * @module exchange/approver-session
@@ -84,6 +85,47 @@ export async function signInWithToken(
     if (err instanceof Error && "code" in err && err.code === "temporarily_unavailable") throw err;
     return undefined;
   }
+}
+
+/** What a sign-in at the OpenID Provider keeps between leaving for it and coming back. */
+export interface ProviderLogin {
+  /** OpenID Connect Core §3.1.2.1: bound into the ID token, checked on return. */
+  readonly nonce: string;
+  /** RFC 7636 PKCE: proves the code comes back to the browser that left. */
+  readonly verifier: string;
+  /** Where to go once signed in (a checked local path). */
+  readonly next?: string;
+}
+
+const providerLoginKey = (state: string) => `approver-oidc:${state}`;
+
+/** Remembers a sign-in leaving for the provider; the returned `state` names it (RFC 6749 §10.12). */
+export async function startProviderLogin(
+  deps: ExchangeDeps,
+  login: ProviderLogin,
+): Promise<string> {
+  const state = random();
+  await deps.store.set(providerLoginKey(state), login, LINK_TTL * 1000);
+  return state;
+}
+
+/** The sign-in named by `state`, once: a replayed callback finds nothing (atomic delete). */
+export async function takeProviderLogin(
+  deps: ExchangeDeps,
+  state: string,
+): Promise<ProviderLogin | undefined> {
+  if (!/^[A-Za-z0-9_-]{20,100}$/.test(state)) return undefined;
+  const login = await deps.store.get<ProviderLogin>(providerLoginKey(state));
+  if (login === undefined || !(await deps.store.delete(providerLoginKey(state)))) return undefined;
+  return login;
+}
+
+/**
+ * Opens a session for a person the approval page's OpenID Provider vouched for: the caller
+ * (http/oidc-login.ts) has checked the ID token (issuer, audience, nonce, signature, expiry).
+ */
+export function signInAsProvided(deps: ExchangeDeps, person: string): Promise<ApproverSession> {
+  return openSession(deps, person);
 }
 
 async function openSession(deps: ExchangeDeps, person: string): Promise<ApproverSession> {

@@ -64,11 +64,18 @@ export function page(
 <body><header><h1>Baton approvals</h1>${signOut}</header><main${wide ? ' class="wide"' : ""}>${body}</main></body></html>`;
 }
 
-/** The sign-in card; `next` is the page to return to once signed in (a checked local path). */
-export function signInBody(message?: string, next?: string): string {
+/**
+ * The sign-in card; `next` is the page to return to once signed in (a checked local path), and
+ * `provider` the host of the OpenID Provider to sign in with, when one is set up.
+ */
+export function signInBody(message?: string, next?: string, provider?: string): string {
   const back = next === undefined ? "" : `<input type="hidden" name="next" value="${esc(next)}">`;
+  const viaProvider =
+    provider === undefined
+      ? ""
+      : `<p><a class="button" href="/approvals/login/oidc?next=${encodeURIComponent(next ?? "/approvals")}">Sign in with ${esc(provider)}</a></p>`;
   return `${message ? `<p class="notice">${esc(message)}</p>` : ""}
-<div class="card"><h2>Sign in to decide approval requests</h2>
+<div class="card"><h2>Sign in to decide approval requests</h2>${viaProvider}
 <p>Ask the operator for a one-time link: <code>baton approvals login --as YOUR-ID</code>, and open it here.</p>
 <p>Or paste a token from your identity provider that names you:</p>
 <form method="post" action="/approvals/login"><input type="text" name="token" autocomplete="off" aria-label="Token">${back}

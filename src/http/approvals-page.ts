@@ -25,9 +25,12 @@ import {
 import { decideApproval } from "../exchange/decide-approval.js";
 import { approvalCard, page, signInBody } from "./approvals-html.js";
 import type { HttpContext } from "./context.js";
+import { CALLBACK_PATH, LoginRefused, providerSignIn } from "./oidc-login.js";
 import { taskTreePage } from "./task-tree-page.js";
 
 const COOKIE = "baton-approver";
+/** The `state` of a sign-in at the OpenID Provider, bound to the browser that left. */
+const PROVIDER_COOKIE = "baton-approver-login";
 
 const HEADERS = {
   "Content-Security-Policy":
@@ -45,15 +48,23 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
   const { deps } = ctx;
   const origins = ctx.allowedOrigins ?? new Set([deps.issuer]);
 
-  const html = (c: Context, body: string, status: 200 | 400 | 403 | 404 | 409 = 200) =>
+  const html = (c: Context, body: string, status: 200 | 400 | 403 | 404 | 409 | 503 = 200) =>
     c.html(body, status, HEADERS);
+  /** The sign-in card, with the OpenID Provider's button when one is set up (hot-reloaded). */
+  const signIn = (message?: string, next?: string) => {
+    const login = deps.active().policy.broker.approvalLogin;
+    return signInBody(message, next, login ? new URL(login.issuer).host : undefined);
+  };
+  const provider = providerSignIn(deps, ctx.approvalLoginSecret, (err) =>
+    ctx.logFailure(err, "approvals.login"),
+  );
   /** Back to the list (or `to`). These responses set or clear the cookie: HEADERS apply too. */
   const seeOther = (c: Context, to = "/approvals") => {
     for (const [name, value] of Object.entries(HEADERS)) c.header(name, value);
     return c.redirect(to, 303);
   };
   const session = async (c: Context) => readSession(deps, getCookie(c, COOKIE, "host"));
-  const signedIn = (c: Context, s: ApproverSession, next?: string) => {
+  const setSessionCookie = (c: Context, s: ApproverSession) =>
     setCookie(c, COOKIE, s.id, {
       prefix: "host",
       path: "/",
@@ -62,6 +73,8 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
       sameSite: "Strict",
       maxAge: s.expiresAt - deps.clock.now(),
     });
+  const signedIn = (c: Context, s: ApproverSession, next?: string) => {
+    setSessionCookie(c, s);
     return seeOther(c, returnPath(next));
   };
   /** CSRF: the Origin must be ours and the form must carry the session's token. */
@@ -72,7 +85,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
 
   app.get("/approvals", async (c) => {
     const s = await session(c);
-    if (!s) return html(c, page("Sign in", signInBody()));
+    if (!s) return html(c, page("Sign in", signIn()));
     const pending = await pendingFor(deps, s.person);
     const { policy } = deps.active();
     const now = deps.clock.now();
@@ -88,25 +101,72 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
     const s = await signInWithLink(deps, c.req.query("token") ?? "");
     return s
       ? signedIn(c, s, c.req.query("next"))
-      : html(c, page("Sign in", signInBody("That link is not valid (any more).")), 400);
+      : html(c, page("Sign in", signIn("That link is not valid (any more).")), 400);
+  });
+
+  // Sign-in through the OpenID Provider (http/oidc-login.ts): leave for it…
+  app.get("/approvals/login/oidc", async (c) => {
+    try {
+      const { url, state } = await provider.begin(returnPath(c.req.query("next")));
+      // Lax, not Strict: the provider sends the browser back with a cross-site navigation.
+      setCookie(c, PROVIDER_COOKIE, state, {
+        prefix: "host",
+        path: "/",
+        secure: true,
+        httpOnly: true,
+        sameSite: "Lax",
+        maxAge: 600,
+      });
+      return seeOther(c, url);
+    } catch (err) {
+      if (!(err instanceof LoginRefused)) throw err;
+      return html(c, page("Sign in", signIn(err.message)), 503);
+    }
+  });
+
+  // …and come back from it.
+  app.get(CALLBACK_PATH, async (c) => {
+    const browserState = getCookie(c, PROVIDER_COOKIE, "host");
+    deleteCookie(c, PROVIDER_COOKIE, { prefix: "host", path: "/", secure: true });
+    try {
+      const { session: s, next } = await provider.finish(new URL(c.req.url), browserState);
+      setSessionCookie(c, s);
+      // The session cookie is SameSite=Strict, and this response ends a navigation the provider
+      // started: a redirect would arrive without it. A page of ours moves on instead, as a
+      // same-site navigation that carries the cookie.
+      const to = returnPath(next);
+      c.header("Refresh", `0;url=${to}`);
+      return html(
+        c,
+        page(
+          "Signed in",
+          `<div class="card"><p>Signed in. <a href="${to}">Continue</a></p></div>`,
+          s.person,
+          s.csrf,
+        ),
+      );
+    } catch (err) {
+      if (!(err instanceof LoginRefused)) throw err;
+      return html(c, page("Sign in", signIn(err.message)), 400);
+    }
   });
 
   app.post("/approvals/login", async (c) => {
     if (!origins.has(c.req.header("origin") ?? ""))
-      return html(c, page("Forbidden", signInBody()), 403);
+      return html(c, page("Forbidden", signIn()), 403);
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
     const next = typeof form.next === "string" ? form.next : undefined;
     const s = token === "" ? undefined : await signInWithToken(deps, token);
     return s
       ? signedIn(c, s, next)
-      : html(c, page("Sign in", signInBody("That token does not sign you in.")), 400);
+      : html(c, page("Sign in", signIn("That token does not sign you in.")), 400);
   });
 
   app.post("/approvals/logout", async (c) => {
     const s = await session(c);
     const form = await c.req.parseBody();
-    if (!guard(c, s, form)) return html(c, page("Forbidden", signInBody()), 403);
+    if (!guard(c, s, form)) return html(c, page("Forbidden", signIn()), 403);
     await endSession(deps, (s as ApproverSession).id);
     deleteCookie(c, COOKIE, { prefix: "host", path: "/", secure: true });
     return seeOther(c);
@@ -115,7 +175,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
   // Issue 8: a task's delegation tree, for its user and the approvers of its requests.
   app.get("/approvals/tasks/:id", async (c) => {
     const s = await session(c);
-    if (!s) return html(c, page("Sign in", signInBody(undefined, c.req.path)));
+    if (!s) return html(c, page("Sign in", signIn(undefined, c.req.path)));
     const tree = await taskTreePage(ctx, s.person, c.req.param("id"));
     if (!tree.found)
       return html(
@@ -129,7 +189,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
   app.get("/approvals/:id", async (c) => {
     const s = await session(c);
     // A link to one request (URL-mode elicitation, the webhook) comes back to it once signed in.
-    if (!s) return html(c, page("Sign in", signInBody(undefined, c.req.path)));
+    if (!s) return html(c, page("Sign in", signIn(undefined, c.req.path)));
     const record = await approvalFor(deps, s.person, c.req.param("id"));
     if (!record)
       return html(
@@ -159,13 +219,13 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
     if (!guard(c, s, form))
       return html(
         c,
-        page("Forbidden", signInBody("Refused: the form did not come from this page.")),
+        page("Forbidden", signIn("Refused: the form did not come from this page.")),
         403,
       );
     const person = (s as ApproverSession).person;
     const decision =
       form.decision === "approve" ? "approved" : form.decision === "deny" ? "denied" : undefined;
-    if (!decision) return html(c, page("Bad request", signInBody()), 400);
+    if (!decision) return html(c, page("Bad request", signIn()), 400);
     try {
       const record = await decideApproval(deps, c.req.param("id"), decision, { person }, "web");
       const note = `<p class="notice">You ${decision === "approved" ? "approved" : "denied"} request <code>${record.id}</code>.</p>`;

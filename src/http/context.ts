@@ -25,4 +25,6 @@ export interface HttpContext {
    * (issue 8). Absent when the audit log goes to stderr: the page then says so.
    */
   readonly readTaskEvents?: (taskId: string) => Promise<readonly LoggedEvent[]>;
+  /** BATON_APPROVAL_LOGIN_SECRET: the approval page's client secret at its OpenID Provider. */
+  readonly approvalLoginSecret?: string;
 }

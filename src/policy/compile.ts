@@ -130,6 +130,15 @@ function toBroker(
     ...("rate_limit" in entry && entry.rate_limit !== undefined
       ? { rateLimit: toRateLimits(entry.rate_limit) }
       : {}),
+    ...("approval_login" in entry && entry.approval_login !== undefined
+      ? {
+          approvalLogin: {
+            issuer: entry.approval_login.issuer,
+            clientId: entry.approval_login.client_id,
+            claim: entry.approval_login.claim,
+          },
+        }
+      : {}),
   };
 }
 

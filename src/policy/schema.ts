@@ -137,6 +137,30 @@ const Jwks = strict({
   keys: z.array(Jwk).min(1, "needs at least one key").describe("The public keys."),
 }).describe("A JWK Set (RFC 7517 §5) of public keys, inline.");
 
+const ApprovalLogin = strict({
+  issuer: z
+    .string()
+    .refine(isSafeKeyUrl, "must be an https URL (http only on localhost)")
+    .describe(
+      "The OpenID Provider approvers sign in with (OpenID Connect discovery at <issuer>/.well-known/openid-configuration).",
+    ),
+  client_id: z
+    .string()
+    .min(1, "must not be empty")
+    .max(256, "must be at most 256 characters")
+    .describe(
+      "Baton's client id at that provider, registered with the redirect URI <broker issuer>/approvals/login/callback. Its secret, if any, is BATON_APPROVAL_LOGIN_SECRET, never in policy.",
+    ),
+  claim: z
+    .enum(["sub", "email"])
+    .default("sub")
+    .describe(
+      "The ID token claim that names the person, as approval requests and approver groups name them: sub (default), or email (then email_verified must be true).",
+    ),
+}).describe(
+  "Approvers sign in to /approvals with an OpenID Provider (authorization code flow with PKCE).",
+);
+
 const RateLimits = strict({
   per_agent: Rate.optional().describe(
     "Most exchange attempts (and task starts) by one agent per window, across all nodes, e.g. 600/1m. An agent's own rate_limit overrides it.",
@@ -206,6 +230,7 @@ const Broker = strict({
       "Called with a JSON POST (no tokens) on each new approval request, e.g. to notify approvers.",
     ),
   rate_limit: RateLimits.optional(),
+  approval_login: ApprovalLogin.optional(),
 }).describe("Broker settings. At most one file may hold this section.");
 
 const Issuer = strict({

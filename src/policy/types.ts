@@ -18,6 +18,14 @@ export interface RateLimit {
   readonly windowSeconds: number;
 }
 
+/** The approval page's sign-in with an OpenID Provider (policy `broker.approval_login`). */
+export interface ApprovalLogin {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** The ID token claim that names the person. */
+  readonly claim: "sub" | "email";
+}
+
 /** The broker-wide rate limits; an absent one means no limit. */
 export interface RateLimits {
   /** Per agent (an agent's own `rateLimit` overrides it). */
@@ -50,6 +58,8 @@ export interface BrokerSettings {
   readonly approvalWebhook?: string;
   /** Shared by every node through the store; absent means no limit. */
   readonly rateLimit?: RateLimits;
+  /** Approvers sign in to the approval page with this OpenID Provider. */
+  readonly approvalLogin?: ApprovalLogin;
 }
 
 /** An outside identity provider whose tokens may be subject (or actor) tokens. */

@@ -137,6 +137,8 @@ const HOMES: Record<string, (file: string) => boolean> = {
   commander: (f) => f === "main.ts",
   yaml: (f) => f === "policy/load.ts",
   "prom-client": (f) => f.startsWith("metrics/"),
+  // The approval page's sign-in at an OpenID Provider: the relying party's side of OIDC.
+  oauth4webapi: (f) => f === "http/oidc-login.ts",
 };
 
 describe("design §5: each third-party package lives in one place", () => {

@@ -26,6 +26,48 @@ const issuer = (extra: Record<string, unknown>) => ({
 });
 const publicRsa = { kty: "RSA", kid: "k1", n: "AQAB", e: "AQAB" };
 
+describe("broker.approval_login", () => {
+  const login = (approval_login: Record<string, unknown>) => ({ broker: { approval_login } });
+
+  it("takes an https provider and a client id; claim defaults to sub", () => {
+    const result = validatePolicyFile(
+      "p.yaml",
+      login({ issuer: "https://idp.example.com", client_id: "baton" }),
+    );
+    expect(result.ok && result.value.broker?.approval_login).toEqual({
+      issuer: "https://idp.example.com",
+      client_id: "baton",
+      claim: "sub",
+    });
+    const policy = compilePolicy([
+      {
+        file: "p.yaml",
+        data: login({ issuer: "http://localhost:9000", client_id: "b", claim: "email" }),
+      },
+    ]);
+    expect(policy.broker.approvalLogin).toEqual({
+      issuer: "http://localhost:9000",
+      clientId: "b",
+      claim: "email",
+    });
+  });
+
+  it("refuses plain http beyond loopback, an empty client id, other claims, a secret in policy", () => {
+    expect(issuesOf(login({ issuer: "http://idp.example.com", client_id: "b" }))).toEqual([
+      "p.yaml: broker.approval_login.issuer: must be an https URL (http only on localhost)",
+    ]);
+    expect(issuesOf(login({ issuer: "https://idp.example.com", client_id: "" }))).toEqual([
+      "p.yaml: broker.approval_login.client_id: must not be empty",
+    ]);
+    expect(
+      issuesOf(login({ issuer: "https://idp.example.com", client_id: "b", claim: "name" })),
+    ).toHaveLength(1);
+    expect(
+      issuesOf(login({ issuer: "https://idp.example.com", client_id: "b", client_secret: "s" }))[0],
+    ).toMatch(/^p\.yaml: broker\.approval_login\.client_secret: unknown key/);
+  });
+});
+
 describe("PolicyFileSchema", () => {
   it("accepts the fixtures and an empty file", () => {
     expect(issuesOf(apisFile())).toEqual([]);
