@@ -14,6 +14,7 @@
  */
 
 import * as oauth from "oauth4webapi";
+import { BatonError } from "../errors.js";
 import {
   type ApproverSession,
   signInAsProvided,
@@ -78,7 +79,8 @@ export function providerSignIn(
 
   /** Unexpected failures are logged for the operator; the person sees fixed text. */
   const refuse = (err: unknown, message: string): never => {
-    if (err instanceof LoginRefused) throw err;
+    // Refusals pass as they are; so does a store outage (503: fail closed, logged elsewhere).
+    if (err instanceof LoginRefused || err instanceof BatonError) throw err;
     onError(err);
     throw new LoginRefused(message);
   };
