@@ -106,6 +106,13 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
 
   // Sign-in through the OpenID Provider (http/oidc-login.ts): leave for it…
   app.get("/approvals/login/oidc", async (c) => {
+    if (!deps.active().policy.broker.approvalLogin) {
+      return html(
+        c,
+        page("Sign in", signIn("Sign-in with an identity provider is not set up.")),
+        404,
+      );
+    }
     try {
       const { url, state } = await provider.begin(returnPath(c.req.query("next")));
       // Lax, not Strict: the provider sends the browser back with a cross-site navigation.

@@ -9,9 +9,16 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exchange, expectIssued, expectRefused, postForm } from "../helpers/assertions.js";
+import {
+  exchange,
+  expectIssued,
+  expectRefused,
+  issuedCount,
+  postForm,
+} from "../helpers/assertions.js";
 import { startTestBroker, T0, type TestBroker } from "../helpers/broker.js";
 import { ALICE } from "../helpers/mcp.js";
+import { startRedis, type TestRedis } from "../helpers/redis.js";
 
 const docsRead = (subjectToken: string) => ({
   subject_token: subjectToken,
@@ -20,13 +27,17 @@ const docsRead = (subjectToken: string) => ({
 });
 const wrong = (id: string) => ({ id, secret: "not-the-secret" });
 
-let broker: TestBroker;
-beforeAll(async () => {
-  broker = await startTestBroker({
+const throttled = (store?: string) =>
+  startTestBroker({
+    ...(store === undefined ? {} : { store }),
     editPolicy: (data) => {
       data.broker.rate_limit = { client_auth_failures: "3/1m" };
     },
   });
+
+let broker: TestBroker;
+beforeAll(async () => {
+  broker = await throttled();
 });
 afterAll(() => broker?.close());
 
@@ -125,5 +136,58 @@ describe("failed client authentication (broker.rate_limit.client_auth_failures)"
       exchange(broker, docsRead(token), wrong("no-such-agent")),
       "no-such-agent",
     );
+  });
+});
+
+describe("two brokers on one real Redis", () => {
+  let redis: TestRedis;
+  let a: TestBroker;
+  let b: TestBroker;
+  beforeAll(async () => {
+    redis = await startRedis();
+    a = await throttled(redis.url);
+    b = await throttled(redis.url);
+  }, 30_000);
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await redis?.stop();
+  });
+
+  it("failures on one node count on the other: three on A, and B refuses the right secret", async () => {
+    const token = await b.devToken(ALICE);
+    for (let i = 0; i < 3; i++) {
+      await expectRefused(
+        a,
+        exchange(a, docsRead(token), wrong("orchestrator")),
+        401,
+        "invalid_client",
+      );
+    }
+    const { res } = await expectRefused(
+      b,
+      exchange(b, docsRead(token), "orchestrator"),
+      429,
+      "slow_down",
+    );
+    expect(res.headers.get("retry-after")).toMatch(/^[1-9][0-9]*$/);
+  });
+
+  it("the store down: 503 temporarily_unavailable, no token, whatever the credentials", async () => {
+    const token = await b.devToken(ALICE);
+    await redis.kill();
+    for (const agent of ["researcher", wrong("researcher")] as const) {
+      const before = issuedCount(b);
+      const res = await exchange(b, docsRead(token), agent);
+      const body = (await res.json()) as Record<string, unknown>;
+      expect({ status: res.status, error: body.error }).toEqual({
+        status: 503,
+        error: "temporarily_unavailable",
+      });
+      expect(res.headers.get("retry-after")).toBe("1");
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect(body).not.toHaveProperty("access_token");
+      expect(issuedCount(b)).toBe(before);
+    }
   });
 });

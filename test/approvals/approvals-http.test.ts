@@ -37,7 +37,12 @@ import {
   type Form,
   issuedCount,
 } from "../helpers/assertions.js";
-import { startTestBroker, type TestBroker, type TestBrokerOptions } from "../helpers/broker.js";
+import {
+  freePort,
+  startTestBroker,
+  type TestBroker,
+  type TestBrokerOptions,
+} from "../helpers/broker.js";
 import { testPolicy } from "../helpers/policy.js";
 import { postTask, postWhoami, startTask } from "../helpers/tasks.js";
 
@@ -710,6 +715,46 @@ describe("a per-agent cap on open approvals", () => {
     );
     // The cap is per agent: another agent may still ask.
     await requestApproval(broker, "flight-booker", accessRequest(alice, "flights", "flights.book"));
+  });
+});
+
+describe("sign-in with an OpenID Provider: when it cannot happen", () => {
+  it("not set up: 404, and the sign-in page shows no provider button", async () => {
+    const res = await getPage(broker, "/approvals/login/oidc");
+    expect(res.status).toBe(404);
+    expect(res.html).toContain("Sign-in with an identity provider is not set up.");
+    expect(res.headers.get("set-cookie")).toBeNull();
+    expect((await getPage(broker, "/approvals")).html).not.toContain("/approvals/login/oidc");
+  });
+
+  it("a provider that does not answer: 503 with fixed text, no state cookie, logged once", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    await boot({
+      editPolicy: (data) => {
+        data.broker.approval_login = { issuer: closed, client_id: "baton" };
+      },
+    });
+    const signedOut = await getPage(broker, "/approvals");
+    expect(signedOut.html).toContain(
+      `href="/approvals/login/oidc?next=%2Fapprovals">Sign in with ${new URL(closed).host}`,
+    );
+    const res = await getPage(broker, "/approvals/login/oidc?next=/approvals");
+    expect(res.status).toBe(503);
+    expect(res.html).toContain("The identity provider cannot be reached now. Try again later.");
+    expect(res.headers.get("set-cookie")).toBeNull();
+    expectPageHeaders(res.headers, "GET /approvals/login/oidc (provider down)");
+    expect(broker.failures.filter((f) => f.endpoint === "approvals.login")).toHaveLength(1);
+
+    // A callback without this browser's state cookie opens no session (no login CSRF).
+    const callback = await getPage(
+      broker,
+      `/approvals/login/callback?code=abc&state=${"A".repeat(43)}`,
+    );
+    expect(callback.status).toBe(400);
+    expect(callback.html).toContain("That sign-in was not started in this browser.");
+    expect(
+      callback.headers.getSetCookie().filter((c) => c.startsWith("__Host-baton-approver=")),
+    ).toEqual([]);
   });
 });
 

@@ -43,6 +43,8 @@ export interface TestBroker {
   readonly clock: ReturnType<typeof fixedClock>;
   /** Every audit event recorded so far, in order. */
   readonly events: AuditEvent[];
+  /** What the HTTP edge handed to `logFailure` (the operator's log), in order. */
+  readonly failures: { readonly endpoint: string; readonly err: unknown }[];
   /** The broker's metrics (served at `/metrics`), fed as main.ts feeds them. */
   readonly metrics: Metrics;
   /** The trusted outside issuer `https://idp.test` (ES256) and its private key. */
@@ -108,6 +110,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     active.policy.broker.maxTtl,
   );
   const memoryAudit = memoryAuditLog();
+  const failures: { endpoint: string; err: unknown }[] = [];
   const audit = metrics.auditSink(memoryAudit);
   const deps: ExchangeDeps = { issuer, active: () => active, keys, store, audit, clock };
   const mcp = createMcpHttpHandler({
@@ -131,7 +134,8 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
       `${issuer}${PATHS.introspect}`,
       `${issuer}${PATHS.revoke}`,
     ],
-    logFailure: (err) => {
+    logFailure: (err, endpoint) => {
+      failures.push({ endpoint, err });
       // Refusals and fail-closed 503s are expected in tests; anything else is a bug to show.
       const status = (err as { status?: number }).status;
       if (status === undefined || status === 500) console.error("broker failure", err);
@@ -152,6 +156,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     store,
     clock,
     events: memoryAudit.events,
+    failures,
     metrics,
     idp: { issuer: "https://idp.test", key: idpKey },
     researcherKey,
