@@ -53,10 +53,23 @@ export async function signInWithLink(
   deps: ExchangeDeps,
   token: string,
 ): Promise<ApproverSession | undefined> {
-  if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) return undefined;
-  const person = await deps.store.get<string>(linkKey(token));
-  if (person === undefined || !(await deps.store.delete(linkKey(token)))) return undefined;
-  return openSession(deps, person);
+  const person = await takeOnce<string>(deps, token, linkKey);
+  return person === undefined ? undefined : openSession(deps, person);
+}
+
+/**
+ * The record a one-time random value names, taken once: of callers racing with the same value,
+ * only the one whose delete removed it gets it. A value not shaped like ours is not looked up.
+ */
+async function takeOnce<T>(
+  deps: ExchangeDeps,
+  value: string,
+  keyOf: (value: string) => string,
+): Promise<T | undefined> {
+  if (!/^[A-Za-z0-9_-]{20,100}$/.test(value)) return undefined;
+  const record = await deps.store.get<T>(keyOf(value));
+  if (record === undefined || !(await deps.store.delete(keyOf(value)))) return undefined;
+  return record;
 }
 
 /**
@@ -114,10 +127,7 @@ export async function takeProviderLogin(
   deps: ExchangeDeps,
   state: string,
 ): Promise<ProviderLogin | undefined> {
-  if (!/^[A-Za-z0-9_-]{20,100}$/.test(state)) return undefined;
-  const login = await deps.store.get<ProviderLogin>(providerLoginKey(state));
-  if (login === undefined || !(await deps.store.delete(providerLoginKey(state)))) return undefined;
-  return login;
+  return takeOnce<ProviderLogin>(deps, state, providerLoginKey);
 }
 
 /**
