@@ -25,8 +25,11 @@
  *     scopes, so no token can ever carry it.
  * (c) Delegation that can never happen. The schema requires every agent to have a credential
  *     (schema.ts), so every agent can exchange a user's own token: an agent that no one
- *     delegates to is a root agent, the normal case, and is not flagged. What is flagged is
- *     the reverse, the dead end:
+ *     delegates to is a root agent, the normal case, and is not flagged by itself. What is
+ *     flagged:
+ *   - `agent-outside-delegation`: in a policy that delegates at all, an enabled agent that no
+ *     agent delegates to and that delegates to none. It is cut off from every chain, which is
+ *     most often a sub-agent whose `delegate_to` edge was forgotten.
  *   - `delegation-unusable`: a `delegate_to` edge that can carry nothing: its target is
  *     disabled, the two agents share no scope (a delegation token is narrowed to both, rule 1),
  *     or `max_depth` is 1 (rule 4: no chain has room for two agents).
@@ -46,6 +49,7 @@ export type PolicyWarningKind =
   | "approver-is-agent"
   | "scope-unreachable"
   | "delegation-unusable"
+  | "agent-outside-delegation"
   | "agent-without-scopes";
 
 export interface PolicyWarning {
@@ -82,6 +86,7 @@ export function findPolicyWarnings(policy: Policy, where: DefinedIn): PolicyWarn
     ...approversThatAreAgents(policy, fileOf),
     ...unreachableScopes(policy, fileOf),
     ...unusableDelegations(policy, fileOf),
+    ...agentsOutsideDelegation(policy, fileOf),
     ...agentsWithoutScopes(policy, fileOf),
   ];
 }
@@ -240,6 +245,23 @@ function deadEdgeReason(policy: Policy, from: Agent, to: Agent): string | undefi
     return "they share no scope, and a delegation token is narrowed to both (design §4 rule 1)";
   }
   return undefined;
+}
+
+/** (c) In a policy that delegates, an agent in no delegation: no edge in, none out. */
+function agentsOutsideDelegation(policy: Policy, fileOf: FileOf): PolicyWarning[] {
+  const agents = enabled(policy);
+  const targets = new Set(agents.flatMap((a) => [...a.delegateTo]));
+  if (targets.size === 0) return []; // no delegation at all: every agent is a root, by design
+  return agents
+    .filter((a) => a.scopes.size > 0 && a.delegateTo.size === 0 && !targets.has(a.id))
+    .map((agent) => ({
+      kind: "agent-outside-delegation" as const,
+      file: fileOf(agent.id),
+      path: ["agents", agent.id],
+      message:
+        "no agent delegates to it and it delegates to none: it acts only on a user's own token. " +
+        "If it is meant to be a sub-agent, add it to its delegator's delegate_to (design §4 rule 5)",
+    }));
 }
 
 /** (c) An enabled agent with no scopes: nothing to get, nothing to delegate. */

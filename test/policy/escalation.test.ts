@@ -157,6 +157,15 @@ describe("findPolicyWarnings", () => {
       });
       expect(warnings).toEqual([]);
     });
+
+    it("in a policy that delegates, an agent in no delegation at all (a forgotten delegate_to)", async () => {
+      const agents = `agents:\n${agent("planner", "scopes: [calendar.read, docs.read]\ndelegate_to: [reader]")}${agent("reader", "scopes: [docs.read]")}${agent("booker", "scopes: [calendar.read, calendar.write]")}`;
+      const warnings = await warningsOf({ "p.yaml": `${APIS}${agents}` });
+      expect(lines(warnings)).toEqual([
+        "p.yaml: agents.booker: no agent delegates to it and it delegates to none: it acts only on a user's own token. If it is meant to be a sub-agent, add it to its delegator's delegate_to (design §4 rule 5)",
+      ]);
+      expect(kinds(warnings)).toEqual(["agent-outside-delegation"]);
+    });
   });
 
   it("the demo policies: the unused payment scopes, and flight-booker's booking under book-trip", async () => {
