@@ -165,9 +165,14 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
     const token = typeof form.token === "string" ? form.token.trim() : "";
     const next = typeof form.next === "string" ? form.next : undefined;
     const s = token === "" ? undefined : await signInWithToken(deps, token);
+    // A failed attempt keeps where the person was going.
     return s
       ? signedIn(c, s, next)
-      : html(c, page("Sign in", signIn("That token does not sign you in.")), 400);
+      : html(
+          c,
+          page("Sign in", signIn("That token does not sign you in.", next && returnPath(next))),
+          400,
+        );
   });
 
   app.post("/approvals/logout", async (c) => {

@@ -34,6 +34,29 @@ export interface ToolSession {
 }
 
 export function elicitingSession(server: McpServer, watchIntervalMs?: number): ToolSession {
+  /** Approvals this session already watches: asking again does not start a second watch. */
+  const watching = new Set<string>();
+  const watch = (approval: ApprovalView, status: () => Promise<ApprovalView>) => {
+    const id = approval.approval_id;
+    // Already watched for an earlier question: that watch carries on, whatever this one gets.
+    if (watching.has(id)) return () => undefined;
+    const complete = server.server.createElicitationCompletionNotifier(id);
+    const stop = watchApproval({
+      status,
+      forSeconds: approval.expires_in,
+      alive: () => server.isConnected(),
+      onDecided: () => {
+        watching.delete(id);
+        void complete().catch(() => undefined);
+      },
+      ...(watchIntervalMs === undefined ? {} : { intervalMs: watchIntervalMs }),
+    });
+    watching.add(id);
+    return () => {
+      watching.delete(id);
+      stop();
+    };
+  };
   return {
     modes() {
       const elicitation = server.server.getClientCapabilities()?.elicitation;
@@ -68,16 +91,9 @@ export function elicitingSession(server: McpServer, watchIntervalMs?: number): T
     },
 
     async sendToPage(approval, status) {
-      const complete = server.server.createElicitationCompletionNotifier(approval.approval_id);
       // Watching starts before the client answers: a client may hold its answer until the page
       // is done. The notification goes on the session's own stream (the tool call may be over).
-      const stop = watchApproval({
-        status,
-        forSeconds: approval.expires_in,
-        alive: () => server.isConnected(),
-        onDecided: () => void complete().catch(() => undefined),
-        ...(watchIntervalMs === undefined ? {} : { intervalMs: watchIntervalMs }),
-      });
+      const stop = watch(approval, status);
       try {
         const answer = await server.server.elicitInput({
           mode: "url",
