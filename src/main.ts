@@ -31,6 +31,7 @@ import {
 import { BatonError } from "./errors.js";
 import { activatePolicy } from "./exchange/activate.js";
 import { issueDevToken } from "./exchange/dev-token.js";
+import { taskTreeEvents, withTaskLog } from "./exchange/task-tree-events.js";
 import type { ExchangeDeps } from "./exchange/types.js";
 import { createApp } from "./http/app.js";
 import { PATHS } from "./http/metadata.js";
@@ -104,9 +105,11 @@ export async function openBroker(
     sink = openAuditLog(options.audit, clock, options.onAuditError);
     let active = activatePolicy(policy);
     // Metrics count from the audit stream: both doors, one mechanism.
-    const audit = withPolicyVersion(
-      metrics ? metrics.auditSink(sink) : sink,
-      () => active.policy.version,
+    // Task events are also copied into the store, so every node draws the same task tree.
+    const audit = withTaskLog(
+      withPolicyVersion(metrics ? metrics.auditSink(sink) : sink, () => active.policy.version),
+      store,
+      clock,
     );
     const deps: ExchangeDeps = {
       issuer: options.issuer,
@@ -389,10 +392,13 @@ async function serveCommand(
     ...(process.env.BATON_APPROVAL_LOGIN_SECRET
       ? { approvalLoginSecret: process.env.BATON_APPROVAL_LOGIN_SECRET }
       : {}),
-    // The approval page draws a task's tree from the audit file (issue 8); not from stderr.
-    ...(options.audit === "stderr"
-      ? {}
-      : { readTaskEvents: (taskId: string) => readTaskEvents(options.audit, taskId) }),
+    // The approval page draws a task's tree from the store (every node's events); a task from
+    // before the store kept them is read from this node's audit file, when it is a file.
+    readTaskEvents: async (taskId: string) => {
+      const stored = await taskTreeEvents(broker.deps.store, taskId);
+      if (stored.length > 0 || options.audit === "stderr") return stored;
+      return readTaskEvents(options.audit, taskId);
+    },
   }).fetch;
   const stopReloading = keepPolicyCurrent(broker, options.policies, log);
   const stopKeyRefresh = keepKeysCurrent(broker);

@@ -51,6 +51,11 @@ export async function anyRevoked(store: Store, ids: readonly string[]): Promise<
   return marks.some((m) => m !== undefined);
 }
 
+/** When each id was revoked (epoch seconds), or undefined: in the order of `ids`. */
+export function revokedAt(store: Store, ids: readonly string[]): Promise<(number | undefined)[]> {
+  return ids.length === 0 ? Promise.resolve([]) : store.getMany<number>(ids.map(revokedKey));
+}
+
 /** Writes the record of a token about to be issued. It must land before the token leaves. */
 export function recordToken(
   store: Store,

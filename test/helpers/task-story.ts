@@ -68,13 +68,15 @@ export interface Story {
 
 /**
  * Grows the story in `taskId`; `book` is the scope of flight-booker's booking tokens (the
- * elevated `flights.book` needs the task's ceiling approved first). Returns the jtis.
+ * elevated `flights.book` needs the task's ceiling approved first). flight-booker talks to
+ * `bookerUrl` (another node of the same broker) when given. Returns the jtis.
  */
 export async function growStory(
   url: string,
   subject: string,
   taskId: string,
   book: string,
+  bookerUrl = url,
 ): Promise<Story> {
   const enter = { subject_token: subject, task_id: taskId };
   const calendar = await issue(url, "orchestrator", {
@@ -91,10 +93,14 @@ export async function growStory(
   });
   // Below the opener, the delegation token carries the task: no task_id.
   const asBooker = (scope: string) =>
-    issue(url, "flight-booker", { subject_token: toBooker.token, audience: "flights", scope });
+    issue(bookerUrl, "flight-booker", {
+      subject_token: toBooker.token,
+      audience: "flights",
+      scope,
+    });
   const search = await asBooker("flights.search");
   const wrong = await asBooker(book);
-  const gone = await postAs(url, "/revoke", { token: wrong.token }, "flight-booker");
+  const gone = await postAs(bookerUrl, "/revoke", { token: wrong.token }, "flight-booker");
   expect(gone.status).toBe(200);
   const booking = await asBooker(book);
   return {
