@@ -38,10 +38,12 @@ function taskOf(event: AuditEvent, now: number): { task: string; until: number }
 
 /**
  * Copies every task event into its task's log in the store. `written()` waits for the copies
- * too: a token leaves only once its tree entry is stored, so a child never precedes its parent.
+ * in flight too: a token leaves only once its tree entry is stored, so a child never precedes
+ * its parent, and a copy that fails fails the exchange waiting on it (503), like the store.
  */
 export function withTaskLog(sink: AuditSink, store: Store, clock: Clock): AuditSink {
-  let copied: Promise<unknown> = Promise.resolve();
+  /** Copies in flight: `written()` waits for these (and sees their failure: 503). */
+  const copying = new Set<Promise<void>>();
   return {
     record(event) {
       sink.record(event);
@@ -50,12 +52,13 @@ export function withTaskLog(sink: AuditSink, store: Store, clock: Clock): AuditS
       if (!target) return;
       const ttlMs = (Math.max(target.until - now, 0) + KEEP_AFTER_SECONDS) * 1000;
       const copy = appendTaskEvent(store, target.task, { ts: now, ...event }, ttlMs);
-      // Nobody may wait on this copy; a failure then shows in the next `written()` only.
-      copy.catch(() => undefined);
-      copied = Promise.all([copied, copy]);
+      copying.add(copy);
+      // Settled either way, it leaves the set; a failure is only for whoever waits on it.
+      const done = () => copying.delete(copy);
+      copy.then(done, done);
     },
     async written() {
-      await Promise.all([sink.written(), copied]);
+      await Promise.all([sink.written(), ...copying]);
     },
     close: () => sink.close(),
     failure: () => sink.failure?.(),
