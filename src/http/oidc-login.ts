@@ -81,7 +81,10 @@ export function providerSignIn(
   const refuse = (err: unknown, message: string): never => {
     // Refusals pass as they are; so does a store outage (503: fail closed, logged elsewhere).
     if (err instanceof LoginRefused || err instanceof BatonError) throw err;
-    onError(err);
+    // Name and message only: oauth4webapi's errors can carry the provider's response (its
+    // tokens included) in `cause`, and no token may reach a log (rule 9).
+    const { name, message: why } = err instanceof Error ? err : new Error(String(err));
+    onError(new Error(`approval sign-in at the identity provider failed: ${name}: ${why}`));
     throw new LoginRefused(message);
   };
 

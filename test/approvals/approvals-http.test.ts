@@ -743,7 +743,13 @@ describe("sign-in with an OpenID Provider: when it cannot happen", () => {
     expect(res.html).toContain("The identity provider cannot be reached now. Try again later.");
     expect(res.headers.get("set-cookie")).toBeNull();
     expectPageHeaders(res.headers, "GET /approvals/login/oidc (provider down)");
-    expect(broker.failures.filter((f) => f.endpoint === "approvals.login")).toHaveLength(1);
+    const logged = broker.failures.filter((f) => f.endpoint === "approvals.login");
+    expect(logged).toHaveLength(1);
+    // Name and message only: a provider's response (its tokens) never reaches the log.
+    expect((logged[0]?.err as Error).message).toMatch(
+      /^approval sign-in at the identity provider failed: /,
+    );
+    expect((logged[0]?.err as Error).cause).toBeUndefined();
 
     // A callback without this browser's state cookie opens no session (no login CSRF).
     const callback = await getPage(
