@@ -746,10 +746,9 @@ describe("sign-in with an OpenID Provider: when it cannot happen", () => {
     const logged = broker.failures.filter((f) => f.endpoint === "approvals.login");
     expect(logged).toHaveLength(1);
     // Name and message only: a provider's response (its tokens) never reaches the log.
-    expect((logged[0]?.err as Error).message).toMatch(
-      /^approval sign-in at the identity provider failed: /,
-    );
-    expect((logged[0]?.err as Error).cause).toBeUndefined();
+    const err = logged.map((f) => f.err)[0];
+    expect((err as Error).message).toMatch(/^approval sign-in at the identity provider failed: /);
+    expect((err as Error).cause).toBeUndefined();
 
     // A callback without this browser's state cookie opens no session (no login CSRF).
     const callback = await getPage(
