@@ -119,6 +119,7 @@ function toBroker(
     defaultTtl: parseDuration(entry.default_ttl),
     maxTtl: parseDuration(entry.max_ttl),
     maxDepth: entry.max_depth,
+    clockSkew: parseDuration(entry.clock_skew),
     devIssuer: entry.dev_issuer,
     maxTaskTtl: parseDuration(entry.max_task_ttl),
     maxTaskTokens: entry.max_task_tokens,
@@ -168,6 +169,7 @@ function toIssuer(entry: IssuerEntry): TrustedIssuer {
     audience: entry.audience,
     algorithms: entry.algorithms,
     scopesBound: entry.scopes_bound,
+    maxTokenLifetime: parseDuration(entry.max_token_lifetime),
   };
 }
 
@@ -204,6 +206,7 @@ function toAgent(id: string, entry: AgentEntry): Agent {
     impersonate: entry.impersonate,
     disabled: entry.disabled,
     ...(entry.rate_limit !== undefined && { rateLimit: parseRate(entry.rate_limit) }),
+    introspects: new Set(entry.introspects),
   };
 }
 

@@ -157,6 +157,10 @@ function checkReferences(file: string, data: PolicyFile, defs: Definitions, repo
       if (target === id) report(file, path, "an agent cannot delegate to itself");
       else if (!defs.agents.has(target)) report(file, path, `unknown agent "${target}"`);
     });
+    agent.introspects.forEach((api, i) => {
+      if (defs.ids.get(api)?.kind !== "API")
+        report(file, ["agents", id, "introspects", i], `unknown API "${api}"`);
+    });
   }
   for (const [id, task] of Object.entries(data.tasks ?? {})) {
     scopeExists(["tasks", id, "ceiling"], task.ceiling);

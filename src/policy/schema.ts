@@ -10,7 +10,7 @@
  */
 
 import { z } from "zod";
-import { DURATION_PATTERN } from "./duration.js";
+import { DURATION_PATTERN, isDuration, parseDuration } from "./duration.js";
 
 /** API, agent, task template and approver group ids (one namespace, design §3.3). */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -48,6 +48,7 @@ export const BROKER_DEFAULTS = {
   max_task_tokens: 1000,
   approval_ttl: "10m",
   max_open_approvals: 10,
+  clock_skew: "30s",
 } as const;
 
 /** A strict object whose unknown-key message lists the keys that are allowed. */
@@ -194,6 +195,14 @@ const Broker = strict({
     .max(10, "must be at most 10")
     .default(BROKER_DEFAULTS.max_depth)
     .describe("Most agents in one `act` delegation chain (1-10). 3 is recommended."),
+  clock_skew: Duration.refine(
+    (text) => !isDuration(text) || parseDuration(text) <= 300,
+    "must be at most 5m",
+  )
+    .default(BROKER_DEFAULTS.clock_skew)
+    .describe(
+      "Tolerance for the iat, nbf and exp of every token presented (subject, actor, client assertion). 30s is the default; at most 5m.",
+    ),
   dev_issuer: z
     .boolean()
     .default(BROKER_DEFAULTS.dev_issuer)
@@ -267,6 +276,9 @@ const Issuer = strict({
     .boolean()
     .default(false)
     .describe("When true, the subject token's own `scope` claim also bounds what it can yield."),
+  max_token_lifetime: Duration.default("24h").describe(
+    "Longest lifetime a subject token from this issuer may claim: one without `iat`, or whose `exp` lies further ahead than this, is refused. 24h is the default.",
+  ),
 })
   .superRefine((issuer, ctx) => {
     if ((issuer.jwks_uri === undefined) === (issuer.jwks === undefined)) {
@@ -339,6 +351,11 @@ const Agent = strict({
   rate_limit: Rate.optional().describe(
     "Most exchange attempts (and task starts) by this agent per window, e.g. 1200/1m: overrides broker.rate_limit.per_agent.",
   ),
+  introspects: uniqueList(Id)
+    .default([])
+    .describe(
+      "APIs this client introspects tokens for (RFC 7662 §4): it sees the claims of tokens whose aud is one of them. Give it to an API's own client.",
+    ),
 })
   .superRefine((agent, ctx) => {
     if (agent.secret_sha256 === undefined && agent.jwks === undefined) {

@@ -44,6 +44,8 @@ export interface BrokerSettings {
   readonly maxTtl: number;
   /** Most agents in one `act` chain. */
   readonly maxDepth: number;
+  /** Tolerance for `iat`, `nbf` and `exp` of every token presented to the broker (seconds). */
+  readonly clockSkew: number;
   /** Whether `baton dev-token` and its tokens are accepted. Development only. */
   readonly devIssuer: boolean;
   /** Longest a task may run (seconds). */
@@ -74,6 +76,8 @@ export interface TrustedIssuer {
   readonly algorithms: readonly string[];
   /** When true, the subject token's own `scope` also bounds what it yields (rule 1). */
   readonly scopesBound: boolean;
+  /** Longest `exp - now` a subject token may claim, and `iat` is required (seconds). */
+  readonly maxTokenLifetime: number;
 }
 
 export interface Scope {
@@ -110,6 +114,8 @@ export interface Agent {
   readonly disabled: boolean;
   /** Overrides the broker's `rateLimit.perAgent` for this agent. */
   readonly rateLimit?: RateLimit;
+  /** API ids whose tokens this client may introspect in full (RFC 7662 §4). */
+  readonly introspects: ReadonlySet<string>;
 }
 
 export interface TaskTemplate {

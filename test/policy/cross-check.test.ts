@@ -176,6 +176,7 @@ describe("compilePolicy", () => {
       defaultTtl: 300,
       maxTtl: 3600,
       maxDepth: 3,
+      clockSkew: 30,
       devIssuer: false,
       maxTaskTtl: 8 * 3600,
       maxTaskTokens: 1000,
@@ -234,6 +235,7 @@ describe("compilePolicy", () => {
       audience: "baton",
       algorithms: ["ES256"],
       scopesBound: true,
+      maxTokenLifetime: 86400,
     });
     expect(policy.tasks.get("trip")).toEqual({
       id: "trip",

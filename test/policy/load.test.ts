@@ -111,6 +111,7 @@ describe("the demo policies in policies/", () => {
       defaultTtl: 300,
       maxTtl: 3600,
       maxDepth: 3,
+      clockSkew: 30,
       devIssuer: true,
       maxTaskTtl: 8 * 3600,
       maxTaskTokens: 1000,

@@ -82,6 +82,7 @@ describe("PolicyFileSchema", () => {
       default_ttl: "5m",
       max_ttl: "1h",
       max_depth: 3,
+      clock_skew: "30s",
       dev_issuer: false,
       max_task_ttl: "8h",
       max_task_tokens: 1000,
@@ -94,6 +95,7 @@ describe("PolicyFileSchema", () => {
       delegate_to: [],
       impersonate: false,
       disabled: false,
+      introspects: [],
     });
   });
 
