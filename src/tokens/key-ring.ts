@@ -3,7 +3,12 @@
  * store) signs with the same keys and publishes the same JWKS.
  *
  * A rotated-out key stays published until the last token it can have signed has expired:
- * every token's `exp` is at most `max_ttl` after it was signed, so `retired + max_ttl`.
+ * every token's `exp` is at most `max_ttl` after it was signed, and a node that has not yet
+ * re-read the ring goes on signing with it for up to KEY_REFRESH_SECONDS, so
+ * `retired + max_ttl + KEY_REFRESH_SECONDS`.
+ *
+ * A withdrawn key (`baton keys withdraw`, a leaked private key) leaves the ring at once and its
+ * kid is remembered, so that nothing can publish it, sign with it or verify with it again.
  *
  * @module tokens/key-ring
  */
@@ -25,6 +30,12 @@ import { type KeySealer, type SealedJwk, SealedKeyError } from "./key-seal.js";
 const RING_KEY = "keys:ring";
 
 /**
+ * How often every long-running process re-reads the ring (main.ts `keepKeysCurrent`): a
+ * rotation or a withdrawal reaches every node on the store within this many seconds.
+ */
+export const KEY_REFRESH_SECONDS = 5;
+
+/**
  * One key as stored. Private members live only in the store, never on the wire or in logs:
  * sealed when the store has a key secret (tokens/key-seal.ts), and only for the current key:
  * a retired key never signs again, so its private half is dropped at rotation.
@@ -43,8 +54,21 @@ interface StoredKey {
   publishUntil?: number;
 }
 
+/** A key taken out by `baton keys withdraw`: its kid, never its key material. */
+interface WithdrawnKey {
+  kid: string;
+  alg: SigningAlg;
+  /** Epoch seconds. */
+  withdrawnAt: number;
+}
+
 interface StoredRing {
   keys: StoredKey[];
+  /**
+   * Every kid ever withdrawn, kept for good (a few dozen bytes each, and withdrawals are rare):
+   * a kid listed here is never published, signed with or verified with, whatever `keys` says.
+   */
+  withdrawn?: WithdrawnKey[];
 }
 
 export interface SigningKey {
@@ -64,7 +88,11 @@ export interface KeyRing {
    * cooldown), so a key made by another process on the same store is found.
    */
   findVerificationKey(kid: string): Promise<KeyObject | undefined>;
-  /** The JWKS document: public members only. Built once per load. */
+  /**
+   * The JWKS document: public members only. Built once per load: the same object until the
+   * published keys change, so it also names the ring's state (tokens/verify.ts keys its cache
+   * of verified tokens by it).
+   */
   jwks(): { keys: JWK[] };
   /** Re-reads the ring from the store (after a rotation by another process). */
   reload(): Promise<void>;
@@ -111,14 +139,14 @@ async function sealPlainKeys(store: Store, sealer: KeySealer): Promise<StoredRin
     if (privateJwk === undefined || k.retiredAt !== undefined) return rest;
     return { ...rest, sealed: sealer.seal(privateJwk, k.kid) };
   });
-  const sealed: StoredRing = { keys };
+  const sealed: StoredRing = { ...ring, keys };
   await store.set(RING_KEY, sealed);
   return sealed;
 }
 
 /**
- * Makes a new current key. The old one stays published until `now + maxTtl`, when the last
- * token it signed has expired; keys past that are dropped.
+ * Makes a new current key. The old one stays published until `now + maxTtl +
+ * KEY_REFRESH_SECONDS`, when the last token it signed has expired; keys past that are dropped.
  */
 export async function rotateKeys(
   store: Store,
@@ -177,12 +205,127 @@ async function rotate(
   const kept = old.keys
     .map(
       ({ privateJwk: _p, sealed: _s, ...k }): StoredKey =>
-        k.retiredAt === undefined ? { ...k, retiredAt: now, publishUntil: now + maxTtl } : k,
+        k.retiredAt === undefined
+          ? { ...k, retiredAt: now, publishUntil: retiredUntil(now, maxTtl) }
+          : k,
     )
     .filter((k) => (k.publishUntil ?? Number.POSITIVE_INFINITY) > now);
-  const ring: StoredRing = { keys: [...kept, await generateStoredKey(alg, now, sealer)] };
+  const ring: StoredRing = { ...old, keys: [...kept, await generateStoredKey(alg, now, sealer)] };
   await store.set(RING_KEY, ring);
   return ring;
+}
+
+/**
+ * Until when a key retired at `now` stays published. A token's `exp` is at most `maxTtl` after
+ * it was signed, and a node that has not re-read the ring yet still signs with the retired key
+ * for up to KEY_REFRESH_SECONDS after the rotation: the last such token must still verify.
+ */
+const retiredUntil = (now: number, maxTtl: number) => now + maxTtl + KEY_REFRESH_SECONDS;
+
+/** `baton keys withdraw` names a kid the ring does not hold. */
+export class UnknownKeyError extends Error {
+  override name = "UnknownKeyError";
+  constructor(kid: string) {
+    super(`no key ${JSON.stringify(kid)} in the key ring (baton keys list shows them)`);
+  }
+}
+
+export interface Withdrawal {
+  readonly kid: string;
+  /** The new current key, when the withdrawn key was the one signing. */
+  readonly replacedBy?: string;
+  /** It had been withdrawn before: nothing changed. */
+  readonly already: boolean;
+}
+
+/**
+ * Emergency withdrawal (a leaked private key): the key leaves the ring at once, so it is out
+ * of every node's JWKS, and every token it signed stops verifying, within KEY_REFRESH_SECONDS.
+ * The current key is replaced in the same write, under the ring lock, so the ring is never
+ * without a signing key. Its kid is remembered, so it can never come back.
+ */
+export async function withdrawKey(
+  store: Store,
+  kid: string,
+  alg: SigningAlg,
+  clock: Clock,
+  sealer?: KeySealer,
+): Promise<Withdrawal> {
+  return withRingLock(store, async () => {
+    const ring = await store.get<StoredRing>(RING_KEY);
+    if (ring && isWithdrawn(ring, kid)) return { kid, already: true };
+    const target = ring?.keys.find((k) => k.kid === kid);
+    if (!ring || !target) throw new UnknownKeyError(kid);
+    const now = clock.now();
+    const replacement =
+      target.retiredAt === undefined ? await replacementKey(ring, alg, now, sealer) : undefined;
+    const rest = ring.keys.filter((k) => k.kid !== kid);
+    const next: StoredRing = {
+      ...ring,
+      keys: replacement ? [...rest, replacement] : rest,
+      withdrawn: [...(ring.withdrawn ?? []), { kid, alg: target.alg, withdrawnAt: now }],
+    };
+    await store.set(RING_KEY, next);
+    return { kid, already: false, ...(replacement ? { replacedBy: replacement.kid } : {}) };
+  });
+}
+
+/** A new current key to take a withdrawn current key's place: sealed like the ring's keys. */
+function replacementKey(
+  ring: StoredRing,
+  alg: SigningAlg,
+  now: number,
+  sealer: KeySealer | undefined,
+): Promise<StoredKey> {
+  // A store whose keys are sealed gets no plain key from a process without the secret.
+  if (!sealer && ring.keys.some((k) => k.sealed !== undefined)) {
+    throw new SealedKeyError("missing");
+  }
+  return generateStoredKey(alg, now, sealer);
+}
+
+const isWithdrawn = (ring: StoredRing, kid: string) =>
+  ring.withdrawn?.some((w) => w.kid === kid) === true;
+
+export type KeyState = "current" | "retired" | "expired" | "withdrawn";
+
+/** One kid of the ring as `baton keys list` shows it: public facts only, never key material. */
+export interface KeyListing {
+  readonly kid: string;
+  readonly alg: SigningAlg;
+  /**
+   * `current` signs; `retired` no longer signs and is published until `publishUntil`;
+   * `expired` is past that, no longer published (dropped at the next rotation); `withdrawn`
+   * was taken out by `baton keys withdraw`.
+   */
+  readonly state: KeyState;
+  /** Epoch seconds, for `retired` and `expired` keys. */
+  readonly publishUntil?: number;
+  /** Epoch seconds, for `withdrawn` keys. */
+  readonly withdrawnAt?: number;
+}
+
+/** The ring's kids and their states, oldest first, withdrawn ones last. */
+export async function listKeys(store: Store, clock: Clock): Promise<KeyListing[]> {
+  const ring = await store.get<StoredRing>(RING_KEY);
+  if (!ring) return [];
+  const now = clock.now();
+  const kept = ring.keys
+    .filter((k) => !isWithdrawn(ring, k.kid))
+    .map((k): KeyListing => {
+      if (k.retiredAt === undefined) return { kid: k.kid, alg: k.alg, state: "current" };
+      const until = k.publishUntil ?? Number.POSITIVE_INFINITY;
+      return {
+        kid: k.kid,
+        alg: k.alg,
+        state: until > now ? "retired" : "expired",
+        ...(k.publishUntil === undefined ? {} : { publishUntil: k.publishUntil }),
+      };
+    });
+  const withdrawn = (ring.withdrawn ?? []).map(
+    (w): KeyListing => ({ kid: w.kid, alg: w.alg, state: "withdrawn", withdrawnAt: w.withdrawnAt }),
+  );
+  return [...kept, ...withdrawn];
 }
 
 async function generateStoredKey(
@@ -205,7 +348,8 @@ async function generateStoredKey(
 }
 
 function currentKey(ring: StoredRing): StoredKey {
-  const current = ring.keys.find((k) => k.retiredAt === undefined);
+  // A withdrawn kid never signs again, even if a stale writer put it back in `keys`.
+  const current = ring.keys.find((k) => k.retiredAt === undefined && !isWithdrawn(ring, k.kid));
   if (!current) throw new Error("the key ring has no current key");
   return current;
 }
@@ -230,7 +374,10 @@ async function buildKeyRing(
     }
   };
   return {
-    signingKey: () => state.signing,
+    signingKey() {
+      if (state.signing instanceof SealedKeyError) throw state.signing;
+      return state.signing;
+    },
     verificationKey: (kid) => state.verification.get(kid),
     async findVerificationKey(kid) {
       const known = state.verification.get(kid);
@@ -243,8 +390,11 @@ async function buildKeyRing(
   };
 }
 
+/** The keys in the JWKS at `now`: within their publication window, and never a withdrawn kid. */
 const publishedAt = (ring: StoredRing, now: number) =>
-  ring.keys.filter((k) => (k.publishUntil ?? Number.POSITIVE_INFINITY) > now);
+  ring.keys.filter(
+    (k) => (k.publishUntil ?? Number.POSITIVE_INFINITY) > now && !isWithdrawn(ring, k.kid),
+  );
 
 /** What decides the imported state: the published kids, and which one signs. */
 const fingerprint = (ring: StoredRing, now: number) =>
@@ -262,39 +412,49 @@ function privateJwkOf(key: StoredKey, sealer: KeySealer | undefined): JWK {
   return key.privateJwk;
 }
 
-/**
- * The ring as this process uses it. `held` is the key it signs with now: when the new current
- * key is sealed under a key secret this process does not have (the secret is being changed,
- * operations.md), it goes on signing with `held`, still published for `max_ttl`, while it
- * learns the new public keys. A first import has nothing to hold, and fails.
- */
+/** The ring as this process uses it: what it publishes, verifies with and signs with. */
 function importRing(
   ring: StoredRing,
   now: number,
   sealer: KeySealer | undefined,
-  held?: SigningKey,
+  previous?: SigningKey | SealedKeyError,
 ) {
   const published = publishedAt(ring, now);
   const verification = new Map<string, KeyObject>();
   for (const k of published) {
     verification.set(k.kid, createPublicKey({ key: k.publicJwk as JsonWebKey, format: "jwk" }));
   }
-  const current = currentKey(ring);
-  let signing: SigningKey;
+  return {
+    signing: signingKeyOf(currentKey(ring), sealer, previous, verification),
+    verification,
+    jwks: { keys: published.map((k) => ({ ...k.publicJwk })) },
+    fingerprint: fingerprint(ring, now),
+  };
+}
+
+/**
+ * The key this process signs with. When the current key is sealed under a key secret this
+ * process does not have (the secret is being changed, operations.md), it goes on signing with
+ * the key it held before, while that key is still published, and learns the new public keys
+ * meanwhile. A first import has nothing to hold, and fails. A held key no longer published (its
+ * window is over, or it was withdrawn) never signs again: the process then signs nothing (each
+ * attempt fails with the sealing error) until it is restarted with the new secret, but it still
+ * follows the ring, so a withdrawn key stops verifying here too.
+ */
+function signingKeyOf(
+  current: StoredKey,
+  sealer: KeySealer | undefined,
+  previous: SigningKey | SealedKeyError | undefined,
+  verification: ReadonlyMap<string, KeyObject>,
+): SigningKey | SealedKeyError {
   try {
-    signing = {
+    return {
       kid: current.kid,
       alg: current.alg,
       key: createPrivateKey({ key: privateJwkOf(current, sealer) as JsonWebKey, format: "jwk" }),
     };
   } catch (err) {
-    if (!(err instanceof SealedKeyError) || !held || !verification.has(held.kid)) throw err;
-    signing = held;
+    if (!(err instanceof SealedKeyError) || previous === undefined) throw err;
+    return previous instanceof SealedKeyError || !verification.has(previous.kid) ? err : previous;
   }
-  return {
-    signing,
-    verification,
-    jwks: { keys: published.map((k) => ({ ...k.publicJwk })) },
-    fingerprint: fingerprint(ring, now),
-  };
 }
