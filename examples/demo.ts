@@ -3,8 +3,11 @@
  *
  * Introspection (RFC 7662) is client-authenticated: each API has a client of its own in the demo
  * policies (`calendar-api`, `flights-api` in policies/agents.yaml: `disabled`, so they can
- * authenticate but never exchange), with its documented demo secret. Elsewhere, pass the API's
- * own client in BATON_INTROSPECTION_CLIENT_ID and BATON_INTROSPECTION_CLIENT_SECRET.
+ * authenticate but never exchange), with its documented demo secret. Each names its API in
+ * `introspects`: Baton answers in full only a client entitled to the answer (RFC 7662 §4), and
+ * tells any other `active: false`. Elsewhere, pass the API's own client in
+ * BATON_INTROSPECTION_CLIENT_ID and BATON_INTROSPECTION_CLIENT_SECRET, and give that client
+ * `introspects: [<the API id>]` in the policy.
  */
 
 import { resolve } from "node:path";

@@ -62,6 +62,11 @@ export interface TokenIntrospected {
   readonly by: string;
   readonly active: boolean;
   readonly jti?: string;
+  /**
+   * Present (false) when the caller was not entitled to the answer (RFC 7662 §4): a valid
+   * token of ours that is not its own, so it got `active: false`. Probing shows up here.
+   */
+  readonly entitled?: false;
 }
 
 export interface KeyRotated {

@@ -1,5 +1,8 @@
 /**
- * POST /introspect: RFC 7662. The caller must authenticate as a client (§2.1).
+ * POST /introspect: RFC 7662. The caller must authenticate as a client (§2.1); a disabled
+ * client may (an API's own client never exchanges, it only introspects). What it is told
+ * depends on whether it is entitled to the answer (§4, `exchange/introspect.ts`): otherwise
+ * `{"active": false}`, the same 200 as for an unknown token.
  *
  * @module http/introspection-endpoint
  */

@@ -8,7 +8,11 @@
 import { BearerError } from "./bearer-error.js";
 
 export interface IntrospectionClient {
-  /** The client id the resource server authenticates as (RFC 7662 §2.1). */
+  /**
+   * The client id the resource server authenticates as (RFC 7662 §2.1). Baton answers it in
+   * full only for tokens of the APIs its policy entry names in `introspects` (RFC 7662 §4);
+   * for any other token it says `active: false`, so a client without it refuses every token.
+   */
   readonly clientId: string;
   readonly clientSecret: string;
   /** Default: `introspection_endpoint` from the issuer's metadata. */
@@ -40,7 +44,8 @@ export async function requireActive(
     // Fail closed: a token that cannot be checked is not accepted.
     throw new BearerError("temporarily_unavailable", "introspection.unreachable");
   }
-  // RFC 7662 §2.2: anything but `active: true` is an inactive token.
+  // RFC 7662 §2.2: anything but `active: true` is an inactive token (revoked, expired, or, §4,
+  // one this client is not entitled to see: Baton does not tell these apart).
   if (body.active !== true) throw new BearerError("invalid_token", "revoked");
 }
 

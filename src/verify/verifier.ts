@@ -23,7 +23,10 @@ export interface VerifierOptions {
   readonly audience: string;
   /** Default: `jwks_uri` from the issuer's RFC 8414 metadata. */
   readonly jwksUri?: string;
-  /** Ask the issuer, for every token, whether it is still active (revocation, ended tasks). */
+  /**
+   * Ask the issuer, for every token, whether it is still active (revocation, ended tasks). The
+   * client must be this API's own, with `introspects: [<API id>]` in Baton's policy (RFC 7662 §4).
+   */
   readonly introspection?: IntrospectionClient;
   /** Allowed clock skew for `exp` and `iat`, in seconds. Default 5. */
   readonly clockTolerance?: number;

@@ -5,7 +5,9 @@
 
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postForm } from "../helpers/assertions.js";
 import {
+  sha256Hex,
   startTestBroker,
   type TestBroker,
   TOKEN_EXCHANGE_GRANT,
@@ -14,10 +16,21 @@ import {
 
 const USER = "alice@example.com";
 const FLIGHTS = "https://flights.example.com";
+/** The flights API's own client: it introspects flights tokens (RFC 7662 §4), never exchanges. */
+const FLIGHTS_API = { id: "flights-api", secret: "flights-api-test-secret" };
 
 let broker: TestBroker;
 beforeAll(async () => {
-  broker = await startTestBroker();
+  broker = await startTestBroker({
+    editPolicy: (data) => {
+      data.agents["flights-api"] = {
+        description: "The flights API",
+        secret_sha256: sha256Hex(FLIGHTS_API.secret),
+        disabled: true,
+        introspects: ["flights"],
+      };
+    },
+  });
 });
 afterAll(() => broker.close());
 
@@ -178,5 +191,48 @@ describe("RFC 7662 §2.2 introspection response", () => {
       jti: decodeJwt(access).jti,
     });
     expect(JSON.stringify(broker.events)).not.toContain(access);
+  });
+});
+
+describe("RFC 7662 §4 security considerations", () => {
+  /** The raw answer to POST /introspect by `who`: status, the headers that matter, the bytes. */
+  async function answer(token: string, who: string | typeof FLIGHTS_API) {
+    const res = await postForm(broker, "/introspect", { token }, who);
+    return {
+      status: res.status,
+      type: res.headers.get("content-type"),
+      cacheControl: res.headers.get("cache-control"),
+      text: await res.text(),
+    };
+  }
+
+  it("rfc7662 §4: a client not entitled to the token gets the unknown token's {active:false}", async () => {
+    const { access, delegation } = await chain();
+    // Control: the holder sees it.
+    expect(JSON.parse((await answer(access, "flight-booker")).text).active).toBe(true);
+    const unknown = await answer("not-a-token", "impersonator");
+    expect(unknown).toEqual({
+      status: 200,
+      type: "application/json",
+      cacheControl: "no-store",
+      text: '{"active":false}',
+    });
+    // impersonator is in no chain, holds neither, and introspects no API.
+    expect(await answer(access, "impersonator")).toEqual(unknown);
+    expect(await answer(delegation, "impersonator")).toEqual(unknown);
+  });
+
+  it("rfc7662 §4: the protected resource the token is for (introspects) sees it, no other", async () => {
+    const { access, delegation } = await chain();
+    const seen = JSON.parse((await answer(access, FLIGHTS_API)).text);
+    expect(seen).toMatchObject({ active: true, aud: FLIGHTS, client_id: "flight-booker" });
+    const user = await broker.devToken(USER);
+    const calendar = await exchange("orchestrator", user, {
+      resource: "https://calendar.example.com",
+      scope: "calendar.read",
+    });
+    const unknown = await answer("not-a-token", FLIGHTS_API);
+    expect(await answer(calendar, FLIGHTS_API)).toEqual(unknown);
+    expect(await answer(delegation, FLIGHTS_API)).toEqual(unknown);
   });
 });

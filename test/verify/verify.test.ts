@@ -82,6 +82,8 @@ beforeAll(async () => {
         description: "The flights API: introspects, never exchanges",
         secret_sha256: sha256Hex(API_CLIENT.clientSecret),
         disabled: true,
+        // RFC 7662 §4: it sees the tokens of its own API, as in the demo's policies/agents.yaml.
+        introspects: ["flights"],
       };
     },
   });
@@ -332,6 +334,25 @@ describe("baton/verify: introspection (RFC 7662) refuses revoked tokens", () => 
     );
     expect(err.reason).toBe("introspection.unreachable");
     expect(err.toResponse().headers).toMatchObject({ "Retry-After": "5" });
+  });
+
+  it("rfc7662 §4: an API client not registered to introspect this API is told inactive: 401", async () => {
+    const { policy } = broker;
+    const flightsApi = policy.agents.get("flights-api");
+    if (!flightsApi) throw new Error("the test policy has no flights-api client");
+    const v = verifier({ introspection: API_CLIENT });
+    expect((await v.verify(good.token)).actor).toBe("flight-booker");
+    try {
+      // A hot reload that takes `introspects` away: the same good token is now refused.
+      const agents = new Map(policy.agents);
+      agents.set("flights-api", { ...flightsApi, introspects: new Set() });
+      broker.setPolicy({ ...policy, agents });
+      const err = await expectRefusal(v.verify(good.token), "invalid_token", 401, good.token);
+      expect(err.reason).toBe("revoked");
+    } finally {
+      broker.setPolicy(policy);
+    }
+    expect((await v.verify(good.token)).actor).toBe("flight-booker");
   });
 
   it("fails closed: an unreachable issuer is 503", async () => {
