@@ -15,7 +15,12 @@ export type ApprovalState = "pending" | "approved" | "denied" | "expired";
 export interface ApprovalGrant {
   readonly kind: "access" | "task";
   readonly subject: string;
-  /** The agents, current first. */
+  /**
+   * The authenticated client that asked (its `client_id`): only it may redeem the approval or
+   * see it. Under impersonation the chain is empty, so the chain alone cannot say whose it is.
+   */
+  readonly client: string;
+  /** The agents, current first; empty for a permitted impersonation. */
   readonly chain: readonly string[];
   /** The API id (an access token) or the task template / "ceiling" (a task). */
   readonly target: string;
@@ -59,6 +64,7 @@ export function grantDigest(grant: ApprovalGrant): string {
   const canonical = JSON.stringify([
     grant.kind,
     grant.subject,
+    grant.client,
     [...grant.chain],
     grant.target,
     [...grant.scopes].sort(),
@@ -92,6 +98,20 @@ export async function createApproval(
 
 export function readApproval(store: Store, id: string): Promise<ApprovalRecord | undefined> {
   return store.get<ApprovalRecord>(recordKey(id));
+}
+
+/**
+ * The approval as its requesting client may see it: undefined when unknown or another
+ * client's, so that the two cannot be told apart (no oracle for approval ids). A record from
+ * before approvals named their client has none, and belongs to nobody.
+ */
+export async function readOwnApproval(
+  store: Store,
+  id: string,
+  client: string,
+): Promise<ApprovalRecord | undefined> {
+  const record = await readApproval(store, id);
+  return record?.client === client ? record : undefined;
 }
 
 /**

@@ -41,7 +41,7 @@ export async function decideFromCli(
 ): Promise<void> {
   const record = await decideApproval(deps, id, decision, { operator: true }, "cli");
   out.log(
-    `${record.id} ${decision} (${record.scopes.join(" ")} for ${record.chain[0]} on ${record.target}).`,
+    `${record.id} ${decision} (${record.scopes.join(" ")} for ${record.client} on ${record.target}).`,
   );
 }
 

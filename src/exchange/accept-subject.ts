@@ -9,7 +9,7 @@
 import { invalidToken, unauthorizedClient } from "../errors.js";
 import type { Agent, Policy } from "../policy/types.js";
 import { verifyActor } from "./actor.js";
-import { anyRevoked, subjectLineage } from "./lineage.js";
+import { anyRevoked, subjectOrigin } from "./lineage.js";
 import { type Subject, verifySubject } from "./subject.js";
 import type { Caller, ExchangeDeps } from "./types.js";
 
@@ -18,6 +18,13 @@ export interface AcceptedSubject {
   readonly subject: Subject;
   /** Lineage ids the next token inherits (rule 7). */
   readonly lineage: readonly string[];
+  /** Actors at the end of the subject's chain that an outside issuer named, not Baton. */
+  readonly outside: number;
+  /**
+   * The agents that delegated to the caller, current first, as the policy in force has them:
+   * every scope the caller gets must still be theirs (rule 1).
+   */
+  readonly delegators: readonly Agent[];
 }
 
 export interface PresentedTokens {
@@ -45,8 +52,8 @@ export async function acceptSubject(
     now,
   );
   onVerified?.(subject);
+  checkPerson(policy, subject);
   checkHolder(subject, agent);
-  checkDelegationEdge(policy, subject, agent);
   // An MCP session is bound to one user: a token for anyone else has no place in it.
   if (caller.sessionSubject !== undefined && subject.sub !== caller.sessionSubject) {
     throw invalidToken("subject.session");
@@ -60,9 +67,10 @@ export async function acceptSubject(
       now,
     );
   }
-  const lineage = await subjectLineage(deps.store, subject);
-  if (!lineage || (await anyRevoked(deps.store, lineage))) throw invalidToken("subject.revoked");
-  return { agent, subject, lineage };
+  const origin = await subjectOrigin(deps.store, subject);
+  if (!origin || (await anyRevoked(deps.store, origin.ids))) throw invalidToken("subject.revoked");
+  const delegators = checkDelegationEdges(policy, subject, origin.outside, agent);
+  return { agent, subject, lineage: origin.ids, outside: origin.outside, delegators };
 }
 
 function exchangingAgent(policy: Policy, caller: Caller): Agent {
@@ -73,13 +81,43 @@ function exchangingAgent(policy: Policy, caller: Caller): Agent {
 }
 
 /**
- * Rule 5 under the policy in force, not the one that minted the token (issue 9): a delegation
- * token is redeemable only while its delegator still delegates to the holder.
+ * The subject is a person, and the chain names each agent once (rule 4).
+ *
+ * RFC 9700 §4.15: a client must not be able to pass for a user. An agent's id as `sub` would
+ * let it act with a user's authority under its own name (`sub=orchestrator, act=orchestrator`).
+ * An inherited `act` (from a trusted issuer) that names an agent twice is a cycle already.
  */
-function checkDelegationEdge(policy: Policy, subject: Subject, agent: Agent): void {
-  if (subject.source !== "delegation") return;
-  const delegator = policy.agents.get(subject.chain[0] as string);
-  if (!delegator?.delegateTo.has(agent.id)) throw invalidToken("subject.delegation_edge");
+function checkPerson(policy: Policy, subject: Subject): void {
+  if (policy.agents.has(subject.sub)) throw invalidToken("subject.agent_sub");
+  if (new Set(subject.chain).size !== subject.chain.length) throw invalidToken("chain.cycle");
+}
+
+/**
+ * Rules 1 and 5 under the policy in force, not the one that minted the token (issue 9): a
+ * delegation token is redeemable only while every link of its chain still holds. Each
+ * delegator must still exist, be enabled and delegate to the next agent, down to the holder;
+ * its scopes are checked against every delegator's in `narrowScopes`.
+ */
+function checkDelegationEdges(
+  policy: Policy,
+  subject: Subject,
+  outside: number,
+  agent: Agent,
+): Agent[] {
+  if (subject.source !== "delegation") return [];
+  // The chain is current first: chain[0] delegated to the holder, chain[i+1] to chain[i]. The
+  // outside actors at its end were there before Baton: no policy edge names them.
+  const delegators: Agent[] = [];
+  let next = agent.id;
+  for (const id of subject.chain.slice(0, subject.chain.length - outside)) {
+    const delegator = policy.agents.get(id);
+    if (!delegator || delegator.disabled || !delegator.delegateTo.has(next)) {
+      throw invalidToken("subject.delegation_edge");
+    }
+    delegators.push(delegator);
+    next = id;
+  }
+  return delegators;
 }
 
 /**

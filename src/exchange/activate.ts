@@ -11,7 +11,9 @@ import type { ActivePolicy, ExchangeDeps } from "./types.js";
 
 export function activatePolicy(policy: Policy): ActivePolicy {
   const issuerVerifiers = new Map<string, IssuerVerifier>();
-  for (const [iss, trusted] of policy.issuers) issuerVerifiers.set(iss, issuerVerifier(trusted));
+  for (const [iss, trusted] of policy.issuers) {
+    issuerVerifiers.set(iss, issuerVerifier(trusted, policy.broker.clockSkew));
+  }
   return { policy, issuerVerifiers };
 }
 

@@ -4,13 +4,15 @@
  *
  * Accepted: a JWT the agent signed itself with a key of its policy `jwks` (`iss` = `sub` = the
  * agent id, `aud` = the broker), or a token from a trusted issuer whose `sub` is the agent id.
+ * Either way it is single-use: its `jti` is spent for the token's lifetime, as a client
+ * assertion's is (RFC 7523 §3 (7)), so a captured actor token cannot be played again.
  *
  * @module exchange/actor
  */
 
 import { invalidRequest, invalidToken } from "../errors.js";
 import { TOKEN_TYPE } from "../tokens/token-types.js";
-import { peekIssuer, verifyAgentJwt } from "../tokens/verify.js";
+import { type Claims, peekIssuer, verifyAgentJwt } from "../tokens/verify.js";
 import type { ExchangeDeps } from "./types.js";
 
 const ACTOR_TOKEN_TYPES: ReadonlySet<string> = new Set([
@@ -33,20 +35,47 @@ export async function verifyActor(
   const { policy, issuerVerifiers } = deps.active();
   const agent = policy.agents.get(agentId);
 
-  let sub: unknown;
+  const clockSkew = policy.broker.clockSkew;
+  let claims: Claims;
   if (iss === agentId && agent?.jwks) {
-    sub = (
-      await verifyAgentJwt(
-        token,
-        agent.jwks,
-        { issuer: agentId, audience: deps.issuer, now },
-        "actor",
-      )
-    ).sub;
+    claims = await verifyAgentJwt(
+      token,
+      agent.jwks,
+      { issuer: agentId, audience: deps.issuer, now, clockSkew },
+      "actor",
+    );
+    // Like a client assertion: short-lived, so that its spent `jti` need not be kept for long.
+    if ((claims.exp as number) - now > MAX_SELF_SIGNED_LIFETIME) {
+      throw invalidToken("actor.lifetime");
+    }
   } else {
     const verify = issuerVerifiers.get(iss);
     if (!verify) throw invalidToken("actor.untrusted_issuer");
-    sub = (await verify(token, now, "actor")).sub;
+    claims = await verify(token, now, "actor");
   }
-  if (sub !== agentId) throw invalidToken("actor.not_caller");
+  if (claims.sub !== agentId) throw invalidToken("actor.not_caller");
+  // Accepted until `exp` + the skew: remembered until then.
+  await spendOnce(deps, iss, claims, now - clockSkew);
+}
+
+/** Longest a self-signed actor token may live, as for a client assertion. */
+const MAX_SELF_SIGNED_LIFETIME = 600;
+
+/**
+ * Marks the token's `jti` used, atomically across every node, until it has expired (plus the
+ * skew it is accepted with). A second use, or a token without `jti`, is refused.
+ */
+async function spendOnce(
+  deps: ExchangeDeps,
+  iss: string,
+  claims: Claims,
+  /** `now` less the skew: the token is accepted while `exp` lies after this. */
+  earliest: number,
+): Promise<void> {
+  const { jti, exp } = claims;
+  if (typeof jti !== "string" || jti === "" || jti.length > 256) throw invalidToken("actor.jti");
+  const keepMs = (Math.max((exp as number) - earliest, 0) + 60) * 1000;
+  // Keyed by issuer too: two issuers' `jti` spaces are unrelated.
+  const fresh = await deps.store.add(`actor-jti:${iss}:${jti}`, exp as number, keepMs);
+  if (!fresh) throw invalidToken("actor.replay");
 }

@@ -5,7 +5,7 @@
  * @module exchange/approval-status
  */
 
-import { readApproval, stateOf } from "../approvals/approval-store.js";
+import { readOwnApproval, stateOf } from "../approvals/approval-store.js";
 import { BatonError } from "../errors.js";
 import { approvalUri } from "./approval.js";
 import type { Caller, ExchangeDeps } from "./types.js";
@@ -19,6 +19,9 @@ export interface ApprovalView {
   /** Seconds left to decide (0 once expired). */
   readonly expires_in: number;
   readonly subject: string;
+  /** The client that asked (the only one that sees and redeems it). */
+  readonly client: string;
+  /** The agents, current first; empty for a permitted impersonation. */
   readonly chain: readonly string[];
   /** The API id, or for a task its template (or `ceiling`). */
   readonly target: string;
@@ -36,10 +39,9 @@ export async function approvalStatus(
   caller: Caller,
   id: string,
 ): Promise<ApprovalView> {
-  const record = await readApproval(deps.store, id);
+  const record = await readOwnApproval(deps.store, id, caller.agentId);
   const mine =
     record !== undefined &&
-    record.chain[0] === caller.agentId &&
     (caller.sessionSubject === undefined || caller.sessionSubject === record.subject);
   if (!record || !mine)
     throw new BatonError("invalid_request", 400, "The approval is not known", "approval.unknown");
@@ -50,6 +52,7 @@ export async function approvalStatus(
     expires_at: record.expiresAt,
     expires_in: Math.max(0, record.expiresAt - deps.clock.now()),
     subject: record.subject,
+    client: record.client,
     chain: record.chain,
     target: record.target,
     scopes: record.scopes,

@@ -14,7 +14,7 @@ import {
   createApproval,
   grantDigest,
   newApprovalId,
-  readApproval,
+  readOwnApproval,
   stateOf,
 } from "../approvals/approval-store.js";
 import { BatonError, invalidRequest } from "../errors.js";
@@ -60,7 +60,8 @@ export async function requireApproval(
   if (ask.approvalId === undefined) {
     throw pending(deps, await openApproval(deps, ask, now));
   }
-  const record = await readApproval(deps.store, ask.approvalId);
+  // Rule 6: another client's approval reads as unknown, and so does one for another request.
+  const record = await readOwnApproval(deps.store, ask.approvalId, ask.grant.client);
   if (!record || record.digest !== grantDigest(ask.grant)) {
     throw invalidRequest("The approval does not cover this request", "approval.mismatch");
   }
@@ -102,7 +103,7 @@ export async function redeem(
   deps.audit.record({
     type: "approval.redeemed",
     approval: record.id,
-    agent: record.chain[0] ?? "",
+    agent: record.client,
   });
 }
 

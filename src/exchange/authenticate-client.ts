@@ -119,7 +119,7 @@ async function checkAssertion(
   const claims = await verifyAgentJwt(
     assertion,
     agent.jwks,
-    { issuer: id, audience: audiences, now },
+    { issuer: id, audience: audiences, now, clockSkew: deps.active().policy.broker.clockSkew },
     "client.assertion",
   );
   if (claims.sub !== id) throw invalidClient("client.assertion_sub", false);

@@ -44,6 +44,15 @@ export async function issueDevToken(deps: ExchangeDeps, request: DevTokenRequest
       "dev_issuer.agent",
     );
   }
+  // The broker would refuse it as a subject token (accept-subject.ts): an agent is no user.
+  if (policy.agents.has(request.user)) {
+    throw new BatonError(
+      "invalid_request",
+      400,
+      "The user is an agent id: a subject token is for a person, not an agent",
+      "dev_issuer.agent_user",
+    );
+  }
   if (request.for === "approvals" && (request.agent ?? request.scopes) !== undefined) {
     throw new BatonError(
       "invalid_request",

@@ -19,7 +19,7 @@ import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../tokens/to
 import { acceptSubject } from "./accept-subject.js";
 import { pinPolicy } from "./activate.js";
 import { approversFor, requireApproval } from "./approval.js";
-import { recordToken } from "./lineage.js";
+import { type Origin, recordToken } from "./lineage.js";
 import { extendChain, narrowExpiry, narrowScopes } from "./narrow.js";
 import { chargeAgentRate, chargeSubjectRate } from "./rate-limit.js";
 import type { Subject } from "./subject.js";
@@ -45,7 +45,15 @@ export async function exchangeToken(
     await chargeSubjectRate(deps, accepted.subject.sub, now);
     const scope = await resolveTask(deps, accepted, request.taskId, now);
     const plan = request.requestedTokenType === TOKEN_TYPE.jwt ? planDelegation : planAccess;
-    const grant = plan(policy, request, accepted.agent, accepted.subject, scope?.task, now);
+    const grant = plan(
+      policy,
+      request,
+      accepted.agent,
+      accepted.subject,
+      scope?.task,
+      now,
+      accepted.delegators,
+    );
     if (grant.kind === "access") {
       await checkElevated(deps, grant, accepted.subject, request, scope?.task, now);
     }
@@ -55,7 +63,7 @@ export async function exchangeToken(
       deps,
       grant,
       accepted.subject,
-      scope?.lineage ?? accepted.lineage,
+      { ids: scope?.lineage ?? accepted.lineage, outside: accepted.outside },
       request.reason,
       now,
       policy.version,
@@ -103,9 +111,16 @@ export function planAccess(
   subject: Subject,
   task: TaskRecord | undefined,
   now: number,
+  delegators: readonly Agent[] = [],
 ): Grant {
   const api = resolveApi(policy, request);
-  const scopes = narrowScopes(policy, request.scopes, { agent, subject, api, ...ceilingOf(task) });
+  const scopes = narrowScopes(policy, request.scopes, {
+    agent,
+    subject,
+    api,
+    delegators,
+    ...ceilingOf(task),
+  });
   // RFC 8693 §1.1: impersonation (no `act`) only when policy allows it, no actor token was
   // sent, and the subject is not delegated already (a delegated subject keeps its chain).
   const impersonate =
@@ -132,6 +147,7 @@ export function planDelegation(
   subject: Subject,
   task: TaskRecord | undefined,
   now: number,
+  delegators: readonly Agent[] = [],
 ): Grant {
   const subAgent = resolveSubAgent(policy, request, agent);
   const chain = extendChain(policy, agent.id, subject.chain);
@@ -141,7 +157,13 @@ export function planDelegation(
     kind: "delegation",
     agent,
     chain,
-    scopes: narrowScopes(policy, request.scopes, { agent, subject, subAgent, ...ceilingOf(task) }),
+    scopes: narrowScopes(policy, request.scopes, {
+      agent,
+      subject,
+      subAgent,
+      delegators,
+      ...ceilingOf(task),
+    }),
     exp: narrowExpiry(policy, now, request.ttlSeconds, subject, undefined, task?.deadline),
     audience: subAgent.id,
     ...(task ? { txn: task.id } : {}),
@@ -168,6 +190,7 @@ async function checkElevated(
       grant: {
         kind: "access",
         subject: subject.sub,
+        client: grant.agent.id,
         chain: grant.chain,
         target: grant.audience,
         scopes: grant.scopes,
@@ -187,7 +210,7 @@ async function issue(
   deps: ExchangeDeps,
   grant: Grant,
   subject: Subject,
-  lineage: readonly string[],
+  origin: Origin,
   reason: string | undefined,
   now: number,
   policyVersion: string,
@@ -212,7 +235,15 @@ async function issue(
   await recordToken(
     deps.store,
     jti,
-    { a: [...lineage], k: grant.kind, sub: subject.sub, cid: grant.agent.id, exp: grant.exp },
+    {
+      a: [...origin.ids],
+      k: grant.kind,
+      sub: subject.sub,
+      cid: grant.agent.id,
+      exp: grant.exp,
+      // Only a delegation token is ever a subject again, and only then does this matter.
+      ...(delegation && origin.outside > 0 ? { o: origin.outside } : {}),
+    },
     now,
   );
   deps.audit.record({

@@ -23,6 +23,20 @@ export interface TokenRecord {
   /** The agent it was issued to. */
   readonly cid: string;
   readonly exp: number;
+  /**
+   * For a delegation token: how many actors at the end of its chain an outside issuer named
+   * (a trusted issuer's `act`, kept by rule 4); absent when none. Baton's policy governs only
+   * the links before them.
+   */
+  readonly o?: number;
+}
+
+/** Where a subject token comes from, as its descendants inherit it. */
+export interface Origin {
+  /** The ids its descendants inherit (rule 7). */
+  readonly ids: readonly string[];
+  /** Actors at the end of its chain that an outside issuer named, not Baton. */
+  readonly outside: number;
 }
 
 const recordKey = (jti: string) => `tok:${jti}`;
@@ -33,15 +47,22 @@ export async function subjectLineage(
   store: Store,
   subject: Subject,
 ): Promise<string[] | undefined> {
+  const origin = await subjectOrigin(store, subject);
+  return origin && [...origin.ids];
+}
+
+/** The lineage and the outside actors of a subject token; undefined when its lineage is broken. */
+export async function subjectOrigin(store: Store, subject: Subject): Promise<Origin | undefined> {
   if (subject.source === "delegation") {
     // Baton's own token: its record must exist (no record, no token: it was written first).
     const record = await store.get<TokenRecord>(recordKey(subject.jti as string));
     if (!record) return undefined;
-    return [...record.a, subject.jti as string];
+    return { ids: [...record.a, subject.jti as string], outside: record.o ?? 0 };
   }
   // A development token is Baton's too, and revocable; an outside issuer's token is not ours
-  // to revoke, so its descendants start a fresh lineage.
-  return subject.source === "dev" && subject.jti ? [devRoot(subject.jti)] : [];
+  // to revoke, so its descendants start a fresh lineage. Its whole `act`, if any, is outside.
+  const ids = subject.source === "dev" && subject.jti ? [devRoot(subject.jti)] : [];
+  return { ids, outside: subject.chain.length };
 }
 
 /** True when any of the ids is revoked. */

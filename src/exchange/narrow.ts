@@ -26,6 +26,8 @@ export function narrowScopes(
     readonly subAgent?: Agent;
     /** Inside a task: its ceiling. */
     readonly ceiling?: readonly string[];
+    /** For a delegated subject: the agents that delegated, under the policy in force. */
+    readonly delegators?: readonly Agent[];
   },
 ): string[] {
   const scopes = requested ?? bounds.api?.defaultScopes ?? [];
@@ -50,6 +52,13 @@ export function narrowScopes(
     }
     if (bounds.ceiling && !bounds.ceiling.includes(scope)) {
       throw invalidScope("A requested scope is outside the task ceiling", "narrow.scope.task");
+    }
+    // A delegator that has since lost a scope can no longer have passed it on (issue 14).
+    if (bounds.delegators?.some((d) => !d.scopes.has(scope))) {
+      throw invalidScope(
+        "A requested scope is no longer allowed for an agent that delegated it",
+        "narrow.scope.delegator",
+      );
     }
   }
   return [...scopes];

@@ -78,7 +78,13 @@ function verify(deps: ExchangeDeps, token: string, issuer: string, typ: string, 
   return verifyBrokerJwt(
     token,
     deps.keys,
-    { issuer, typ, requiredClaims: ["sub", "exp", "jti"], now },
+    {
+      issuer,
+      typ,
+      requiredClaims: ["sub", "exp", "jti"],
+      now,
+      iatTolerance: deps.active().policy.broker.clockSkew,
+    },
     "token",
   );
 }

@@ -80,15 +80,9 @@ export const TokenExchangeRequestSchema = z
         error: '"requested_token_type" must be the access_token or jwt token type',
       })
       .default(TOKEN_TYPE.accessToken),
-    resource: z
-      .array(
-        z
-          .url({ error: '"resource" must be an absolute URI' })
-          .max(2048)
-          // RFC 8707 §2: "MUST NOT include a fragment component".
-          .refine((u) => !u.includes("#"), '"resource" must not contain a fragment'),
-      )
-      .max(16, "too many targets"),
+    // Kept exactly as sent: its form and its match with the registry are the target's to judge
+    // (exchange/target.ts), so that nothing here trims or normalises it first.
+    resource: z.array(z.string().max(2048, '"resource" is too long')).max(16, "too many targets"),
     audience: z.array(z.string().max(2048, '"audience" is too long')).max(16, "too many targets"),
     scope: z
       .string()

@@ -87,6 +87,7 @@ export async function startTask(
             grant: {
               kind: "task",
               subject: subject.sub,
+              client: agent.id,
               chain: [agent.id, ...subject.chain],
               target: template?.id ?? "ceiling",
               scopes: ceiling,

@@ -81,6 +81,7 @@ export async function verifySubject(
         typ: DELEGATION_TOKEN_TYP,
         requiredClaims: ["sub", "exp", "jti", "act", "may_act", "scope"],
         now,
+        iatTolerance: policy.broker.clockSkew,
       },
       "subject",
     );
@@ -100,6 +101,7 @@ export async function verifySubject(
         typ: DEV_TOKEN_TYP,
         requiredClaims: ["sub", "exp", "jti"],
         now,
+        iatTolerance: policy.broker.clockSkew,
       },
       "subject",
     );

@@ -13,7 +13,16 @@ import type { TokenExchangeRequest } from "./types.js";
 /** The API an access token is for. */
 export function resolveApi(policy: Policy, request: TokenExchangeRequest): Api {
   const named = new Set<Api>();
-  for (const resource of request.resources) named.add(apiOr(policy.apisByResource.get(resource)));
+  for (const resource of request.resources) {
+    if (!isResourceUri(resource)) {
+      throw invalidTarget(
+        '"resource" must be an absolute URI without a fragment',
+        "target.resource_form",
+      );
+    }
+    // Byte for byte: no trimming, no case folding, no normalisation (one spelling, one API).
+    named.add(apiOr(policy.apisByResource.get(resource)));
+  }
   // `audience` is a logical name (RFC 8693 §2.1): the API id, or its resource URI.
   for (const audience of request.audiences) {
     named.add(apiOr(policy.apis.get(audience) ?? policy.apisByResource.get(audience)));
@@ -47,6 +56,17 @@ export function resolveSubAgent(policy: Policy, request: TokenExchangeRequest, f
     throw invalidTarget("Delegation to this agent is not allowed", "delegate.edge");
   }
   return agent;
+}
+
+/**
+ * RFC 8707 §2: an absolute URI (RFC 3986 §4.3: scheme ":" hier-part [ "?" query ]), with no
+ * fragment. Only URI characters: no space, tab, NBSP or other text a lenient parser would
+ * quietly strip before comparing.
+ */
+const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?[\]@!$&'()*+,;=%]*$/;
+
+function isResourceUri(text: string): boolean {
+  return ABSOLUTE_URI.test(text) && URL.canParse(text);
 }
 
 function apiOr(api: Api | undefined): Api {

@@ -94,18 +94,21 @@ export function approvalCard(
   const scopes = r.scopes
     .map((s) => `<li><code>${esc(s)}</code> ${esc(policy.scopes.get(s)?.description ?? "")}</li>`)
     .join("");
-  const [agent, ...before] = r.chain;
+  // The client that asked; under impersonation it is not in the chain (there is no `act`).
+  const before = r.chain[0] === r.client ? r.chain.slice(1) : r.chain;
   const what =
     r.kind === "task"
       ? `a task (${r.target === "ceiling" ? "its ceiling" : `template <code>${esc(r.target)}</code>`})`
       : `<code>${esc(r.target)}</code>${api ? ` <span class="muted">${esc(api.resource)}</span>` : ""}`;
   const rows = [
-    ["Agent", `<code>${esc(agent ?? "")}</code>`],
+    ["Agent", `<code>${esc(r.client)}</code>`],
     [
       "Delegated by",
-      before.length === 0
-        ? `<span class="muted">nobody: the user's own agent</span>`
-        : before.map((a) => `<code>${esc(a)}</code>`).join(" ← "),
+      r.chain.length === 0
+        ? `<span class="muted">nobody: it acts as the user itself (impersonation, no <code>act</code>)</span>`
+        : before.length === 0
+          ? `<span class="muted">nobody: the user's own agent</span>`
+          : before.map((a) => `<code>${esc(a)}</code>`).join(" ← "),
     ],
     ["For user", `<code>${esc(r.subject)}</code>`],
     ["Access to", what],

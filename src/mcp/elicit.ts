@@ -99,7 +99,7 @@ export function elicitingSession(server: McpServer, watchIntervalMs?: number): T
           mode: "url",
           // MCP 2025-11-25: the URL carries no personal data and signs no one in; the human
           // signs in on the page, which lets only this approval's approver decide.
-          message: `Approve or deny ${approval.scopes.join(", ")} for ${approval.chain[0]} on the approval page.`,
+          message: `Approve or deny ${approval.scopes.join(", ")} for ${approval.client} on the approval page.`,
           url: approval.approval_uri,
           elicitationId: approval.approval_id,
         });
@@ -117,8 +117,10 @@ export function elicitingSession(server: McpServer, watchIntervalMs?: number): T
 /** The exact grant, in words: what the human is asked to allow. */
 export function describeGrant(a: ApprovalView): string {
   const scopes = a.scopes.map((s) => `  - ${s}: ${a.scope_descriptions[s] ?? ""}`).join("\n");
+  // The client that asked; under impersonation it is not in the chain (there is no `act`).
+  const before = a.chain[0] === a.client ? a.chain.slice(1) : a.chain;
   const lines = [
-    `${a.chain[0]} asks to act for ${a.subject}${a.chain.length > 1 ? ` (delegated by ${a.chain.slice(1).join(" ← ")})` : ""}.`,
+    `${a.client} asks to act for ${a.subject}${a.chain.length === 0 ? " as the user itself (impersonation)" : ""}${before.length > 0 ? ` (delegated by ${before.join(" ← ")})` : ""}.`,
     a.target === "ceiling"
       ? "For a task, with these scopes:"
       : `On ${a.target}, with these scopes:`,

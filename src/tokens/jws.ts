@@ -121,7 +121,14 @@ export interface ClaimChecks {
   readonly requiredClaims: readonly string[];
   /** Epoch seconds. */
   readonly now: number;
+  /** Seconds `exp` may lie behind `now`. */
   readonly clockTolerance: number;
+  /**
+   * Seconds `iat` may lie ahead of `now` (the issuer's clock running fast); by default
+   * `clockTolerance`. Baton's own tokens take no grace on `exp` or `nbf` (it never sets one),
+   * but some on `iat`: another node's clock may be a second ahead.
+   */
+  readonly iatTolerance?: number;
 }
 
 /**
@@ -164,7 +171,12 @@ function checkClaims(header: JoseHeader, claims: ClaimsSet, checks: ClaimChecks)
     throw new JwsError("claim.aud");
   }
   const { now, clockTolerance } = checks;
-  numericDate(claims, "iat");
+  // RFC 7519 §4.1.6: `iat` is when the token was issued. One issued in the future (beyond the
+  // skew) comes from a wrong clock, or was minted to outlive the limits set on its age.
+  const iat = numericDate(claims, "iat");
+  if (iat !== undefined && iat > now + (checks.iatTolerance ?? clockTolerance)) {
+    throw new JwsError("claim.iat");
+  }
   const nbf = numericDate(claims, "nbf");
   // RFC 7519 §4.1.5: not before `nbf`; §4.1.4: not on or after `exp` (jose's comparisons).
   if (nbf !== undefined && nbf > now + clockTolerance) throw new JwsError("claim.nbf");

@@ -31,9 +31,6 @@ export type Claims = JWTPayload;
 /** Longest token accepted, in characters: far above anything legitimate, far below abuse. */
 export const MAX_TOKEN_LENGTH = 8192;
 
-/** Allowed clock skew for other parties' `nbf`/`iat`/`exp` (seconds). */
-const OUTSIDE_CLOCK_TOLERANCE = 30;
-
 export interface ExpectedClaims {
   readonly issuer: string;
   /** Any one of these; undefined skips the check (the caller checks `aud` itself). */
@@ -43,6 +40,8 @@ export interface ExpectedClaims {
   readonly requiredClaims: readonly string[];
   /** Epoch seconds. */
   readonly now: number;
+  /** Seconds `iat` may lie ahead of `now` (policy `broker.clock_skew`); by default the tolerance. */
+  readonly iatTolerance?: number;
 }
 
 /** Reads `iss` without verifying anything: only to pick the verifier. */
@@ -120,16 +119,25 @@ export function verifyBrokerJwt(
       },
     );
   };
-  let cache = brokerCaches.get(keys);
+  // The ring's JWKS object changes whenever a key leaves it (or joins it): a new cache then.
+  const published = keys.jwks();
+  let cache = brokerCaches.get(published);
   if (!cache) {
     cache = new VerifiedTokens();
-    brokerCaches.set(keys, cache);
+    brokerCaches.set(published, cache);
   }
   return verifyJwt(token, getKey, [...BROKER_ALGORITHMS], expected, 0, rule, cache);
 }
 
-/** One cache per key ring: a key leaves the ring only once every token it signed has expired. */
-const brokerCaches = new WeakMap<KeyRing, VerifiedTokens>();
+/**
+ * One cache per state of the key ring, keyed by the JWKS document the ring builds once per
+ * load (KeyRing.jwks). A token verified before its key left the ring (withdrawn by `baton keys
+ * withdraw`, or past its publication window after a rotation) is never answered from the cache
+ * after the ring has been re-read: the next state starts empty, so the token goes through full
+ * verification and its kid is not found. One WeakMap lookup per call; an old state's entries
+ * go with its JWKS object.
+ */
+const brokerCaches = new WeakMap<object, VerifiedTokens>();
 
 /** A verifier for one trusted issuer, built once per policy load (keys cached by jose). */
 export type IssuerVerifier = (
@@ -140,7 +148,13 @@ export type IssuerVerifier = (
   extraAudiences?: readonly string[],
 ) => Promise<JWTPayload>;
 
-export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
+/**
+ * `clockSkew` (policy `broker.clock_skew`) is the grace on `iat`, `nbf` and `exp`. Beyond the
+ * signature and the claims, the issuer's `max_token_lifetime` holds: `iat` is required, and a
+ * token whose `exp` lies further ahead than that is refused (a stolen token that lives for
+ * years is a credential nobody can take back).
+ */
+export function issuerVerifier(trusted: TrustedIssuer, clockSkew: number): IssuerVerifier {
   const getKey = fromKeySet(
     trusted.jwksUri
       ? // jose caches the JWKS, refetches on an unknown kid at most once per cooldown.
@@ -156,8 +170,8 @@ export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
   const algorithms = [...trusted.algorithms];
   // Built once per policy load: a reload that changes the issuer's keys starts afresh.
   const cache = new VerifiedTokens();
-  return (token, now, rule, extraAudiences = []) =>
-    verifyJwt(
+  return async (token, now, rule, extraAudiences = []) => {
+    const claims = await verifyJwt(
       token,
       getKey,
       algorithms,
@@ -165,13 +179,18 @@ export function issuerVerifier(trusted: TrustedIssuer): IssuerVerifier {
         issuer: trusted.issuer,
         audience:
           extraAudiences.length === 0 ? trusted.audience : [trusted.audience, ...extraAudiences],
-        requiredClaims: ["sub", "exp"],
+        requiredClaims: ["sub", "exp", "iat"],
         now,
       },
-      OUTSIDE_CLOCK_TOLERANCE,
+      clockSkew,
       rule,
       cache,
     );
+    if ((claims.exp as number) - now > trusted.maxTokenLifetime) {
+      throw invalidToken(`${rule}.lifetime`);
+    }
+    return claims;
+  };
 }
 
 /** Algorithms accepted from agents' own keys: asymmetric only, never `none` or HMAC. */
@@ -187,7 +206,13 @@ const agentKeySets = new WeakMap<object, KeyLookup>();
 export function verifyAgentJwt(
   token: string,
   jwks: { readonly keys: readonly object[] },
-  expected: { issuer: string; audience: string | readonly string[]; now: number },
+  expected: {
+    issuer: string;
+    audience: string | readonly string[];
+    now: number;
+    /** Policy `broker.clock_skew`: the grace on `iat`, `nbf` and `exp`. */
+    clockSkew: number;
+  },
   rule: string,
 ): Promise<JWTPayload> {
   let getKey = agentKeySets.get(jwks);
@@ -195,12 +220,13 @@ export function verifyAgentJwt(
     getKey = fromKeySet(createLocalJWKSet({ keys: jwks.keys as never[] }));
     agentKeySets.set(jwks, getKey);
   }
+  const { clockSkew, ...claims } = expected;
   return verifyJwt(
     token,
     getKey,
     AGENT_ALGORITHMS,
-    { ...expected, requiredClaims: ["sub", "exp", "jti"] },
-    OUTSIDE_CLOCK_TOLERANCE,
+    { ...claims, requiredClaims: ["sub", "exp", "jti"] },
+    clockSkew,
     rule,
   );
 }
@@ -259,6 +285,7 @@ async function verifyJwt(
       requiredClaims: expected.requiredClaims,
       now: expected.now,
       clockTolerance,
+      iatTolerance: expected.iatTolerance ?? clockTolerance,
     }) as JWTPayload;
     if (key !== undefined) cache?.set(key, payload, expected.now);
     return payload;

@@ -481,7 +481,7 @@ describe("a stripped act (rule 4, RFC 8693 §1.1)", () => {
   });
 
   it("the impersonator sending an actor token is not impersonating", async () => {
-    const actor = await broker.idpToken({ sub: "impersonator" });
+    const actor = await broker.idpToken({ sub: "impersonator", jti: randomUUID() });
     const { claims } = await expectIssued(
       broker,
       exchange(
@@ -1019,10 +1019,11 @@ describe("malformed and oversized input (design §3.6)", () => {
       [{ ...base, scope: 'docs.read "docs.write"' }, "invalid_request"],
       [{ ...base, scope: "docs.read\\" }, "invalid_request"],
       [{ ...base, scope: "x".repeat(5000) }, "invalid_request"],
-      [{ subject_token: user, scope: "docs.read", resource: "docs" }, "invalid_request"],
+      // RFC 8707 §2: a resource that is not an absolute URI, or has a fragment, is invalid_target.
+      [{ subject_token: user, scope: "docs.read", resource: "docs" }, "invalid_target"],
       [
         { subject_token: user, scope: "docs.read", resource: "https://docs.example.com/api#frag" },
-        "invalid_request",
+        "invalid_target",
       ],
     ];
     for (const [form, code] of cases) {

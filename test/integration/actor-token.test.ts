@@ -69,7 +69,7 @@ describe("RFC 8693 §2.1 actor_token", () => {
   it("accepts a trusted issuer's token whose sub is the agent", async () => {
     const { status, body } = await exchange(
       "orchestrator",
-      await broker.idpToken({ sub: "orchestrator" }),
+      await broker.idpToken({ sub: "orchestrator", jti: crypto.randomUUID() }),
     );
     expect(status).toBe(200);
     expect(decodeJwt(body.access_token as string).act).toEqual({ sub: "orchestrator" });

@@ -280,13 +280,13 @@ describe("RFC 8693 §2.1 request parameters", () => {
     );
   });
 
-  it("rfc8693 §2.1: resource must be an absolute URI without a fragment", async () => {
+  it("rfc8693 §2.1, rfc8707 §2: resource must be an absolute URI without a fragment (invalid_target)", async () => {
     const subject = await userToken();
     for (const resource of ["calendar.example.com", "/calendar", `${CALENDAR}#events`]) {
       await refused(
         () => exchange(access(subject, { resource, scope: "calendar.read" })),
         400,
-        "invalid_request",
+        "invalid_target",
       );
     }
   });
