@@ -22,6 +22,9 @@ export type Decider = { readonly person: string } | { readonly operator: true };
 
 /** Whether `person` may decide `record`: they must satisfy every approver it names. */
 export function mayDecide(policy: Policy, record: ApprovalRecord, person: string): boolean {
+  // Rule 6: a human decides. A sign-in whose subject is an agent id is an agent's, whatever
+  // group lists it (`baton policy check` warns of such a member: approver-is-agent).
+  if (policy.agents.has(person)) return false;
   return record.approvers.every((a) =>
     a === "subject" ? record.subject === person : (policy.approvers.get(a)?.has(person) ?? false),
   );

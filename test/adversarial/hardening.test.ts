@@ -324,6 +324,33 @@ describe("no agent passes for a user, and no actor appears twice (rule 4, RFC 97
     }
   });
 
+  it("an approver whose id is an agent's never decides, even when a group lists it", async () => {
+    reloadWith((data) => {
+      data.apis.docs.scopes["docs.write"] = { description: "Write documents", approval: "ops" };
+      data.approvers = { ops: ["orchestrator", "carol@example.com"] };
+    });
+    try {
+      const alice = await broker.devToken(ALICE);
+      const { approval_id } = await expectPending(
+        broker,
+        exchange(broker, docsRead(alice, { scope: "docs.write" }), "impersonator"),
+      );
+      await expect(
+        decideApproval(broker.deps, approval_id, "approved", { person: "orchestrator" }, "web"),
+      ).rejects.toMatchObject({ code: "access_denied", status: 403 });
+      const decided = await decideApproval(
+        broker.deps,
+        approval_id,
+        "approved",
+        { person: "carol@example.com" },
+        "web",
+      );
+      expect(decided.state).toBe("approved");
+    } finally {
+      reloadWith(() => {});
+    }
+  });
+
   it("the development issuer mints no token for an agent id", async () => {
     await expect(
       issueDevToken(broker.deps, { user: "orchestrator", ttl: 300 }),
