@@ -7,13 +7,15 @@
 
 import { BatonError } from "../errors.js";
 import { readActChain } from "../tokens/act.js";
-import { markRevoked } from "./lineage.js";
+import { anyRevoked, markRevoked } from "./lineage.js";
 import { type OwnToken, verifyOwnToken } from "./own-token.js";
 import type { Caller, ExchangeDeps } from "./types.js";
 
 /**
  * Revokes `token` and its descendants. RFC 7009 §2.2: an invalid or unknown token is not an
- * error (the result is `false`). A valid token the caller has no part in is refused.
+ * error (the result is `false`), nor is one already revoked, by itself or through an ancestor
+ * (`false` too: nothing left to revoke, and its first revocation keeps its time). A valid
+ * token the caller has no part in is refused.
  */
 export async function revokeToken(
   deps: ExchangeDeps,
@@ -32,6 +34,7 @@ export async function revokeToken(
       "revoke.not_party",
     );
   }
+  if (await anyRevoked(deps.store, own.lineage)) return false;
   await markRevoked(deps.store, own.id, own.payload.exp as number, now);
   deps.audit.record({
     type: "token.revoked",

@@ -51,8 +51,12 @@ export interface ToolBackend {
   /** The agent's session: what it may ask for, for its subject, now (inside a task, if named). */
   describe(taskId?: string): Promise<SessionView>;
   exchange(input: ExchangeInput): Promise<ExchangeOutput>;
-  /** Revokes a token and everything derived from it (RFC 7009 semantics: unknown is fine). */
-  revoke(token: string): Promise<void>;
+  /**
+   * Revokes a token and everything derived from it. True when a live token of this broker was
+   * revoked; false when there was none to revoke (malformed, foreign, expired, already
+   * revoked): RFC 7009 §2.2 makes that no error.
+   */
+  revoke(token: string): Promise<boolean>;
   startTask(input: StartTaskInput): Promise<TaskView>;
   /** Ends the task and every token of its tree. */
   endTask(taskId: string): Promise<void>;

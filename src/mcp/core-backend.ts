@@ -40,8 +40,8 @@ export function coreBackend(
         ...(result.txn === undefined ? {} : { taskId: result.txn }),
       };
     },
-    async revoke(token) {
-      await revokeToken(deps, token, caller);
+    revoke(token) {
+      return revokeToken(deps, token, caller);
     },
     async startTask(input) {
       return startTask(deps, caller, { ...input, ...(await sessionSubject(sessionToken)) });

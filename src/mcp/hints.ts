@@ -54,6 +54,29 @@ export async function hintFor(error: BatonError, context: RefusalContext): Promi
 }
 
 /**
+ * Arguments the tool's strict schema refuses (design §3.5). It names the tool's own fields
+ * only, never a key or a value that was sent.
+ */
+export function inputHint(
+  tool: string,
+  fields: readonly string[],
+  wrong: readonly string[],
+): string {
+  if (wrong.length > 0) {
+    return `Check ${wrong.join(", ")} against the input schema of ${tool} (required fields, types, lengths, limits), then call ${tool} again.`;
+  }
+  const takes = fields.length === 0 ? "takes no arguments" : `takes only ${fields.join(", ")}`;
+  return `${tool} ${takes}: call it again without the others. Who you act for comes from your session, never from arguments.`;
+}
+
+/**
+ * `revoke_token` on a string that is no live token of this broker: not an error (RFC 7009
+ * §2.2), but nothing was revoked, and the model is told so rather than `revoked: true`.
+ */
+export const NOTHING_REVOKED_HINT =
+  "Nothing to revoke: this is not a live token Baton issued. It is malformed, expired or already revoked (so already unusable), or another issuer's (only that issuer can revoke it). Pass an access_token or delegation_token that request_token or delegate returned; to end a whole task, call end_task with its task_id.";
+
+/**
  * A rate limit or the approval cap (design §3.6): say how long, from Retry-After, so a model
  * waits instead of retrying at once (each attempt counts against the limit again).
  */

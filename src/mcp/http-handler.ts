@@ -16,7 +16,7 @@ import { BatonError } from "../errors.js";
 import { authenticateBearer, type BearerSession } from "../exchange/authenticate-bearer.js";
 import type { ExchangeDeps } from "../exchange/types.js";
 import { coreBackend } from "./core-backend.js";
-import { createMcpServer } from "./server.js";
+import { connectMcpServer } from "./server.js";
 
 export interface McpHttpOptions {
   readonly deps: ExchangeDeps;
@@ -120,7 +120,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
       const id = transport.sessionId;
       return (id === undefined ? undefined : sessions.get(id)?.token) ?? session.token;
     });
-    await createMcpServer(backend).connect(transport);
+    await connectMcpServer(backend, transport);
     const response = await transport.handleRequest(request);
     // A request that did not open a session (not an initialize) leaves nothing behind.
     if (transport.sessionId === undefined) await transport.close();

@@ -96,7 +96,14 @@ export function remoteBackend(options: RemoteBackendOptions): ToolBackend {
       } as ExchangeOutput;
     },
     async revoke(token) {
+      // RFC 7009 §2.2: /revoke answers 200 with nothing whatever the token was, so it cannot
+      // say whether there was anything to revoke. Introspection can (RFC 7662): the broker
+      // says `active: true` to this agent only for a live token it holds, is in the chain of,
+      // or is the delegate of, the same parties it lets revoke. /revoke is still asked every
+      // time, so the broker alone decides, and its refusal (unauthorized_client) is passed on.
+      const { active } = (await post("/introspect", { token })) as { active?: unknown };
       await post("/revoke", { token });
+      return active === true;
     },
     async startTask(input) {
       return (await post("/tasks", {

@@ -17,16 +17,26 @@ export function toolResult(out: Record<string, unknown>): CallToolResult {
 export async function toolRefusal(err: unknown, context: RefusalContext): Promise<CallToolResult> {
   // Unexpected errors become a generic server_error: internals stay in the server log.
   const error = asBatonError(err);
-  const refusal = {
+  return refusalResult({
     error: error.code,
     error_description: error.toResponseObject().error_description,
     hint: await hintFor(error, context),
-  };
+  });
+}
+
+/** A refusal: the OAuth code, its fixed description and a hint, in text and in structure. */
+export interface Refusal {
+  readonly error: string;
+  readonly error_description: string;
+  readonly hint: string;
+}
+
+export function refusalResult(refusal: Refusal): CallToolResult {
   return {
     isError: true,
     content: [
       { type: "text", text: `${refusal.error}: ${refusal.error_description}. ${refusal.hint}` },
     ],
-    structuredContent: refusal,
+    structuredContent: { ...refusal },
   };
 }

@@ -6,10 +6,12 @@
  */
 
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { ToolBackend } from "./backend.js";
 import { elicitingSession } from "./elicit.js";
 import { toolRefusal, toolResult } from "./result.js";
+import { guardToolInput } from "./strict-input.js";
 import { TOOLS } from "./tools/index.js";
 import { withRefusal } from "./tools/schemas.js";
 
@@ -52,5 +54,18 @@ export function createMcpServer(backend: ToolBackend): McpServer {
       },
     );
   }
+  return server;
+}
+
+/**
+ * A server for `backend`, connected to `transport` behind the strict input check
+ * (`strict-input.ts`): both doors, stdio and Streamable HTTP, connect through here.
+ */
+export async function connectMcpServer(
+  backend: ToolBackend,
+  transport: Transport,
+): Promise<McpServer> {
+  const server = createMcpServer(backend);
+  await server.connect(guardToolInput(transport));
   return server;
 }

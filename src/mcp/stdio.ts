@@ -7,16 +7,15 @@
 
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { ToolBackend } from "./backend.js";
-import { createMcpServer } from "./server.js";
+import { connectMcpServer } from "./server.js";
 
 /** Serves until the client closes stdin; resolves then. */
 export async function serveStdio(backend: ToolBackend): Promise<void> {
-  const server = createMcpServer(backend);
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = resolve;
   });
-  await server.connect(transport);
+  const server = await connectMcpServer(backend, transport);
   process.stdin.once("end", () => void server.close());
   await closed;
 }

@@ -53,7 +53,11 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   };
 }
 
-/** Calls a tool that must be refused before anything runs; nothing may be issued or audited. */
+/**
+ * Calls a tool that must be refused before anything runs: the refusal every strict-input check
+ * gives (`invalid_request`, one fixed description, a hint naming the tool's own fields), and
+ * nothing issued or audited.
+ */
 async function expectInputRefused(
   client: Client,
   name: string,
@@ -63,9 +67,15 @@ async function expectInputRefused(
   const events = broker.events.length;
   const outcome = await call(client, name, args);
   expect(outcome.isError, outcome.text).toBe(true);
-  // The SDK validates the input against the tool's schema before the tool runs (-32602).
-  expect(outcome.text).toMatch(/Input validation error/);
+  expect(outcome.structured).toEqual({
+    error: "invalid_request",
+    error_description:
+      "Input validation error: the arguments do not match the input schema of the tool",
+    hint: expect.stringContaining(name),
+  });
+  expect(outcome.text).toContain(outcome.structured?.hint);
   expect(outcome.raw).not.toMatch(JWT_LIKE);
+  expect(outcome.raw).not.toMatch(STACK_LIKE);
   expect(issuedCount(broker), "no token may be issued").toBe(issued);
   expect(broker.events.slice(events), "the tool may not run").toEqual([]);
   return outcome;
@@ -183,7 +193,64 @@ describe("identity never comes from tool arguments", () => {
       ...VALID[tool as string],
       [field as string]: IDENTITY[field as string],
     });
-    expect(outcome.text).toContain(`"${field as string}"`);
+    // The hint names what the tool takes, and where identity comes from.
+    const fields = Object.keys(TOOLS.find((t) => t.name === tool)?.inputSchema.shape ?? {});
+    expect(outcome.structured?.hint).toContain(`${tool} takes only ${fields.join(", ")}`);
+    expect(outcome.structured?.hint).toMatch(/comes from your session/);
+  });
+
+  it("an unknown key is never echoed, even one that holds a token", async () => {
+    const token = (
+      await call(orchestrator, "request_token", { api: "calendar", scopes: ["calendar.read"] })
+    ).structured?.access_token as string;
+    expect(token).toMatch(JWT_LIKE);
+    for (const key of ["made_up_field_7f3a", token]) {
+      const outcome = await expectInputRefused(orchestrator, "request_token", {
+        ...VALID.request_token,
+        [key]: "x",
+      });
+      expect(outcome.raw).not.toContain(key);
+    }
+  });
+});
+
+/**
+ * Issue 14 item 7: JSON.parse makes `__proto__` an own key, but the SDK reads the arguments
+ * through a zod record, which drops it, and the call used to go on. Built with JSON.parse so
+ * that the SDK client's JSON.stringify sends the key (an object literal would set a prototype).
+ */
+describe("inputs are strict for every key, `__proto__` included", () => {
+  const withKey = (tool: string, key: string) => {
+    const base = JSON.stringify(VALID_ARGS[tool]).slice(0, -1);
+    const args = JSON.parse(`${base}${base === "{" ? "" : ","}"${key}":{"x":1}}`);
+    expect(Object.keys(args)).toContain(key);
+    return args as Record<string, unknown>;
+  };
+  const VALID_ARGS: Record<string, Record<string, unknown>> = {
+    request_token: { api: "calendar", scopes: ["calendar.read"] },
+    delegate: { to_agent: "flight-booker", scopes: ["flights.search"] },
+    whoami: {},
+    list_apis: {},
+  };
+
+  it.each(
+    Object.keys(VALID_ARGS).flatMap((tool) =>
+      ["__proto__", "constructor", "prototype"].map((key) => [tool, key]),
+    ),
+  )("%s with an own `%s` key: refused like any unknown key, nothing issued", async (tool, key) => {
+    const outcome = await expectInputRefused(
+      orchestrator,
+      tool as string,
+      withKey(tool as string, key as string),
+    );
+    expect(outcome.structured?.hint).toMatch(/takes (only|no arguments)/);
+  });
+
+  it("the same arguments without the key succeed (the control)", async () => {
+    for (const [tool, args] of Object.entries(VALID_ARGS)) {
+      const outcome = await call(orchestrator, tool, JSON.parse(JSON.stringify(args)));
+      expect(outcome.isError, `${tool}: ${outcome.text}`).toBe(false);
+    }
   });
 });
 
@@ -401,10 +468,15 @@ describe("an elevated scope waits for a human (rule 6)", () => {
 });
 
 describe("revoke_token", () => {
-  it("revoking garbage is not an error (RFC 7009 §2.2): {revoked: true}", async () => {
+  it("revoking garbage is not an error (RFC 7009 §2.2), but nothing was revoked: {revoked: false} and a hint", async () => {
     const outcome = await call(orchestrator, "revoke_token", { token: "garbage" });
     expect(outcome.isError, outcome.text).toBe(false);
-    expect(outcome.structured).toEqual({ revoked: true });
+    expect(outcome.structured).toEqual({
+      revoked: false,
+      hint: expect.stringMatching(/^Nothing to revoke: this is not a live token Baton issued/),
+    });
+    expect(outcome.structured?.hint).toMatch(/request_token or delegate/);
+    expect(outcome.raw).not.toContain("garbage");
   });
 
   it("revoking a token it obtained makes it inactive", async () => {

@@ -6,6 +6,7 @@
 
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { revokedAt } from "../../src/exchange/lineage.js";
 import {
   startTestBroker,
   type TestBroker,
@@ -150,6 +151,22 @@ describe("RFC 7009 §2.2 revocation response", () => {
     expect((await revoke(orchestratorAccess)).status).toBe(200);
     expect((await revoke(orchestratorAccess)).status).toBe(200);
     expect(await isActive(orchestratorAccess)).toBe(false);
+  });
+
+  it("rfc7009 §2.2: a second revocation changes nothing: one token.revoked event, the first time kept", async () => {
+    const { orchestratorAccess } = await tree();
+    const jti = decodeJwt(orchestratorAccess).jti as string;
+    const revocations = () =>
+      broker.events.filter((e) => e.type === "token.revoked" && e.jti === jti).length;
+    expect((await revoke(orchestratorAccess)).status).toBe(200);
+    const [first] = await revokedAt(broker.store, [jti]);
+    expect(first).toBe(broker.clock.now());
+    broker.clock.advance(10);
+    const again = await revoke(orchestratorAccess);
+    expect(again.status).toBe(200);
+    expect(await again.text()).toBe("");
+    expect(revocations()).toBe(1);
+    expect(await revokedAt(broker.store, [jti])).toEqual([first]);
   });
 });
 

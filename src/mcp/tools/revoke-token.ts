@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import { NOTHING_REVOKED_HINT } from "../hints.js";
 import { TokenField } from "./schemas.js";
 import { defineTool } from "./tool.js";
 
@@ -14,7 +15,7 @@ export const revokeToken = defineTool({
   description:
     "Revokes a token you obtained or delegated, and with it every token derived from it (for example, " +
     "revoking a delegation token ends everything the sub-agent got with it). Call it when a step is done " +
-    "early or a sub-agent should stop. Revoking an unknown or expired token is not an error. Refusal: " +
+    "early or a sub-agent should stop. revoked: false means it was no live Baton token. Refusal: " +
     "unauthorized_client means the token is not yours to revoke.",
   inputSchema: z
     .object({ token: TokenField.describe("The access or delegation token to revoke.") })
@@ -27,8 +28,9 @@ export const revokeToken = defineTool({
     openWorldHint: false,
   },
   async run(backend, input) {
-    await backend.revoke(input.token);
-    // RFC 7009 §2.2: success means the token is no longer usable, whatever it was before.
-    return { revoked: true };
+    // RFC 7009 §2.2: an invalid token is no error, but the model is told nothing was revoked.
+    return (await backend.revoke(input.token))
+      ? { revoked: true }
+      : { revoked: false, hint: NOTHING_REVOKED_HINT };
   },
 });
