@@ -15,6 +15,7 @@ import { readTaskEvents } from "./audit/read-audit-log.js";
 import { decideFromCli, listApprovals, printLoginLink } from "./cli/approvals.js";
 import { auditCommand } from "./cli/audit.js";
 import { serveBanner } from "./cli/banner.js";
+import { type KeysContext, listFromCli, rotateFromCli, withdrawFromCli } from "./cli/keys.js";
 import { policyCheck } from "./cli/policy-check.js";
 import { type ExplainFlags, policyExplain } from "./cli/policy-explain.js";
 import { type Clock, systemClock } from "./clock.js";
@@ -46,7 +47,7 @@ import type { Policy } from "./policy/types.js";
 import { watchPolicyDir } from "./policy/watch.js";
 import { openKeyvStore } from "./store/keyv-store.js";
 import type { Store } from "./store/store.js";
-import { openKeyRing, rotateKeys } from "./tokens/key-ring.js";
+import { KEY_REFRESH_SECONDS, openKeyRing } from "./tokens/key-ring.js";
 import { createKeySealer, type KeySealer, SealedKeyError } from "./tokens/key-seal.js";
 
 interface BrokerOptions {
@@ -435,7 +436,7 @@ async function serveCommand(
 }
 
 /** How often a serving node re-reads the key ring (rotations by other nodes or the CLI). */
-const KEY_REFRESH_MS = 5_000;
+const KEY_REFRESH_MS = KEY_REFRESH_SECONDS * 1000;
 
 /**
  * A key rotated by `baton keys rotate` (or another node) is published, and signs, in every
@@ -626,25 +627,46 @@ async function devTokenCommand(
   }
 }
 
-async function keysRotateCommand(flags: SharedFlags) {
+/**
+ * `baton keys rotate` and `keys withdraw`: one command on the store, with the policy's key
+ * settings, the key secret and the audit log. It opens no key ring of its own, so it needs no
+ * secret unless it makes a key.
+ */
+async function withKeys(flags: SharedFlags, run: (ctx: KeysContext) => Promise<void>) {
   const options = offlineOptions(flags);
   const policy = await loadPolicy(options.policies);
+  const sealer = keySealer(options);
   const store = await openKeyvStore(options.store, { timeoutMs: options.storeTimeoutMs });
   const audit = openAuditLog(options.audit, systemClock);
   try {
-    const { kid, previous } = await rotateKeys(
+    await run({
       store,
-      policy.broker.signingAlg,
-      systemClock,
-      policy.broker.maxTtl,
-      keySealer(options),
-    );
-    audit.record({ type: "key.rotated", kid, ...(previous ? { previous } : {}) });
-    process.stdout.write(
-      `New signing key ${kid}.${previous ? ` ${previous} stays published for ${policy.broker.maxTtl}s, until the last token it signed has expired.` : ""}\n`,
-    );
+      clock: systemClock,
+      alg: policy.broker.signingAlg,
+      maxTtl: policy.broker.maxTtl,
+      ...(sealer ? { sealer } : {}),
+      audit,
+      out: { log: (line) => process.stdout.write(`${line}\n`) },
+    });
   } finally {
     await audit.close();
+    await store.close();
+  }
+}
+
+/** `baton keys list`: reads the ring only (public facts), so it needs no policy and no secret. */
+async function keysListCommand(flags: SharedFlags) {
+  const store = await openKeyvStore(flags.store, {
+    timeoutMs: parseSetting(
+      StoreTimeoutSchema,
+      flags.storeTimeout,
+      "--store-timeout",
+      "BATON_STORE_TIMEOUT_MS",
+    ),
+  });
+  try {
+    await listFromCli(store, systemClock, { log: (line) => process.stdout.write(`${line}\n`) });
+  } finally {
     await store.close();
   }
 }
@@ -786,7 +808,18 @@ export function buildProgram(): Command {
   const keys = program.command("keys").description("signing keys");
   sharedOptions(
     keys.command("rotate").description("make a new signing key; the old stays published"),
-  ).action(keysRotateCommand);
+  ).action((flags: SharedFlags) => withKeys(flags, rotateFromCli));
+  sharedOptions(
+    keys.command("list").description("each kid, its state, and until when it is published"),
+  ).action(keysListCommand);
+  sharedOptions(
+    keys
+      .command("withdraw")
+      .description("take a key out of the JWKS at once: every token it signed stops working")
+      .argument("<kid>", "the key id (baton keys list shows them)"),
+  ).action((kid: string, flags: SharedFlags) =>
+    withKeys(flags, (ctx) => withdrawFromCli(ctx, kid)),
+  );
 
   // Issue 8: reads the audit file only (no store, no keys), so it works beside a running broker.
   sharedOptions(

@@ -75,6 +75,14 @@ export interface KeyRotated {
   readonly previous?: string;
 }
 
+/** `baton keys withdraw`: a key out of the JWKS at once, every token it signed dead. */
+export interface KeyWithdrawn {
+  readonly type: "key.withdrawn";
+  readonly kid: string;
+  /** The new current key, when the withdrawn key was the one signing. */
+  readonly replaced_by?: string;
+}
+
 export interface DevTokenIssued {
   readonly type: "dev_token.issued";
   readonly subject: string;
@@ -152,6 +160,7 @@ export type AuditEvent =
   | TokenRevoked
   | TokenIntrospected
   | KeyRotated
+  | KeyWithdrawn
   | DevTokenIssued
   | TaskStarted
   | TaskEnded

@@ -1,11 +1,13 @@
 /**
  * The verification cache (issue 7): a subject token presented again skips its signature check,
- * and nothing else. Time, revocation, trust and the expected claims are judged afresh on every
- * exchange, so every refusal still holds for a token that was accepted a moment before.
+ * and nothing else. Time, revocation, trust, the expected claims and (issue 14 item 12a)
+ * whether its key is still in the ring are judged afresh on every exchange, so every refusal
+ * still holds for a token that was accepted a moment before.
  */
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { compilePolicy } from "../../src/policy/load.js";
+import { rotateKeys } from "../../src/tokens/key-ring.js";
 import { VerifiedTokens } from "../../src/tokens/verified-cache.js";
 import { exchange, expectRefused } from "../helpers/assertions.js";
 import { startTestBroker, T0, type TestBroker } from "../helpers/broker.js";
@@ -82,6 +84,67 @@ describe("a subject token presented again", () => {
       "invalid_request",
     );
     expect(broker.events.at(-1)).toMatchObject({ rule: "subject.untrusted_issuer" });
+  });
+
+  it("is refused once its key has left the ring (a rotation past its publication window), though cached", async () => {
+    // A development token may outlive max_ttl (its --ttl), so it can outlive its key too.
+    const subject = await broker.devToken(USER, { ttl: 7200 });
+    expect((await exchange(broker, calendar(subject), "orchestrator")).status).toBe(200);
+    const maxTtl = broker.policy.broker.maxTtl;
+    await rotateKeys(broker.store, "EdDSA", broker.clock, maxTtl);
+    await broker.deps.keys.reload();
+    // Near the end of the old key's window the token is verified again, and cached afresh.
+    broker.clock.advance(maxTtl - 100);
+    expect((await exchange(broker, calendar(subject), "orchestrator")).status).toBe(200);
+    // Past the window (max_ttl + the key refresh, and a second): the ring drops the key.
+    broker.clock.advance(100 + 5 + 1);
+    await broker.deps.keys.reload();
+    await expectRefused(
+      broker,
+      exchange(broker, calendar(subject), "orchestrator"),
+      400,
+      "invalid_request",
+    );
+    expect(broker.events.at(-1)).toMatchObject({ type: "exchange.denied", rule: "subject.kid" });
+  });
+
+  it("is refused once its key was taken out of the stored ring, for a delegation token too", async () => {
+    const user = await broker.devToken(USER);
+    const delegated = await exchange(
+      broker,
+      {
+        subject_token: user,
+        requested_token_type: "urn:ietf:params:oauth:token-type:jwt",
+        audience: "flight-booker",
+        scope: "flights.search",
+      },
+      "orchestrator",
+    );
+    expect(delegated.status).toBe(200);
+    const { access_token: delegation } = (await delegated.json()) as { access_token: string };
+    const flights = { subject_token: delegation, audience: "flights", scope: "flights.search" };
+    expect((await exchange(broker, flights, "flight-booker")).status).toBe(200);
+    expect((await exchange(broker, calendar(user), "orchestrator")).status).toBe(200);
+
+    // The key leaves the stored ring (as `baton keys withdraw` takes it out) and is re-read.
+    const signer = broker.deps.keys.signingKey().kid;
+    await rotateKeys(broker.store, "EdDSA", broker.clock, broker.policy.broker.maxTtl);
+    const ring = await broker.store.get<{ keys: { kid: string }[] }>("keys:ring");
+    await broker.store.set("keys:ring", {
+      ...ring,
+      keys: ring?.keys.filter((k) => k.kid !== signer),
+    });
+    await broker.deps.keys.reload();
+
+    await expectRefused(broker, exchange(broker, flights, "flight-booker"), 400, "invalid_request");
+    expect(broker.events.at(-1)).toMatchObject({ type: "exchange.denied", rule: "subject.kid" });
+    await expectRefused(
+      broker,
+      exchange(broker, calendar(user), "orchestrator"),
+      400,
+      "invalid_request",
+    );
+    expect(broker.events.at(-1)).toMatchObject({ type: "exchange.denied", rule: "subject.kid" });
   });
 
   it("is refused once revoked: a delegation token accepted once does not redeem after revocation", async () => {
