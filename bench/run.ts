@@ -9,7 +9,8 @@
  * BENCH_SERVER_WARMUP, default 3, before the first scenario of each fresh server), BENCH_ROUNDS
  * (alternating rounds of the /token distinct and repeated scenarios, default 3), BENCH_ALG
  * (EdDSA | ES256, default EdDSA), BENCH_MEMORY_EXCHANGES (default 100000), BENCH_PIN=0 (no
- * CPU pinning), BENCH_KEEP=1 (keep the temp dir: logs, policies, stores).
+ * CPU pinning), BENCH_KEEP=1 (keep the temp dir: logs, policies, stores), BENCH_ONLY=audit-sync
+ * (only the /token distinct row without and with --audit-sync; writes latest-audit-sync.json).
  */
 
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -68,7 +69,11 @@ const SETTINGS = {
   /** Distinct subject tokens minted: enough that no scenario sends one twice. */
   tokens: Math.max(num("BENCH_MEMORY_EXCHANGES", 100_000), 60_000),
   pinned: PINNED,
+  /** A selection of rows: `audit-sync`, or everything when empty. */
+  only: process.env.BENCH_ONLY ?? "",
 };
+
+const SELECTIONS = ["", "audit-sync"];
 
 interface Floor {
   readonly alg: string;
@@ -85,6 +90,9 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 const NOISY_CPU = 15;
 
 async function main(): Promise<void> {
+  if (!SELECTIONS.includes(SETTINGS.only)) {
+    throw new Error(`BENCH_ONLY: "${SETTINGS.only}" is not one of: ${SELECTIONS.join(", ")}`);
+  }
   const started = Date.now();
   const load0 = loadavg();
   const source = sourceState();
@@ -106,8 +114,8 @@ async function main(): Promise<void> {
     say("warning: this machine is busy: every figure will be lower and noisier than it should");
   }
   try {
-    const results = await measureAll(tmp);
-    const rows = tableRows(results);
+    const measured = SETTINGS.only === "audit-sync" ? await auditSyncOnly(tmp) : await all(tmp);
+    const { rows } = measured;
     const table = renderTable(rows);
     process.stdout.write(`\n${table}\n\n`);
     const targets = rows.flatMap((r) =>
@@ -117,8 +125,10 @@ async function main(): Promise<void> {
     );
     const missed = targets.filter((t) => t.pass === false).length;
     const notes = [
-      `* median of ${SETTINGS.rounds} rounds; each round runs the floor (CPU ${CPU.server}), the peer, the three /token rows, MCP echo and MCP request_token, in that order.`,
-      `${targets.length - missed} of ${targets.length} targets met.`,
+      `* median of ${SETTINGS.rounds} rounds; ${measured.eachRound}`,
+      ...(targets.length > 0
+        ? [`${targets.length - missed} of ${targets.length} targets met.`]
+        : []),
       ...(source
         ? [
             `Measured commit ${source.commit}` +
@@ -127,7 +137,7 @@ async function main(): Promise<void> {
                 : " (src/ unchanged)."),
           ]
         : []),
-      ...results.notes,
+      ...measured.notes,
       `Took ${Math.round((Date.now() - started) / 1000)} s; load average at end: ${loadavg()
         .map((l) => l.toFixed(2))
         .join(" ")}.`,
@@ -135,7 +145,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${notes.join("\n")}\n`);
     const dir = join(ROOT, "bench/results");
     await mkdir(dir, { recursive: true });
-    const file = join(dir, "latest.json");
+    const file = join(dir, SETTINGS.only ? `latest-${SETTINGS.only}.json` : "latest.json");
     await writeFile(
       file,
       `${JSON.stringify(
@@ -150,9 +160,7 @@ async function main(): Promise<void> {
           },
           source,
           settings: SETTINGS,
-          floor: results.floor,
-          scenarios: results.loads,
-          memory: results.memory,
+          ...measured.data,
           targets,
           table,
           notes,
@@ -185,12 +193,29 @@ interface Results {
   readonly notes: string[];
 }
 
-async function measureAll(tmp: string): Promise<Results> {
-  const { duration, warmup, connections, alg } = SETTINGS;
-  const loads: Record<string, Measured> = {};
-  const notes: string[] = [];
-  const base = { connections, duration, warmup };
-  const record = (id: string, mid: LoadResult, rounds?: LoadResult[]) => {
+/** What a selection of rows measured: the rows, the notes and the figures for the JSON file. */
+interface Selection {
+  readonly rows: Row[];
+  readonly notes: string[];
+  /** What one round runs, for the note under the table. */
+  readonly eachRound: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** Every row: `npm run bench`. */
+async function all(tmp: string): Promise<Selection> {
+  const results = await measureAll(tmp);
+  return {
+    rows: tableRows(results),
+    notes: results.notes,
+    eachRound: `each round runs the floor (CPU ${CPU.server}), the peer, the /token rows (distinct, with --audit-sync, 10,000 APIs, repeated), MCP echo and MCP request_token, in that order.`,
+    data: { floor: results.floor, scenarios: results.loads, memory: results.memory },
+  };
+}
+
+/** Records a scenario's figures into `loads`, says them, and notes what went wrong. */
+function recorder(loads: Record<string, Measured>, notes: string[]) {
+  return (id: string, mid: LoadResult, rounds?: LoadResult[]) => {
     // Figures of the median round; failures of every round.
     const sum = (f: (x: LoadResult) => number) => (rounds ?? [mid]).reduce((n, x) => n + f(x), 0);
     const r: Measured = {
@@ -221,6 +246,14 @@ async function measureAll(tmp: string): Promise<Results> {
     }
     return r;
   };
+}
+
+async function measureAll(tmp: string): Promise<Results> {
+  const { duration, warmup, connections, alg } = SETTINGS;
+  const loads: Record<string, Measured> = {};
+  const notes: string[] = [];
+  const base = { connections, duration, warmup };
+  const record = recorder(loads, notes);
 
   // 1. The floor, unpinned (both cores), once, for reference. The pinned floor, on the
   // server's CPU, is measured in every round below, beside the loads it is compared with.
@@ -300,6 +333,8 @@ async function measureAll(tmp: string): Promise<Results> {
     notes.push(
       `Baton with 10,000 APIs was ready ${((Date.now() - loadStart) / 1000).toFixed(1)} s after start.`,
     );
+    // The 10-API policy again, with --audit-sync: a third node under the same issuer.
+    const synced = await started(startSyncedBaton(tmp, policies10, issuer));
 
     // Before any load, one request of each kind, checked: a bench that measures 400s is worthless.
     const url = `${s.url}/token`;
@@ -310,6 +345,9 @@ async function measureAll(tmp: string): Promise<Results> {
     checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
     const firstK = await exchange(urlK, "a1", secrets.a1, accessBody(tokens[1] as string, apiK));
     checkAccessToken(firstK.access_token, { alg, aud: apiResource(apiK), chain: ["a1"] });
+    const urlSync = `${synced.url}/token`;
+    const firstSync = await exchange(urlSync, "a1", secrets.a1, accessBody(tokens[0] as string, 0));
+    checkAccessToken(firstSync.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
     const firstPeer = await exchange(peerUrl, "a1", secrets.a1, peerBody(tokens[0] as string, 0));
     checkAccessToken(firstPeer.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
     const repeated = accessBody(repeatToken, 1);
@@ -348,6 +386,7 @@ async function measureAll(tmp: string): Promise<Results> {
     const ids = [
       "peer",
       "tokenDistinct",
+      "tokenDistinctSync",
       "tokenDistinct10k",
       "tokenRepeated",
       "mcpEcho",
@@ -361,11 +400,12 @@ async function measureAll(tmp: string): Promise<Results> {
     // Each distinct run starts where the last one stopped: no token is sent twice to a server.
     let offset = 2;
     let offsetK = 2;
+    let offsetSync = 1;
     let offsetPeer = 1;
     for (let round = 0; round < SETTINGS.rounds; round++) {
       const warm = (spec: LoadSpec) => (round === 0 ? fresh(spec) : spec);
       say(
-        `round ${round + 1} of ${SETTINGS.rounds}: floor, peer, /token ×3, MCP echo, MCP request_token`,
+        `round ${round + 1} of ${SETTINGS.rounds}: floor, peer, /token ×4, MCP echo, MCP request_token`,
       );
       floors.push(await runJson<Floor>("bench/floor.ts", floorArgs, { cpu: CPU.server }));
       const p = await runLoad(
@@ -377,6 +417,12 @@ async function measureAll(tmp: string): Promise<Results> {
       const d = await runLoad(warm(tokenSpec(url, a1, { bodiesFile: body10, offset }, s.pid)), tmp);
       offset = d.nextOffset;
       samples.tokenDistinct.push(d);
+      const y = await runLoad(
+        warm(tokenSpec(urlSync, a1, { bodiesFile: body10, offset: offsetSync }, synced.pid)),
+        tmp,
+      );
+      offsetSync = y.nextOffset;
+      samples.tokenDistinctSync.push(y);
       const k = await runLoad(
         warm(tokenSpec(urlK, a1, { bodiesFile: body10k, offset: offsetK }, baton10k.pid)),
         tmp,
@@ -414,7 +460,7 @@ async function measureAll(tmp: string): Promise<Results> {
     for (const [id, list] of Object.entries(samples)) {
       record(id, median(list), list);
     }
-    for (const other of [echo, peer, baton10k]) {
+    for (const other of [echo, peer, baton10k, synced]) {
       servers.splice(servers.indexOf(other), 1);
       await other.stop();
     }
@@ -557,20 +603,8 @@ function tableRows(r: Results): Row[] {
     if (!v) throw new Error(`no result for ${id}`);
     return v;
   };
-  const row = (id: string, scenario: string, checks: Check[] = []): Row => {
-    const v = get(id);
-    return {
-      id,
-      scenario: v.rounds ? `${scenario} *` : scenario,
-      rps: v.rps,
-      p50: v.p50,
-      p99: v.p99,
-      non2xx: v.non2xx,
-      failed: v.errors + v.mismatches,
-      ...(v.serverCpu === undefined ? {} : { cpu: v.serverCpu }),
-      checks,
-    };
-  };
+  const row = (id: string, scenario: string, checks: Check[] = []): Row =>
+    scenarioRow(get(id), id, scenario, checks);
   const floor = r.floor.pinned;
   const distinct = get("tokenDistinct").rps;
   const ratio = (a: number, b: number) => (b > 0 ? a / b : Number.NaN);
@@ -633,6 +667,7 @@ function tableRows(r: Results): Row[] {
       { label: "p99", measured: get("tokenDistinct").p99, unit: "ms", op: "<=", limit: 15 },
       { label: "/ http ceiling", measured: ratio(distinct, get("http").rps), unit: "x" },
     ]),
+    auditSyncRow(get),
     row("tokenRepeated", "baton /token, one subject repeated (depth 1)", [
       {
         label: "/ distinct",
@@ -680,6 +715,123 @@ function tableRows(r: Results): Row[] {
     ),
   );
   return rows;
+}
+
+/** A Baton with --audit-sync, its own store and audit file, under `issuer`. */
+async function startSyncedBaton(tmp: string, policies: string, issuer: string): Promise<Server> {
+  const port = await freePort();
+  return startBaton({ name: "baton-sync", port, policies, tmp, issuer, auditSync: true });
+}
+
+/** The table row of one scenario (`*` when it is the median of rounds). */
+function scenarioRow(v: Measured, id: string, scenario: string, checks: Check[] = []): Row {
+  return {
+    id,
+    scenario: v.rounds ? `${scenario} *` : scenario,
+    rps: v.rps,
+    p50: v.p50,
+    p99: v.p99,
+    non2xx: v.non2xx,
+    failed: v.errors + v.mismatches,
+    ...(v.serverCpu === undefined ? {} : { cpu: v.serverCpu }),
+    checks,
+  };
+}
+
+/** `/token` distinct with --audit-sync, beside the same load without it: what the fsync costs. */
+function auditSyncRow(get: (id: string) => Measured): Row {
+  const plain = get("tokenDistinct");
+  const synced = get("tokenDistinctSync");
+  return scenarioRow(
+    synced,
+    "tokenDistinctSync",
+    "baton /token, distinct (10 APIs), --audit-sync",
+    [
+      { label: "/ without --audit-sync", measured: synced.rps / plain.rps, unit: "x" },
+      { label: "p99 / without", measured: synced.p99 / plain.p99, unit: "x" },
+    ],
+  );
+}
+
+/**
+ * BENCH_ONLY=audit-sync: the /token distinct load (10 APIs) on two Batons side by side, one
+ * without --audit-sync and one with it, in rounds that alternate which goes first.
+ */
+async function auditSyncOnly(tmp: string): Promise<Selection> {
+  const { alg } = SETTINGS;
+  const loads: Record<string, Measured> = {};
+  const notes: string[] = [];
+  const record = recorder(loads, notes);
+  const batonPort = await freePort();
+  const issuer = `http://127.0.0.1:${batonPort}`;
+  const idp = await makeIdp(alg);
+  const secrets = makeSecrets();
+  say(`minting ${SETTINGS.tokens.toLocaleString("en-US")} distinct subject tokens …`);
+  const tokens = await mintMany(idp, issuer, SETTINGS.tokens);
+  const body10 = await writeBodies(
+    join(tmp, "baton-10.txt"),
+    tokens.map((t, i) => accessBody(t, i % 10)),
+  );
+  const policies10 = join(tmp, "policies-10");
+  await writePolicy({ dir: policies10, issuer, alg, idp, secrets, apiCount: 10 });
+  const a1 = { "content-type": FORM, authorization: basicAuth("a1", secrets.a1) };
+
+  say("starting two Batons (10 APIs), without and with --audit-sync …");
+  const servers: Server[] = [];
+  try {
+    const plain = await startBaton({
+      name: "baton-10",
+      port: batonPort,
+      policies: policies10,
+      tmp,
+    });
+    servers.push(plain);
+    const synced = await startSyncedBaton(tmp, policies10, issuer);
+    servers.push(synced);
+    const runs = [
+      { id: "tokenDistinct", server: plain, offset: 1, samples: [] as LoadResult[] },
+      { id: "tokenDistinctSync", server: synced, offset: 1, samples: [] as LoadResult[] },
+    ];
+    for (const run of runs) {
+      const url = `${run.server.url}/token`;
+      const first = await exchange(url, "a1", secrets.a1, accessBody(tokens[0] as string, 0));
+      checkAccessToken(first.access_token, { alg, aud: apiResource(0), chain: ["a1"] });
+    }
+    for (let round = 0; round < SETTINGS.rounds; round++) {
+      // This VM drifts from minute to minute: alternate which of the two goes first.
+      const order = round % 2 === 0 ? runs : [...runs].reverse();
+      say(`round ${round + 1} of ${SETTINGS.rounds}: ${order.map((r) => r.id).join(", ")}`);
+      for (const run of order) {
+        const body = { bodiesFile: body10, offset: run.offset };
+        const spec = tokenSpec(`${run.server.url}/token`, a1, body, run.server.pid);
+        const result = await runLoad(round === 0 ? fresh(spec) : spec, tmp);
+        run.offset = result.nextOffset;
+        run.samples.push(result);
+      }
+    }
+    for (const run of runs) record(run.id, median(run.samples), run.samples);
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+  const get = (id: string): Measured => {
+    const v = loads[id];
+    if (!v) throw new Error(`no result for ${id}`);
+    return v;
+  };
+  return {
+    rows: [
+      scenarioRow(
+        get("tokenDistinct"),
+        "tokenDistinct",
+        "baton /token, distinct subjects (10 APIs)",
+      ),
+      auditSyncRow(get),
+    ],
+    notes,
+    eachRound:
+      "each round runs /token distinct on a Baton without --audit-sync and on one with it, alternating which goes first.",
+    data: { scenarios: loads },
+  };
 }
 
 await main();

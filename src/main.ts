@@ -55,6 +55,8 @@ interface BrokerOptions {
   readonly store: string;
   readonly issuer: string;
   readonly audit: string;
+  /** `--audit-sync`: a token leaves only once its audit line is fsynced (serve, mcp). */
+  readonly auditSync?: boolean;
   /** Redis: the deadline of one store operation. */
   readonly storeTimeoutMs: number;
   /** Seals the signing keys at rest (BATON_KEY_SECRET / --key-secret-file); absent: plain. */
@@ -103,7 +105,9 @@ export async function openBroker(
       policy.broker.maxTtl,
       keySealer(options),
     );
-    sink = openAuditLog(options.audit, clock, options.onAuditError);
+    sink = openAuditLog(options.audit, clock, options.onAuditError, {
+      sync: options.auditSync === true,
+    });
     let active = activatePolicy(policy);
     // Metrics count from the audit stream: both doors, one mechanism.
     // Task events are also copied into the store, so every node draws the same task tree.
@@ -248,6 +252,31 @@ const sharedOptions = (cmd: Command) =>
       ).env("BATON_KEY_SECRET_FILE"),
     );
 
+/**
+ * `--audit-sync` of `serve` and `mcp`. Its env var is read here, not by commander, which would
+ * turn a boolean on for any value, `BATON_AUDIT_SYNC=0` included.
+ */
+const auditSyncOption = () =>
+  new Option(
+    "--audit-sync",
+    "fsync the audit file before a token leaves (env: BATON_AUDIT_SYNC=1); not with --audit stderr",
+  );
+
+/** --audit-sync or BATON_AUDIT_SYNC (1/true, 0/false); refused with --audit stderr. */
+function auditSyncSetting(flags: SharedFlags & { auditSync?: boolean }): boolean {
+  const env = process.env.BATON_AUDIT_SYNC?.trim().toLowerCase() ?? "";
+  if (!["", "0", "false", "1", "true"].includes(env)) {
+    throw new ConfigError("--audit-sync (BATON_AUDIT_SYNC): must be 1 or 0");
+  }
+  const sync = flags.auditSync === true || env === "1" || env === "true";
+  if (sync && flags.audit === "stderr") {
+    throw new ConfigError(
+      "--audit-sync (BATON_AUDIT_SYNC): stderr cannot be synced to a disk; give --audit a file",
+    );
+  }
+  return sync;
+}
+
 interface SharedFlags {
   policies: string;
   store: string;
@@ -314,9 +343,16 @@ function offlineOptions(flags: SharedFlags): BrokerOptions {
 }
 
 async function serveCommand(
-  flags: SharedFlags & { host: string; port: string; dev?: boolean; shutdownGrace: string },
+  flags: SharedFlags & {
+    host: string;
+    port: string;
+    dev?: boolean;
+    shutdownGrace: string;
+    auditSync?: boolean;
+  },
 ) {
   const port = parseSetting(PortSchema, flags.port, "--port", "BATON_PORT");
+  const auditSync = auditSyncSetting(flags);
   const grace = parseSetting(
     DurationSchema,
     flags.shutdownGrace,
@@ -352,6 +388,7 @@ async function serveCommand(
   try {
     options = {
       ...brokerOptions(flags, flags.host, bound),
+      auditSync,
       onStoreError: storeErrorLog(log),
       onAuditError: (error) =>
         log.error(
@@ -527,6 +564,7 @@ interface McpFlags extends SharedFlags {
   agent: string;
   devUser?: string;
   broker?: string;
+  auditSync?: boolean;
 }
 
 /**
@@ -552,7 +590,7 @@ async function mcpCommand(flags: McpFlags) {
       "BATON_SUBJECT_TOKEN or --dev-user: the MCP server needs the user it acts for",
     );
   }
-  const broker = await openBroker(offlineOptions(flags));
+  const broker = await openBroker({ ...offlineOptions(flags), auditSync: auditSyncSetting(flags) });
   try {
     if (!broker.deps.active().policy.agents.has(flags.agent)) {
       throw new ConfigError(
@@ -691,7 +729,8 @@ export function buildProgram(): Command {
           .env("BATON_SHUTDOWN_GRACE")
           .default(DEFAULTS.shutdownGrace),
       )
-      .option("--dev", "allow memory:// (forgets everything on exit)"),
+      .option("--dev", "allow memory:// (forgets everything on exit)")
+      .addOption(auditSyncOption()),
   ).action(serveCommand);
 
   const policy = program.command("policy").description("policy files");
@@ -761,7 +800,8 @@ export function buildProgram(): Command {
           "--broker <url>",
           "use a running broker (credentials from BATON_CLIENT_SECRET)",
         ).env("BATON_BROKER"),
-      ),
+      )
+      .addOption(auditSyncOption()),
   ).action(mcpCommand);
 
   const approvals = program.command("approvals").description("the operator's approval desk");

@@ -82,6 +82,8 @@ export interface BatonOptions {
   readonly store?: "sqlite" | "memory";
   /** `--issuer`, when it is not this server's own URL (a second node under one name). */
   readonly issuer?: string;
+  /** `--audit-sync`: every token waits for its audit line to be fsynced. */
+  readonly auditSync?: boolean;
 }
 
 /** A real `baton serve` (bench/servers/baton.ts), with its own SQLite store and audit file. */
@@ -102,6 +104,7 @@ export async function startBaton(o: BatonOptions): Promise<Server> {
       "--audit",
       join(o.tmp, `${o.name}-audit.jsonl`),
       ...(o.issuer === undefined ? [] : ["--issuer", o.issuer]),
+      ...(o.auditSync ? ["--audit-sync"] : []),
     ],
     {
       cpu: CPU.server,

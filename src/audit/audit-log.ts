@@ -6,26 +6,72 @@
  * @module audit/audit-log
  */
 
-import { createWriteStream, mkdirSync } from "node:fs";
+import { closeSync, createWriteStream, fsync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Writable } from "node:stream";
 import type { Clock } from "../clock.js";
 import { auditUnavailable } from "../errors.js";
 import type { AuditEvent, AuditSink } from "./events.js";
 
+/** `fs.fsync`'s shape: what makes the bytes written to a descriptor durable. */
+export type Fsync = (fd: number, done: (error: NodeJS.ErrnoException | null) => void) => void;
+
+/** Makes everything written so far durable, then calls `done`. */
+export type Flush = (done: (error: Error | null) => void) => void;
+
+export interface AuditLogOptions {
+  /**
+   * `--audit-sync`: `written()` waits until the line is on the disk (fsynced), not only handed
+   * to the operating system. A file only: stderr cannot be synced.
+   */
+  readonly sync?: boolean;
+  /** The fsync to call (`fs.fsync` by default): a test holds it to watch what waits on it. */
+  readonly fsync?: Fsync;
+}
+
 /**
  * Writes events as JSON lines to `destination`: `"stderr"`, or a file path. `onError` hears,
- * once, of the write error that stops the log.
+ * once, of the write (or fsync) error that stops the log.
  */
 export function openAuditLog(
   destination: string,
   clock: Clock,
   onError?: (error: unknown) => void,
+  options: AuditLogOptions = {},
 ): AuditSink {
-  if (destination === "stderr") return jsonLinesSink(process.stderr, clock, false, onError);
+  if (destination === "stderr") {
+    if (options.sync) throw new Error("the audit log on stderr cannot be synced to a disk");
+    return jsonLinesSink(process.stderr, clock, false, onError);
+  }
   mkdirSync(dirname(destination), { recursive: true, mode: 0o700 });
+  if (options.sync) return durableFileSink(destination, clock, onError, options.fsync ?? fsync);
   const file = createWriteStream(destination, { flags: "a", mode: 0o600 });
   return jsonLinesSink(file, clock, true, onError);
+}
+
+/**
+ * The file opened here, synchronously, so its descriptor is known to fsync from the first line;
+ * its directory is synced once, so a file created now still has its name after a power loss.
+ */
+function durableFileSink(
+  path: string,
+  clock: Clock,
+  onError: ((error: unknown) => void) | undefined,
+  fsyncFd: Fsync,
+): AuditSink {
+  const fd = openSync(path, "a", 0o600);
+  syncDirectory(dirname(path));
+  const file = createWriteStream(path, { fd });
+  return jsonLinesSink(file, clock, true, onError, (done) => fsyncFd(fd, done));
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -40,38 +86,102 @@ export function openAuditLog(
  * lines queued meanwhile to one `writev`: many exchanges in flight share one write (a group
  * commit, like the SQLite adapter's). An event whose write failed was never confirmed, so the
  * token waiting on it is refused too. Written is not synced: a power loss can still lose the
- * last lines (docs/operations.md).
+ * last lines (docs/operations.md), unless a `flush` is given (`--audit-sync`): then `written()`
+ * also waits for a flush that started after the line was written, and a flush that fails stops
+ * the log as a failed write does.
  */
 export function jsonLinesSink(
   stream: Writable,
   clock: Clock,
   owned: boolean,
   onError?: (error: unknown) => void,
+  flush?: Flush,
 ): AuditSink {
   let failed: { error: unknown } | undefined;
-  stream.on("error", (error: unknown) => {
+  const fail = (error: unknown) => {
     if (failed) return;
     failed = { error };
     onError?.(error);
-  });
-  // The write of the last line queued: settled when it is in the file, or failed.
+  };
+  stream.on("error", fail);
+  const synced = flush ? groupCommit(flush, fail) : undefined;
+  // The last line queued: settled once it is in the file (and synced, with a flush), or failed.
   let last: Promise<void> = Promise.resolve();
   return {
     record(event) {
       if (failed) throw auditUnavailable(failed.error);
       const line = `${JSON.stringify({ ts: clock.now(), ...event })}\n`;
-      last = new Promise((resolve, reject) => {
+      const written = new Promise<void>((resolve, reject) => {
         stream.write(line, (error) => (error ? reject(auditUnavailable(error)) : resolve()));
       });
+      last = synced ? written.then(synced) : written;
       // Nobody may be waiting on this line; its failure is reported through `failure()`.
       last.catch(() => undefined);
     },
     written: () => last,
     close() {
       if (!owned || failed) return Promise.resolve();
-      return new Promise((resolve) => stream.end(resolve));
+      const end = () => new Promise<void>((resolve) => stream.end(resolve));
+      // A flush in flight still needs the descriptor that `end` closes.
+      return synced ? last.catch(() => undefined).then(end) : end();
     },
     failure: () => failed?.error,
+  };
+}
+
+interface Waiters {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function waiters(): Waiters {
+  let resolve: () => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Group commit over `flush`: the returned function resolves once a flush that started after
+ * the call has finished. Callers that arrive while a flush runs wait for the next one, which
+ * they all share: one fsync per batch, never one per line. The first flush of a batch starts a
+ * microtask late, so every line of one `writev` (whose callbacks run in one loop) joins it.
+ * After a failed flush every caller, waiting or later, is refused with `auditUnavailable`.
+ */
+function groupCommit(flush: Flush, fail: (error: unknown) => void): () => Promise<void> {
+  let next: Waiters | undefined;
+  let flushing = false;
+  let failure: { error: unknown } | undefined;
+  const start = () => {
+    const batch = next;
+    if (!batch) return;
+    next = undefined;
+    flushing = true;
+    flush((error) => {
+      flushing = false;
+      if (error) {
+        failure = { error };
+        fail(error);
+        batch.reject(auditUnavailable(error));
+        next?.reject(auditUnavailable(error));
+        next = undefined;
+        return;
+      }
+      batch.resolve();
+      start();
+    });
+  };
+  return () => {
+    if (failure) return Promise.reject(auditUnavailable(failure.error));
+    if (!next) {
+      next = waiters();
+      if (!flushing) queueMicrotask(start);
+    }
+    return next.promise;
   };
 }
 
