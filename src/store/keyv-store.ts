@@ -3,13 +3,14 @@
  * several processes), `redis://HOST:PORT[/DB]` (many nodes, in `redis-backend.ts`) and
  * `memory://` (tests).
  *
- * The only file that imports keyv (design §5). keyv does the plain reads and writes. The
+ * keyv's adapters (design §5) do the plain reads and writes; this store, not keyv, stamps and
+ * checks every record's expiry, by the clock it is given (design §7: time is an argument). The
  * operations that decide who owns a record, `add` and `delete`, and the counter behind budgets,
  * `increment`, are one SQL statement each (SQLite) or one synchronous step on the Map (memory),
  * so that a single-use record is won by exactly one caller, and no two callers get the same
  * count, across every process sharing the backend (design §4 rule 6).
  *
- * Fail closed (design §4 rule 8): keyv runs with `throwOnErrors`, and every backend error
+ * Fail closed (design §4 rule 8): every backend error, thrown or rejected,
  * reaches the caller as `storeUnavailable` (503), never as "not found".
  *
  * Layout, which every process opening the same file must agree on: table `keyv(key, value)`,
@@ -22,13 +23,13 @@
 import { mkdir, open } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { KeyvSqlite } from "@keyv/sqlite";
+import { type Clock, epochMs, systemClock } from "../clock.js";
 import { storeUnavailable } from "../errors.js";
 import {
   type Backend,
   deserialize,
   isCountable,
   isExpired,
-  newKeyv,
   serialize,
   withDeadline,
 } from "./keyv-record.js";
@@ -41,6 +42,12 @@ export interface KeyvStoreOptions {
    * would let namespace `a` key `b:c` and namespace `a:b` key `c` name the same row.
    */
   namespace?: string;
+  /**
+   * What expiries are stamped and read by (default: the system clock). A value set with
+   * `ttlMs` reads back until this clock has moved `ttlMs` past the write, and not after. Redis
+   * also drops records by its own clock (`PX`), the same instant when this is the system clock.
+   */
+  clock?: Clock;
   /**
    * Told of every backend error, for logs and metrics: each failed operation (which also
    * reaches its caller as `storeUnavailable`) and connection errors outside any call (a Redis
@@ -60,7 +67,7 @@ const EXPECTED_URLS = "expected sqlite://PATH, redis://HOST:PORT[/DB] or memory:
 const DEFAULT_TIMEOUT_MS = 500;
 /** How long SQLite waits for another process's write lock before failing (then: 503). */
 const BUSY_TIMEOUT_MS = 5_000;
-/** How often a SQLite store deletes expired rows: keyv only drops the rows it reads again. */
+/** How often a SQLite store deletes expired rows: reads only skip them. */
 const SWEEP_MS = 60_000;
 /** Rows one sweep statement deletes at most: a short write lock, even after a long pause. */
 const SWEEP_BATCH = 5_000;
@@ -75,11 +82,14 @@ export async function openKeyvStore(url: string, options: KeyvStoreOptions = {})
     throw new Error(`store namespace must match ${NAMESPACE_PATTERN}`);
   }
   const { onError } = options;
-  if (url === "memory://") return keyvStore(namespace, memoryBackend(), onError);
+  const clock = options.clock ?? systemClock;
+  const now = () => epochMs(clock);
+  if (url === "memory://") return keyvStore(namespace, memoryBackend(), now, onError);
   if (url.startsWith("sqlite://")) {
     return keyvStore(
       namespace,
-      await sqliteBackend(sqlitePath(url), options.sweepMs ?? SWEEP_MS, onError),
+      await sqliteBackend(sqlitePath(url), options.sweepMs ?? SWEEP_MS, now, onError),
+      now,
       onError,
     );
   }
@@ -90,21 +100,23 @@ export async function openKeyvStore(url: string, options: KeyvStoreOptions = {})
         timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         onError,
       }),
+      now,
       onError,
     );
   }
   throw new Error(`--store: unsupported store URL${schemeOf(url)} (${EXPECTED_URLS})`);
 }
 
-/** The port over keyv plus a backend's atomic operations. */
+/** The port over a backend: records stamped and read by `now` (ms since the epoch). */
 function keyvStore(
   namespace: string,
   backend: Backend,
+  now: () => number,
   onError: ((error: unknown) => void) | undefined,
 ): Store {
-  const { keyv, timeoutMs } = backend;
-  // Prefixed here, not by keyv: keyv leaves a key that already starts with `<namespace>:` as it
-  // is in get/set but prefixes it again in getMany, so `k` and `baton:k` would share a row.
+  const { timeoutMs } = backend;
+  // Every key carries the namespace, whichever operation names it: `k` in namespace `baton` is
+  // row `baton:k`, and key `baton:k` is row `baton:baton:k`.
   const prefixed = (key: string) => `${namespace}:${key}`;
   let closing: Promise<void> | undefined;
   // Operations started before close() finish before the backend closes: none is cut off.
@@ -124,29 +136,33 @@ function keyvStore(
     return running;
   };
   return {
-    get<T>(key: string) {
-      return run(() => keyv.get<T>(prefixed(key)));
+    async get<T>(key: string) {
+      const at = now();
+      return liveValue<T>(await run(() => backend.get(prefixed(key), at)), at);
     },
-    getMany<T>(keys: readonly string[]) {
-      return run(() => keyv.getMany<T>(keys.map(prefixed)));
+    async getMany<T>(keys: readonly string[]) {
+      const at = now();
+      const raws = await run(async () =>
+        keys.length === 0 ? [] : backend.getMany(keys.map(prefixed), at),
+      );
+      return raws.map((raw) => liveValue<T>(raw, at));
     },
     async set(key, value, ttlMs) {
       checkTtl(ttlMs);
-      const written = await run(() => keyv.set(prefixed(key), value, ttlMs));
-      // keyv reports an adapter that declined the write as `false` rather than throwing.
-      if (!written) throw storeUnavailable(new Error("the store did not write the value"));
+      const record = serialize({ value, expires: expiry(now(), ttlMs) });
+      await run(() => backend.set(prefixed(key), record, ttlMs));
     },
     async add(key, value, ttlMs) {
       checkTtl(ttlMs);
-      const now = Date.now();
-      const record = serialize({ value, expires: ttlMs === undefined ? undefined : now + ttlMs });
-      return run(() => backend.add(prefixed(key), record, now, ttlMs));
+      const at = now();
+      const record = serialize({ value, expires: expiry(at, ttlMs) });
+      return run(() => backend.add(prefixed(key), record, at, ttlMs));
     },
     async increment(key, ttlMs) {
       checkTtl(ttlMs);
-      const now = Date.now();
-      const fresh = serialize({ value: 1, expires: ttlMs === undefined ? undefined : now + ttlMs });
-      const count = await run(() => backend.increment(prefixed(key), fresh, now, ttlMs));
+      const at = now();
+      const fresh = serialize({ value: 1, expires: expiry(at, ttlMs) });
+      const count = await run(() => backend.increment(prefixed(key), fresh, at, ttlMs));
       // Not a 503: the backend answered, the key holds something else (a caller's mistake).
       if (count === undefined)
         throw new TypeError("the store value to increment is not an integer");
@@ -156,7 +172,7 @@ function keyvStore(
       const raw = await run(() => backend.take(prefixed(key)));
       // An expired record already reads as absent: removing it deletes nothing a caller could
       // have seen, so a consume-by-delete cannot succeed on a record that has run out.
-      return raw !== undefined && !isExpired(deserialize(raw), Date.now());
+      return raw !== undefined && !isExpired(deserialize(raw), now());
     },
     close() {
       closing ??= Promise.allSettled(inFlight).then(() => guard(() => backend.close()));
@@ -178,7 +194,19 @@ async function guard<T>(
   }
 }
 
-/** keyv reads a TTL of 0 as "never expires": refuse it rather than keep a record forever. */
+/** When a record written at `now` with `ttlMs` expires; undefined: never. */
+function expiry(now: number, ttlMs: number | undefined): number | undefined {
+  return ttlMs === undefined ? undefined : now + ttlMs;
+}
+
+/** The value of a raw record, or undefined when there is none or it has expired at `now`. */
+function liveValue<T>(raw: string | undefined | null, now: number): T | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const record = deserialize<T>(raw);
+  return isExpired(record, now) ? undefined : record.value;
+}
+
+/** A TTL of 0 reads as "never expires" to keyv: refuse it rather than keep a record forever. */
 function checkTtl(ttlMs: number | undefined): void {
   if (ttlMs === undefined || (Number.isFinite(ttlMs) && ttlMs > 0)) return;
   throw new RangeError("a store TTL must be a positive number of milliseconds");
@@ -189,7 +217,11 @@ function checkTtl(ttlMs: number | undefined): void {
 function memoryBackend(): Backend {
   const map = new MemoryMap();
   return {
-    keyv: newKeyv(map),
+    get: (key, now) => map.read(key, now),
+    getMany: async (keys, now) => keys.map((key) => map.read(key, now)),
+    set: (key, record) => {
+      map.set(key, record);
+    },
     add: (key, record, now) => map.add(key, record, now),
     increment: (key, fresh, now) => map.increment(key, fresh, now),
     take: (key) => map.take(key),
@@ -197,22 +229,16 @@ function memoryBackend(): Backend {
   };
 }
 
-/** keyv's Map store, adjusted so that keyv's own paths cannot break add() or fail open. */
+/** Records in a Map; every step is synchronous, so nothing runs in between its parts. */
 class MemoryMap extends Map<string, string> {
   #closed = false;
 
-  // keyv calls delete only to drop a record it has just read as expired, and awaits in between:
-  // a fresh record add()ed meanwhile must survive, or a second add() could win the key.
-  override delete(key: string): boolean {
+  /** The record at `key`; an expired one is dropped on the way, as nothing else sweeps. */
+  read(key: string, now: number): string | undefined {
     const raw = this.get(key);
-    if (raw === undefined || !isExpired(deserialize(raw), Date.now())) return false;
-    return super.delete(key);
-  }
-
-  // Without getMany, keyv reads a Map through Promise.allSettled, turning errors into
-  // "missing": with it, a closed store fails getMany as it fails get.
-  getMany(keys: string[]): (string | undefined)[] {
-    return keys.map((key) => this.get(key));
+    if (raw === undefined || !isExpired(deserialize(raw), now)) return raw;
+    this.delete(key);
+    return undefined;
   }
 
   override get(key: string): string | undefined {
@@ -249,7 +275,7 @@ class MemoryMap extends Map<string, string> {
 
   take(key: string): string | undefined {
     const raw = this.get(key);
-    super.delete(key);
+    this.delete(key);
     return raw;
   }
 
@@ -281,6 +307,7 @@ function schemeOf(url: string): string {
 async function sqliteBackend(
   path: string,
   sweepMs: number,
+  now: () => number,
   onError: ((error: unknown) => void) | undefined,
 ): Promise<Backend> {
   let adapter: SqliteAdapter | undefined;
@@ -303,11 +330,13 @@ async function sqliteBackend(
   // Expired rows read as absent already; the sweep only gives their space back. A failed sweep
   // is told to onError and tried again next time: no caller waits on it.
   const sweep = setInterval(() => {
-    sqlite.sweep(Date.now(), SWEEP_BATCH).catch((error: unknown) => onError?.(error));
+    sqlite.sweep(now(), SWEEP_BATCH).catch((error: unknown) => onError?.(error));
   }, sweepMs);
   sweep.unref();
   return {
-    keyv: newKeyv(sqlite),
+    get: (key) => sqlite.get<string>(key),
+    getMany: (keys) => sqlite.getMany<string>([...keys]) as Promise<(string | undefined)[]>,
+    set: (key, record) => sqlite.set(key, record),
     add: (key, record, now) => sqlite.add(key, record, now),
     increment: (key, fresh, now) => sqlite.increment(key, fresh, now),
     take: (key) => sqlite.take(key),
@@ -461,28 +490,5 @@ class SqliteAdapter extends KeyvSqlite {
       key,
     );
     return rows[0]?.value;
-  }
-
-  // keyv calls delete/deleteMany only to drop records it has just read as expired. Upstream
-  // selects then deletes by key, which can remove a fresh record another process add()ed in
-  // between and let a second add() win. Re-checking expiry in the DELETE keeps that record.
-  // (No `expires`: json_extract is NULL, the comparison is not true, the row stays.)
-  override async delete(key: string): Promise<boolean> {
-    const rows: Row[] = await this.query(
-      `DELETE FROM ${this.#table} WHERE key = ? AND json_extract(value, '$.expires') < ? RETURNING key`,
-      key,
-      Date.now(),
-    );
-    return rows.length > 0;
-  }
-
-  override async deleteMany(keys: string[]): Promise<boolean> {
-    const rows: Row[] = await this.query(
-      `DELETE FROM ${this.#table} WHERE key IN (SELECT value FROM json_each(?))
-       AND json_extract(value, '$.expires') < ? RETURNING key`,
-      JSON.stringify(keys),
-      Date.now(),
-    );
-    return rows.length > 0;
   }
 }

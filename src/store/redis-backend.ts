@@ -2,11 +2,13 @@
  * The Redis backend of the keyv store: `redis://HOST:PORT[/DB]` (or `rediss://`), shared by
  * every Baton node (design §3.1).
  *
- * keyv (through @keyv/redis) does plain reads and writes. The operations that decide who owns
- * a record use Redis' own atomic commands, never read-then-write: `add` is `SET NX PX`, `take`
- * is `GETDEL`, and `increment` is one Lua script over the JSON record (Redis runs a script
- * with nothing in between). A record's `expires` and its native `PX` expiry are the same
- * instant, so an expired record is gone rather than merely stale.
+ * Plain reads and writes are `GET`, `MGET` and `SET`. The operations that decide who owns a
+ * record are atomic in Redis, never read-then-write: `take` is `GETDEL`, and `add` and
+ * `increment` are one Lua script each over the JSON record (Redis runs a script with nothing in
+ * between). Two clocks, one instant: a record's `expires` is stamped and checked by the store's
+ * clock (the scripts take it as an argument), and Redis also drops the key by its own clock
+ * (`PX`, the record's TTL), so that expired records do not pile up. With the system clock both
+ * fall together; with a test's fixed clock, the store's clock decides what is live.
  *
  * Fail closed and fast (design §4 rule 8): the offline queue is off, so a command sent while
  * the connection is down fails at once instead of waiting; every command has a deadline, so a
@@ -16,9 +18,9 @@
  * @module store/redis-backend
  */
 
-import KeyvRedis, { createClient } from "@keyv/redis";
+import { createClient } from "@keyv/redis";
 import { storeUnavailable } from "../errors.js";
-import { type Backend, newKeyv, withDeadline } from "./keyv-record.js";
+import { type Backend, withDeadline } from "./keyv-record.js";
 import { redactedStoreUrl } from "./store-url.js";
 
 export interface RedisBackendOptions {
@@ -32,21 +34,51 @@ export interface RedisBackendOptions {
 const MAX_RECONNECT_DELAY_MS = 1_000;
 
 /**
- * Adds 1 to the integer in the JSON record at KEYS[1], keeping its TTL; writes ARGV[1] (the
- * fresh record, value 1) with PX ARGV[2] (when not empty) if the key is absent. Returns the new
+ * The record at KEYS[1] if it is live at ARGV[3] (the store's clock, ms): a table, false when
+ * there is none or it has expired, or nil when it is not a JSON object. Then writes ARGV[1]
+ * with PX ARGV[2] (none when empty), shared by both scripts.
+ */
+const LIVE_RECORD = `
+local function live_record()
+  local raw = redis.call('GET', KEYS[1])
+  if not raw then return false end
+  local ok, record = pcall(cjson.decode, raw)
+  if not ok or type(record) ~= 'table' then return nil end
+  if type(record['expires']) == 'number' and tonumber(ARGV[3]) > record['expires'] then
+    return false
+  end
+  return record
+end
+local function write_fresh()
+  if ARGV[2] == '' then redis.call('SET', KEYS[1], ARGV[1])
+  else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+end
+`;
+
+/**
+ * Writes ARGV[1] with PX ARGV[2] unless a live record holds KEYS[1] (a value that is not a
+ * JSON object counts as live: never overwrite what cannot be read). Returns 1 when it wrote.
+ */
+const ADD = `${LIVE_RECORD}
+if live_record() ~= false then return 0 end
+write_fresh()
+return 1
+`;
+
+/**
+ * Adds 1 to the integer in the live JSON record at KEYS[1], keeping its TTL; writes ARGV[1]
+ * (the fresh record, value 1) with PX ARGV[2] if no live record holds the key. Returns the new
  * value as decimal text, or false (nil to the client) when the value is not an integer below
  * 2^53 - 1. Numbers travel as text both ways: cjson.encode prints 14 significant digits, and
  * the client's integer-reply parser loses exactness near 2^53.
  */
-const INCREMENT = `
-local raw = redis.call('GET', KEYS[1])
-if not raw then
-  if ARGV[2] == '' then redis.call('SET', KEYS[1], ARGV[1])
-  else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+const INCREMENT = `${LIVE_RECORD}
+local record = live_record()
+if record == nil then return false end
+if record == false then
+  write_fresh()
   return '1'
 end
-local ok, record = pcall(cjson.decode, raw)
-if not ok or type(record) ~= 'table' then return false end
 local value = record['value']
 if type(value) ~= 'number' or value ~= math.floor(value) or value < -9007199254740991
   or value >= 9007199254740991 then return false end
@@ -79,25 +111,36 @@ export async function redisBackend(url: string, options: RedisBackendOptions): P
       new Error(`--store: cannot connect to ${redactedStoreUrl(url)}`, { cause: error }),
     );
   }
-  const adapter = new RedisAdapter(client, { throwOnErrors: true, throwOnConnectError: true });
-  // keyv hands the adapter its own namespace ("keyv"), which @keyv/redis would prefix again:
-  // the keys already carry ours, and add/take/increment (which bypass keyv) must name the same.
-  const keyv = newKeyv(adapter);
-  adapter.namespace = undefined;
+  // Redis' PX takes whole milliseconds: rounded up, Redis never drops a record still live.
+  const px = (ttlMs: number | undefined) => (ttlMs === undefined ? "" : String(Math.ceil(ttlMs)));
   return {
-    keyv,
     // node-redis' own command timeout stops at the write; a hung Redis never replies.
     timeoutMs: options.timeoutMs,
-    async add(key, record, _now, ttlMs) {
-      const written = await client.set(key, record, {
-        condition: "NX",
-        ...(ttlMs === undefined ? {} : { expiration: { type: "PX", value: Math.ceil(ttlMs) } }),
-      });
-      return written === "OK";
+    async get(key) {
+      return (await client.get(key)) ?? undefined;
     },
-    async increment(key, fresh, _now, ttlMs) {
-      const ttl = ttlMs === undefined ? "" : String(Math.ceil(ttlMs));
-      const count = await client.eval(INCREMENT, { keys: [key], arguments: [fresh, ttl] });
+    async getMany(keys) {
+      return (await client.mGet([...keys])).map((raw) => raw ?? undefined);
+    },
+    async set(key, record, ttlMs) {
+      await client.set(
+        key,
+        record,
+        ttlMs === undefined ? {} : { expiration: { type: "PX", value: Math.ceil(ttlMs) } },
+      );
+    },
+    async add(key, record, now, ttlMs) {
+      const written = await client.eval(ADD, {
+        keys: [key],
+        arguments: [record, px(ttlMs), String(now)],
+      });
+      return written === 1;
+    },
+    async increment(key, fresh, now, ttlMs) {
+      const count = await client.eval(INCREMENT, {
+        keys: [key],
+        arguments: [fresh, px(ttlMs), String(now)],
+      });
       return typeof count === "string" ? Number(count) : undefined;
     },
     async take(key) {
@@ -108,19 +151,4 @@ export async function redisBackend(url: string, options: RedisBackendOptions): P
       await client.close().catch(() => client.destroy());
     },
   };
-}
-
-/**
- * @keyv/redis, except that keyv may not delete. keyv deletes a record it has just read as
- * expired; by then another node may have `add`ed a fresh record under the key, which the
- * delete would remove, letting a second `add` win. Redis' own expiry removes expired records.
- */
-class RedisAdapter extends KeyvRedis<string> {
-  override async delete(): Promise<boolean> {
-    return false;
-  }
-
-  override async deleteMany(): Promise<boolean> {
-    return false;
-  }
 }

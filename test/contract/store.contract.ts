@@ -1,24 +1,33 @@
 /**
  * The contract every store adapter passes (design §7): call `storeContract` from the adapter's
- * test file with a function that opens a fresh, empty store.
+ * test file with a function that opens a fresh, empty store on the clock it is given.
  *
- * TTLs are real and small (tens of milliseconds) and expiry is awaited by polling, so the
- * suite stays fast without fixed long sleeps.
+ * Time is an argument (design §7): each test has its own fixed clock and moves it, so expiry is
+ * checked to the millisecond (readable at its TTL, gone one millisecond later) with no sleeps.
+ * TTLs are minutes long, so that a backend that also expires keys by its own real clock (Redis'
+ * `PX`) never drops one while a test runs.
  *
  * @module test/contract/store.contract
  */
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fixedClock } from "../../src/clock.js";
 import { BatonError } from "../../src/errors.js";
 import type { Store } from "../../src/store/store.js";
+
+/** The clock a contract test runs on: it moves only when the test moves it. */
+export type TestClock = ReturnType<typeof fixedClock>;
+
+/** The contract's clock starts here: 2026-11-26T12:00:00Z, in seconds. */
+export const CONTRACT_T0 = 1_795_694_400;
 
 export interface StoreContractOptions {
   /**
    * Opens two stores on one backend under namespaces `a` and `b`. Omit it when the adapter
    * cannot share a backend between namespaces (e.g. one Map per store).
    */
-  openNamespaces?: (a: string, b: string) => Promise<[Store, Store]>;
+  openNamespaces?: (a: string, b: string, clock: TestClock) => Promise<[Store, Store]>;
 }
 
 /** Asserts the fail-closed answer (design §4 rule 8): a 503 BatonError, not a value. */
@@ -33,7 +42,11 @@ export async function expectStoreUnavailable(pending: Promise<unknown>): Promise
   expect(error).toMatchObject({ code: "temporarily_unavailable", status: 503 });
 }
 
-/** Polls `check` until it holds; fails after `timeoutMs`. */
+/**
+ * Polls `check` until it holds; fails after `timeoutMs`. For what happens on real time by
+ * nature (a sweep on its timer, Redis' own expiry, a server coming back), never for a TTL the
+ * store checks: move the clock instead.
+ */
 export async function eventually(check: () => Promise<boolean>, timeoutMs = 3_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -57,14 +70,20 @@ const NESTED = {
   unicode: "délégation ✓",
 };
 
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
 export function storeContract(
   name: string,
-  open: () => Promise<Store>,
+  open: (clock: TestClock) => Promise<Store>,
   options: StoreContractOptions = {},
 ): void {
   describe(`store contract: ${name}`, () => {
     const opened: Store[] = [];
     let store: Store;
+    let clock: TestClock;
+    /** Moves the store's clock by `ms` milliseconds. */
+    const pass = (ms: number) => clock.advance(ms / 1000);
 
     const track = (...stores: Store[]) => {
       opened.push(...stores);
@@ -72,7 +91,8 @@ export function storeContract(
     };
 
     beforeEach(async () => {
-      [store] = track(await open()) as [Store];
+      clock = fixedClock(CONTRACT_T0);
+      [store] = track(await open(clock)) as [Store];
     });
 
     afterEach(async () => {
@@ -97,10 +117,13 @@ export function storeContract(
       });
 
       it("set overwrites the value and the TTL", async () => {
-        await store.set("k", "first", 40);
+        await store.set("k", "first", MINUTE);
         await store.set("k", "second");
-        await sleep(80);
+        pass(HOUR);
         expect(await store.get("k")).toBe("second");
+        await store.set("k", "third", MINUTE);
+        pass(MINUTE + 1);
+        expect(await store.get("k")).toBeUndefined();
       });
 
       it("treats keys as opaque strings: prefixes and colons do not collide", async () => {
@@ -129,26 +152,43 @@ export function storeContract(
     });
 
     describe("TTL", () => {
-      it("a value set with a TTL is readable, then expires", async () => {
-        const before = Date.now();
-        await store.set("short", "v", 150);
+      it("a value set with a TTL is readable until the TTL has passed, and gone 1 ms later", async () => {
+        await store.set("short", "v", MINUTE);
         expect(await store.get("short")).toBe("v");
-        await eventually(async () => (await store.get("short")) === undefined);
-        expect(Date.now() - before).toBeGreaterThanOrEqual(150);
+        pass(MINUTE);
+        expect(await store.get("short")).toBe("v");
+        pass(1);
+        expect(await store.get("short")).toBeUndefined();
+      });
+
+      it("a TTL counts in milliseconds, not whole seconds", async () => {
+        await store.set("k", "v", MINUTE + 150);
+        pass(MINUTE + 150);
+        expect(await store.get("k")).toBe("v");
+        pass(1); // still the same second: a store that read whole seconds would keep it
+        expect(await store.get("k")).toBeUndefined();
       });
 
       it("a value set without a TTL persists while one with a TTL expires", async () => {
         await store.set("forever", "stays");
-        await store.set("brief", "goes", 50);
-        await eventually(async () => (await store.get("brief")) === undefined);
+        await store.set("brief", "goes", MINUTE);
+        pass(10 * 365 * 24 * HOUR);
+        expect(await store.get("brief")).toBeUndefined();
         expect(await store.get("forever")).toBe("stays");
       });
 
       it("getMany reads expired values as undefined", async () => {
         await store.set("live", "yes");
-        await store.set("dead", "no", 50);
-        await eventually(async () => (await store.getMany(["dead"]))[0] === undefined);
-        expect(await store.getMany(["live", "dead"])).toEqual(["yes", undefined]);
+        await store.set("later", "soon", 2 * MINUTE);
+        await store.set("dead", "no", MINUTE);
+        pass(MINUTE + 1);
+        expect(await store.getMany(["live", "dead", "later"])).toEqual(["yes", undefined, "soon"]);
+        pass(MINUTE);
+        expect(await store.getMany(["live", "dead", "later"])).toEqual([
+          "yes",
+          undefined,
+          undefined,
+        ]);
       });
 
       it("refuses a TTL that is not a positive number rather than keep the value forever", async () => {
@@ -171,9 +211,15 @@ export function storeContract(
       });
 
       it("of an expired record returns false", async () => {
-        await store.set("k", "v", 30);
-        await sleep(60); // no read in between: the record is still physically there
+        await store.set("k", "v", MINUTE);
+        pass(MINUTE + 1); // no read in between: the record is still physically there
         expect(await store.delete("k")).toBe(false);
+      });
+
+      it("of a record at its last live millisecond returns true", async () => {
+        await store.set("k", "v", MINUTE);
+        pass(MINUTE);
+        expect(await store.delete("k")).toBe(true);
       });
 
       it("50 concurrent deletes of one key: exactly one returns true", async () => {
@@ -198,15 +244,19 @@ export function storeContract(
 
       it("without a TTL holds the key for good", async () => {
         expect(await store.add("k", "v")).toBe(true);
-        await sleep(30);
+        pass(10 * 365 * 24 * HOUR);
         expect(await store.add("k", "other", 10)).toBe(false);
         expect(await store.get("k")).toBe("v");
       });
 
       it("returns true again once the first record has expired, and the new value reads back", async () => {
-        expect(await store.add("k", "first", 150)).toBe(true);
+        expect(await store.add("k", "first", MINUTE)).toBe(true);
         expect(await store.add("k", "early")).toBe(false);
-        await eventually(() => store.add("k", "second", 10_000));
+        pass(MINUTE);
+        expect(await store.add("k", "at its last millisecond", HOUR)).toBe(false);
+        expect(await store.get("k")).toBe("first");
+        pass(1);
+        expect(await store.add("k", "second", HOUR)).toBe(true);
         expect(await store.get("k")).toBe("second");
         expect(await store.getMany(["k"])).toEqual(["second"]);
         expect(await store.add("k", "third")).toBe(false);
@@ -231,8 +281,8 @@ export function storeContract(
         // The read sees the expired record, the add replaces it, then the read's clean-up runs:
         // it must not delete the new record, or a second add would also win.
         const keys = Array.from({ length: 20 }, (_, n) => `stale-${n}`);
-        await Promise.all(keys.map((key) => store.set(key, "old", 20)));
-        await sleep(60);
+        await Promise.all(keys.map((key) => store.set(key, "old", MINUTE)));
+        pass(MINUTE + 1);
         const added = await Promise.all(
           keys.map(async (key, n) => {
             const read = n % 2 === 0 ? store.get(key) : store.getMany([key]);
@@ -266,22 +316,24 @@ export function storeContract(
       });
 
       it("restarts at 1 once the counter has expired, with the new call's TTL", async () => {
-        expect(await store.increment("n", 30)).toBe(1);
-        expect(await store.increment("n", 30)).toBe(2);
-        await sleep(60); // no read in between: the expired record is still physically there
-        expect(await store.increment("n", 10_000)).toBe(1);
-        await sleep(60); // the restarted counter lives by its own TTL, not the expired one's
-        expect(await store.increment("n", 10_000)).toBe(2);
+        expect(await store.increment("n", MINUTE)).toBe(1);
+        expect(await store.increment("n", MINUTE)).toBe(2);
+        pass(MINUTE);
+        expect(await store.increment("n", MINUTE)).toBe(3);
+        pass(1); // no read in between: the expired record is still physically there
+        expect(await store.increment("n", HOUR)).toBe(1);
+        pass(MINUTE + 1); // the restarted counter lives by its own TTL, not the expired one's
+        expect(await store.increment("n", HOUR)).toBe(2);
       });
 
       it("a later increment keeps the counter's original expiry", async () => {
-        const before = Date.now();
-        expect(await store.increment("n", 150)).toBe(1);
-        expect(await store.increment("n", 60_000)).toBe(2);
+        expect(await store.increment("n", MINUTE)).toBe(1);
+        expect(await store.increment("n", HOUR)).toBe(2);
         expect(await store.increment("n")).toBe(3);
+        pass(MINUTE);
         expect(await store.get("n")).toBe(3);
-        await eventually(async () => (await store.get("n")) === undefined);
-        expect(Date.now() - before).toBeGreaterThanOrEqual(150);
+        pass(1);
+        expect(await store.get("n")).toBeUndefined();
         expect(await store.increment("n")).toBe(1);
       });
 
@@ -294,9 +346,12 @@ export function storeContract(
       });
 
       it("continues a number written by set, keeping its TTL", async () => {
-        await store.set("n", 41, 150);
-        expect(await store.increment("n", 60_000)).toBe(42);
-        await eventually(async () => (await store.get("n")) === undefined);
+        await store.set("n", 41, MINUTE);
+        expect(await store.increment("n", HOUR)).toBe(42);
+        pass(MINUTE);
+        expect(await store.get("n")).toBe(42);
+        pass(1);
+        expect(await store.get("n")).toBeUndefined();
       });
 
       it("refuses a live value that is not an integer, and leaves it as it was", async () => {
@@ -309,8 +364,8 @@ export function storeContract(
       });
 
       it("starts from 0 over an expired value that was not a number", async () => {
-        await store.set("n", "text", 30);
-        await sleep(60); // no read in between: the expired record is still physically there
+        await store.set("n", "text", MINUTE);
+        pass(MINUTE + 1); // no read in between: the expired record is still physically there
         expect(await store.increment("n")).toBe(1);
       });
     });
@@ -337,7 +392,7 @@ export function storeContract(
     describe.skipIf(openNamespaces === undefined)("namespaces", () => {
       const openPair = async () => {
         if (openNamespaces === undefined) throw new Error("unreachable: skipped without it");
-        return track(...(await openNamespaces("alpha", "beta"))) as [Store, Store];
+        return track(...(await openNamespaces("alpha", "beta", clock))) as [Store, Store];
       };
 
       it("values are isolated per namespace", async () => {

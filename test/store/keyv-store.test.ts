@@ -3,10 +3,16 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { fixedClock } from "../../src/clock.js";
 import { BatonError } from "../../src/errors.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import type { Store } from "../../src/store/store.js";
-import { eventually, expectStoreUnavailable, storeContract } from "../contract/store.contract.js";
+import {
+  CONTRACT_T0,
+  eventually,
+  expectStoreUnavailable,
+  storeContract,
+} from "../contract/store.contract.js";
 
 let dir = "";
 beforeAll(async () => {
@@ -19,21 +25,28 @@ afterAll(async () => {
 const sharedFile = () => `sqlite://${join(dir, "store.db")}`;
 let opens = 0;
 
-storeContract("memory://", () => openKeyvStore("memory://"));
+storeContract("memory://", (clock) => openKeyvStore("memory://", { clock }));
 
 // Every contract test opens its own namespace in one shared file: many connections, one file,
 // as when several Baton processes share a store.
-storeContract("sqlite://", () => openKeyvStore(sharedFile(), { namespace: `t${++opens}` }), {
-  openNamespaces: async (a, b) => {
-    const url = `sqlite://${join(dir, `pair-${++opens}.db`)}`;
-    return [await openKeyvStore(url, { namespace: a }), await openKeyvStore(url, { namespace: b })];
+storeContract(
+  "sqlite://",
+  (clock) => openKeyvStore(sharedFile(), { namespace: `t${++opens}`, clock }),
+  {
+    openNamespaces: async (a, b, clock) => {
+      const url = `sqlite://${join(dir, `pair-${++opens}.db`)}`;
+      return [
+        await openKeyvStore(url, { namespace: a, clock }),
+        await openKeyvStore(url, { namespace: b, clock }),
+      ];
+    },
   },
-});
+);
 
 describe("openKeyvStore: sqlite://", () => {
   const opened: Store[] = [];
-  const openTracked = async (url: string) => {
-    const store = await openKeyvStore(url);
+  const openTracked = async (url: string, clock?: ReturnType<typeof fixedClock>) => {
+    const store = await openKeyvStore(url, clock === undefined ? {} : { clock });
     opened.push(store);
     return store;
   };
@@ -98,10 +111,14 @@ describe("openKeyvStore: sqlite://", () => {
 
   it("two stores on one file see the same expiry: the other can add once the record expires", async () => {
     const url = `sqlite://${join(dir, "shared-expiry.db")}`;
-    const [one, two] = [await openTracked(url), await openTracked(url)];
+    const clock = fixedClock(CONTRACT_T0);
+    const [one, two] = [await openTracked(url, clock), await openTracked(url, clock)];
     expect(await one.add("approval", "one", 150)).toBe(true);
     expect(await two.add("approval", "two")).toBe(false);
-    await eventually(() => two.add("approval", "two", 10_000));
+    clock.advance(0.15);
+    expect(await two.add("approval", "two", 10_000)).toBe(false);
+    clock.advance(0.001);
+    expect(await two.add("approval", "two", 10_000)).toBe(true);
     expect(await one.get("approval")).toBe("two");
     expect(await one.add("approval", "one")).toBe(false);
   });
@@ -141,7 +158,8 @@ describe("openKeyvStore: sqlite://", () => {
 describe("sqlite:// sweeps expired rows", () => {
   it("deletes rows past their expiry, keeps live and never-expiring ones, and reads are unchanged", async () => {
     const file = join(dir, "sweep.db");
-    const store = await openKeyvStore(`sqlite://${file}`, { sweepMs: 20 });
+    const clock = fixedClock(CONTRACT_T0);
+    const store = await openKeyvStore(`sqlite://${file}`, { sweepMs: 20, clock });
     const { default: sqlite3 } = await import("sqlite3");
     const db = new sqlite3.Database(file);
     const keys = () =>
@@ -154,6 +172,8 @@ describe("sqlite:// sweeps expired rows", () => {
       await store.set("gone", 1, 1);
       await store.set("live", 2, 3_600_000);
       await store.set("forever", 3);
+      // Expired by the store's clock; the sweep runs on its real timer, hence the polling.
+      clock.advance(0.002);
       await eventually(async () => !(await keys()).includes("baton:gone"));
       expect(await keys()).toEqual(["baton:forever", "baton:live"]);
       expect(await store.getMany(["gone", "live", "forever"])).toEqual([undefined, 2, 3]);

@@ -1,13 +1,20 @@
 /**
  * The Redis adapter (issue 6): the store contract against a real `redis-server` of the suite's
- * own, then what only Redis has: native expiry, atomicity across connections, and failing
+ * own, on the contract's fixed clock, then what only Redis has: native expiry (the one test on
+ * real time: Redis drops keys by its own clock), atomicity across connections, and failing
  * closed and fast when Redis dies, hangs or returns.
  */
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { fixedClock } from "../../src/clock.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import type { Store } from "../../src/store/store.js";
-import { eventually, expectStoreUnavailable, storeContract } from "../contract/store.contract.js";
+import {
+  CONTRACT_T0,
+  eventually,
+  expectStoreUnavailable,
+  storeContract,
+} from "../contract/store.contract.js";
 import { startRedis, type TestRedis } from "../helpers/redis.js";
 
 let redis: TestRedis;
@@ -19,12 +26,19 @@ afterAll(async () => {
 });
 
 let opens = 0;
-storeContract("redis://", () => openKeyvStore(redis.url, { namespace: `t${++opens}` }), {
-  openNamespaces: async (a, b) => {
-    const db = `${redis.url}/${(++opens % 15) + 1}`;
-    return [await openKeyvStore(db, { namespace: a }), await openKeyvStore(db, { namespace: b })];
+storeContract(
+  "redis://",
+  (clock) => openKeyvStore(redis.url, { namespace: `t${++opens}`, clock }),
+  {
+    openNamespaces: async (a, b, clock) => {
+      const db = `${redis.url}/${(++opens % 15) + 1}`;
+      return [
+        await openKeyvStore(db, { namespace: a, clock }),
+        await openKeyvStore(db, { namespace: b, clock }),
+      ];
+    },
   },
-});
+);
 
 describe("openKeyvStore: redis://", () => {
   const opened: Store[] = [];
@@ -40,8 +54,15 @@ describe("openKeyvStore: redis://", () => {
     await Promise.all(opened.splice(0).map((s) => s.close()));
   });
 
+  // Real time, on purpose and short: Redis expires the key itself (PX), by its own clock. The
+  // store's clock stands still here, so only Redis can make the record go. The store's own
+  // reading of expiry is the contract's, on a moving fixed clock.
   it("gives a record Redis' own expiry, so add can take the key once it has run out", async () => {
-    const store = await open();
+    const store = await openKeyvStore(redis.url, {
+      namespace: `r${++opens}`,
+      clock: fixedClock(CONTRACT_T0),
+    });
+    opened.push(store);
     expect(await store.add("jti", "first", 40)).toBe(true);
     expect(await store.add("jti", "second", 40)).toBe(false);
     await eventually(async () => (await store.get("jti")) === undefined);
