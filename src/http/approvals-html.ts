@@ -1,18 +1,19 @@
 /**
- * The approval page's HTML: server-rendered, no JavaScript, every value escaped. What a human
- * approves is shown exactly: the API, each scope with its description, the user, the chain of
- * agents, the task, the lifetime, and the agent's stated reason as plain text.
+ * The approval page's HTML: server-rendered, no JavaScript. Built with hono's `html` template,
+ * which escapes every value put into it; only constant markup (the style sheet) goes in `raw`,
+ * and fragments built with `html` nest as they are. What a human approves is shown exactly: the
+ * API, each scope with its description, the user, the chain of agents, the task, the lifetime,
+ * and the agent's stated reason as plain text.
  *
  * @module http/approvals-html
  */
 
+import { html, raw } from "hono/html";
 import type { ApprovalRecord } from "../approvals/approval-store.js";
 import type { Policy } from "../policy/types.js";
 
-/** Escapes text for HTML content and attribute values. */
-export function esc(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+/** Markup built with `html`: its values are escaped, and it nests in `html` unescaped. */
+export type Html = ReturnType<typeof html>;
 
 const STYLE = `
   body { font: 15px/1.5 system-ui, sans-serif; margin: 0; background: #f5f6f8; color: #1d2330; }
@@ -48,38 +49,73 @@ const STYLE = `
 /** A whole page; `wide` for content that needs room (the delegation tree). */
 export function page(
   title: string,
-  body: string,
+  body: Html,
   person?: string,
   csrf?: string,
   wide = false,
-): string {
+): Html {
   const signOut =
     person === undefined || csrf === undefined
       ? ""
-      : `<form method="post" action="/approvals/logout"><input type="hidden" name="csrf" value="${esc(csrf)}">
-         <span>${esc(person)}</span> <button type="submit">Sign out</button></form>`;
-  return `<!doctype html>
+      : html`<form method="post" action="/approvals/logout"><input type="hidden" name="csrf" value="${csrf}">
+         <span>${person}</span> <button type="submit">Sign out</button></form>`;
+  return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)} · Baton</title><style>${STYLE}</style></head>
-<body><header><h1>Baton approvals</h1>${signOut}</header><main${wide ? ' class="wide"' : ""}>${body}</main></body></html>`;
+<title>${title} · Baton</title><style>${raw(STYLE)}</style></head>
+<body><header><h1>Baton approvals</h1>${signOut}</header><main${wide ? html` class="wide"` : ""}>${body}</main></body></html>`;
 }
 
 /**
  * The sign-in card; `next` is the page to return to once signed in (a checked local path), and
  * `provider` the host of the OpenID Provider to sign in with, when one is set up.
  */
-export function signInBody(message?: string, next?: string, provider?: string): string {
-  const back = next === undefined ? "" : `<input type="hidden" name="next" value="${esc(next)}">`;
+export function signInBody(message?: string, next?: string, provider?: string): Html {
+  const back = next === undefined ? "" : html`<input type="hidden" name="next" value="${next}">`;
   const viaProvider =
     provider === undefined
       ? ""
-      : `<p><a class="button" href="/approvals/login/oidc?next=${encodeURIComponent(next ?? "/approvals")}">Sign in with ${esc(provider)}</a></p>`;
-  return `${message ? `<p class="notice">${esc(message)}</p>` : ""}
+      : html`<p><a class="button" href="/approvals/login/oidc?next=${encodeURIComponent(next ?? "/approvals")}">Sign in with ${provider}</a></p>`;
+  return html`${message ? html`<p class="notice">${message}</p>` : ""}
 <div class="card"><h2>Sign in to decide approval requests</h2>${viaProvider}
 <p>Ask the operator for a one-time link: <code>baton approvals login --as YOUR-ID</code>, and open it here.</p>
 <p>Or paste a token from your identity provider that names you:</p>
 <form method="post" action="/approvals/login"><input type="text" name="token" autocomplete="off" aria-label="Token">${back}
 <p><button type="submit">Sign in</button></p></form></div>`;
+}
+
+/** A card of one line of text. */
+export function messageCard(text: string): Html {
+  return html`<div class="card"><p>${text}</p></div>`;
+}
+
+/** The list page: every request waiting for this person, or a note that none is. */
+export function pendingList(
+  policy: Policy,
+  pending: readonly ApprovalRecord[],
+  now: number,
+  csrf: string,
+): Html {
+  if (pending.length === 0) {
+    return html`<div class="card"><p class="muted">Nothing is waiting for you.</p></div>`;
+  }
+  const cards = pending.map((r) => approvalCard(policy, r, now, csrf, true));
+  return html`<p>${pending.length} request${pending.length === 1 ? "" : "s"} waiting for your decision.</p>${cards}`;
+}
+
+/** Once decided: what the person did, above the request as it now stands (no buttons). */
+export function decidedBody(
+  policy: Policy,
+  r: ApprovalRecord,
+  now: number,
+  csrf: string,
+  decision: "approved" | "denied",
+): Html {
+  return html`<p class="notice">You ${decision} request <code>${r.id}</code>.</p>${approvalCard(policy, r, now, csrf, false)}`;
+}
+
+/** The page that ends a sign-in at the OpenID Provider and moves on to `to` (a checked path). */
+export function continueCard(to: string): Html {
+  return html`<div class="card"><p>Signed in. <a href="${to}">Continue</a></p></div>`;
 }
 
 /** One request, exactly as it would be granted, with approve / deny when it is still pending. */
@@ -89,50 +125,57 @@ export function approvalCard(
   now: number,
   csrf: string,
   pending: boolean,
-): string {
-  const api = policy.apis.get(r.target);
-  const scopes = r.scopes
-    .map((s) => `<li><code>${esc(s)}</code> ${esc(policy.scopes.get(s)?.description ?? "")}</li>`)
-    .join("");
-  // The client that asked; under impersonation it is not in the chain (there is no `act`).
-  const before = r.chain[0] === r.client ? r.chain.slice(1) : r.chain;
-  const what =
-    r.kind === "task"
-      ? `a task (${r.target === "ceiling" ? "its ceiling" : `template <code>${esc(r.target)}</code>`})`
-      : `<code>${esc(r.target)}</code>${api ? ` <span class="muted">${esc(api.resource)}</span>` : ""}`;
-  const rows = [
-    ["Agent", `<code>${esc(r.client)}</code>`],
+): Html {
+  const rows: [string, Html | string][] = [
+    ["Agent", html`<code>${r.client}</code>`],
+    ["Delegated by", delegatedBy(r)],
+    ["For user", html`<code>${r.subject}</code>`],
+    ["Access to", accessTo(policy, r)],
     [
-      "Delegated by",
-      r.chain.length === 0
-        ? `<span class="muted">nobody: it acts as the user itself (impersonation, no <code>act</code>)</span>`
-        : before.length === 0
-          ? `<span class="muted">nobody: the user's own agent</span>`
-          : before.map((a) => `<code>${esc(a)}</code>`).join(" ← "),
+      "Scopes",
+      html`<ul class="scopes">${r.scopes.map((s) => html`<li><code>${s}</code> ${policy.scopes.get(s)?.description ?? ""}</li>`)}</ul>`,
     ],
-    ["For user", `<code>${esc(r.subject)}</code>`],
-    ["Access to", what],
-    ["Scopes", `<ul class="scopes">${scopes}</ul>`],
     ["Lifetime", r.ttl === null ? "the default (minutes)" : `at most ${r.ttl} seconds`],
-    [
-      "Task",
-      (r.task ?? r.taskId)
-        ? `<code>${esc(r.task ?? r.taskId ?? "")}</code> <a href="/approvals/tasks/${esc(r.task ?? r.taskId ?? "")}">delegation tree</a>`
-        : `<span class="muted">none</span>`,
-    ],
+    ["Task", taskOf(r)],
     ["Expires", `in ${Math.max(0, Math.ceil((r.expiresAt - now) / 60))} min`],
-  ]
-    .map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`)
-    .join("");
+  ];
   const reason =
     r.reason === undefined
       ? ""
-      : `<p class="muted">The agent's stated reason, in its own words:</p><p class="reason">${esc(r.reason)}</p>`;
+      : html`<p class="muted">The agent's stated reason, in its own words:</p><p class="reason">${r.reason}</p>`;
   const actions = pending
-    ? `<form method="post" action="/approvals/${esc(r.id)}/decide" class="actions">
-       <input type="hidden" name="csrf" value="${esc(csrf)}">
+    ? html`<form method="post" action="/approvals/${r.id}/decide" class="actions">
+       <input type="hidden" name="csrf" value="${csrf}">
        <button class="approve" type="submit" name="decision" value="approve">Approve</button>
        <button class="deny" type="submit" name="decision" value="deny">Deny</button></form>`
-    : `<p><strong>${esc(r.state)}</strong>${r.decidedBy ? ` by ${esc(r.decidedBy)}` : ""}</p>`;
-  return `<section class="card" id="${esc(r.id)}"><h2>Request <code>${esc(r.id)}</code></h2><dl>${rows}</dl>${reason}${actions}</section>`;
+    : html`<p><strong>${r.state}</strong>${r.decidedBy ? ` by ${r.decidedBy}` : ""}</p>`;
+  return html`<section class="card" id="${r.id}"><h2>Request <code>${r.id}</code></h2><dl>${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>${reason}${actions}</section>`;
+}
+
+/** The agents between the user and the client that asked. */
+function delegatedBy(r: ApprovalRecord): Html {
+  // The client that asked; under impersonation it is not in the chain (there is no `act`).
+  const before = r.chain[0] === r.client ? r.chain.slice(1) : r.chain;
+  if (r.chain.length === 0) {
+    return html`<span class="muted">nobody: it acts as the user itself (impersonation, no <code>act</code>)</span>`;
+  }
+  if (before.length === 0) return html`<span class="muted">nobody: the user's own agent</span>`;
+  return html`${before.map((a, i) => html`${i === 0 ? "" : " ← "}<code>${a}</code>`)}`;
+}
+
+/** The API (and its resource), or the task whose ceiling or template is asked for. */
+function accessTo(policy: Policy, r: ApprovalRecord): Html {
+  if (r.kind === "task") {
+    return html`a task (${r.target === "ceiling" ? "its ceiling" : html`template <code>${r.target}</code>`})`;
+  }
+  const api = policy.apis.get(r.target);
+  return html`<code>${r.target}</code>${api ? html` <span class="muted">${api.resource}</span>` : ""}`;
+}
+
+/** The task the request is made in, with a link to its delegation tree. */
+function taskOf(r: ApprovalRecord): Html {
+  const task = r.task ?? r.taskId;
+  return task
+    ? html`<code>${task}</code> <a href="/approvals/tasks/${task}">delegation tree</a>`
+    : html`<span class="muted">none</span>`;
 }

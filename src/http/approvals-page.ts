@@ -23,33 +23,33 @@ import {
   signInWithToken,
 } from "../exchange/approver-session.js";
 import { decideApproval } from "../exchange/decide-approval.js";
-import { approvalCard, page, signInBody } from "./approvals-html.js";
+import {
+  approvalCard,
+  continueCard,
+  decidedBody,
+  type Html,
+  messageCard,
+  page,
+  pendingList,
+  signInBody,
+} from "./approvals-html.js";
 import type { HttpContext } from "./context.js";
 import { CALLBACK_PATH, LoginRefused, providerSignIn } from "./oidc-login.js";
+import { pageHeaders } from "./page-headers.js";
 import { taskTreePage } from "./task-tree-page.js";
 
 const COOKIE = "baton-approver";
 /** The `state` of a sign-in at the OpenID Provider, bound to the browser that left. */
 const PROVIDER_COOKIE = "baton-approver-login";
 
-const HEADERS = {
-  "Content-Security-Policy":
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  "X-Frame-Options": "DENY",
-  "X-Content-Type-Options": "nosniff",
-  // Not `no-referrer`: with it, browsers send `Origin: null` on the page's own form POSTs
-  // (Fetch, "serializing a request origin"), and the CSRF check below refuses every decision.
-  // `same-origin` still sends no Referer (with approval ids in it) to any other site.
-  "Referrer-Policy": "same-origin",
-  "Cache-Control": "no-store",
-} as const;
-
 export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
   const { deps } = ctx;
   const origins = ctx.allowedOrigins ?? new Set([deps.issuer]);
+  // The page's security headers and no-store, on every response here (http/page-headers.ts).
+  app.use("/approvals/*", pageHeaders);
 
-  const html = (c: Context, body: string, status: 200 | 400 | 403 | 404 | 409 | 503 = 200) =>
-    c.html(body, status, HEADERS);
+  const html = (c: Context, body: Html, status: 200 | 400 | 403 | 404 | 409 | 503 = 200) =>
+    c.html(body, status);
   /** The sign-in card, with the OpenID Provider's button when one is set up (hot-reloaded). */
   const signIn = (message?: string, next?: string) => {
     const login = deps.active().policy.broker.approvalLogin;
@@ -58,11 +58,8 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
   const provider = providerSignIn(deps, ctx.approvalLoginSecret, (err) =>
     ctx.logFailure(err, "approvals.login"),
   );
-  /** Back to the list (or `to`). These responses set or clear the cookie: HEADERS apply too. */
-  const seeOther = (c: Context, to = "/approvals") => {
-    for (const [name, value] of Object.entries(HEADERS)) c.header(name, value);
-    return c.redirect(to, 303);
-  };
+  /** Back to the list (or `to`). These responses set or clear the cookie: pageHeaders apply too. */
+  const seeOther = (c: Context, to = "/approvals") => c.redirect(to, 303);
   const session = async (c: Context) => readSession(deps, getCookie(c, COOKIE, "host"));
   const setSessionCookie = (c: Context, s: ApproverSession) =>
     setCookie(c, COOKIE, s.id, {
@@ -89,11 +86,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
     const pending = await pendingFor(deps, s.person);
     const { policy } = deps.active();
     const now = deps.clock.now();
-    const cards = pending.map((r) => approvalCard(policy, r, now, s.csrf, true)).join("");
-    const body =
-      cards === ""
-        ? `<div class="card"><p class="muted">Nothing is waiting for you.</p></div>`
-        : `<p>${pending.length} request${pending.length === 1 ? "" : "s"} waiting for your decision.</p>${cards}`;
+    const body = pendingList(policy, pending, now, s.csrf);
     return html(c, page("Pending approvals", body, s.person, s.csrf));
   });
 
@@ -143,15 +136,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
       // same-site navigation that carries the cookie.
       const to = returnPath(next);
       c.header("Refresh", `0;url=${to}`);
-      return html(
-        c,
-        page(
-          "Signed in",
-          `<div class="card"><p>Signed in. <a href="${to}">Continue</a></p></div>`,
-          s.person,
-          s.csrf,
-        ),
-      );
+      return html(c, page("Signed in", continueCard(to), s.person, s.csrf));
     } catch (err) {
       if (!(err instanceof LoginRefused)) throw err;
       return html(c, page("Sign in", signIn(err.message)), 400);
@@ -192,7 +177,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
     if (!tree.found)
       return html(
         c,
-        page("Not found", `<div class="card"><p>No such task for you.</p></div>`, s.person, s.csrf),
+        page("Not found", messageCard("No such task for you."), s.person, s.csrf),
         404,
       );
     return html(c, page(tree.title, tree.body, s.person, s.csrf, true));
@@ -206,12 +191,7 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
     if (!record)
       return html(
         c,
-        page(
-          "Not found",
-          `<div class="card"><p>No such request for you.</p></div>`,
-          s.person,
-          s.csrf,
-        ),
+        page("Not found", messageCard("No such request for you."), s.person, s.csrf),
         404,
       );
     const now = deps.clock.now();
@@ -240,26 +220,15 @@ export function mountApprovalsPage(app: Hono, ctx: HttpContext): void {
     if (!decision) return html(c, page("Bad request", signIn()), 400);
     try {
       const record = await decideApproval(deps, c.req.param("id"), decision, { person }, "web");
-      const note = `<p class="notice">You ${decision === "approved" ? "approved" : "denied"} request <code>${record.id}</code>.</p>`;
-      const card = approvalCard(
-        deps.active().policy,
-        record,
-        deps.clock.now(),
-        (s as ApproverSession).csrf,
-        false,
-      );
-      return html(c, page("Decided", note + card, person, (s as ApproverSession).csrf));
+      const { csrf } = s as ApproverSession;
+      const body = decidedBody(deps.active().policy, record, deps.clock.now(), csrf, decision);
+      return html(c, page("Decided", body, person, csrf));
     } catch (err) {
       if (!(err instanceof BatonError) || err.status >= 500) throw err;
       const status = err.status === 403 ? 404 : 409;
       return html(
         c,
-        page(
-          "Not decided",
-          `<div class="card"><p>${err.message}.</p></div>`,
-          person,
-          (s as ApproverSession).csrf,
-        ),
+        page("Not decided", messageCard(`${err.message}.`), person, (s as ApproverSession).csrf),
         status,
       );
     }

@@ -10,11 +10,12 @@
  * @module http/task-tree-page
  */
 
+import { html } from "hono/html";
 import { buildTaskTree, type LoggedEvent } from "../audit/task-tree.js";
 import { approvalFor } from "../exchange/approver-session.js";
 import type { ExchangeDeps } from "../exchange/types.js";
 import { readTask } from "../tasks/task-store.js";
-import { esc } from "./approvals-html.js";
+import type { Html } from "./approvals-html.js";
 import type { HttpContext } from "./context.js";
 import { taskTreeSvg } from "./task-tree-svg.js";
 
@@ -22,7 +23,7 @@ import { taskTreeSvg } from "./task-tree-svg.js";
 const TASK_ID = /^tsk_[A-Za-z0-9_-]{10,64}$/;
 
 export type TreePage =
-  | { readonly found: true; readonly title: string; readonly body: string }
+  | { readonly found: true; readonly title: string; readonly body: Html }
   | { readonly found: false };
 
 export async function taskTreePage(
@@ -35,12 +36,12 @@ export async function taskTreePage(
   const events = (await ctx.readTaskEvents?.(taskId)) ?? [];
   if (!(await mayView(deps, person, taskId, events))) return { found: false };
   const now = deps.clock.now();
-  const heading = `<h2>Task <code>${esc(taskId)}</code></h2>`;
+  const heading = html`<h2>Task <code>${taskId}</code></h2>`;
   if (!ctx.readTaskEvents) {
     return {
       found: true,
       title: "Delegation tree",
-      body: `<div class="card">${heading}<p class="muted">The delegation tree is unavailable: this broker writes its audit log to stderr, and the tree is read from the audit file (<code>--audit PATH</code>).</p></div>`,
+      body: html`<div class="card">${heading}<p class="muted">The delegation tree is unavailable: this broker writes its audit log to stderr, and the tree is read from the audit file (<code>--audit PATH</code>).</p></div>`,
     };
   }
   const tree = buildTaskTree(events, taskId, now);
@@ -48,16 +49,16 @@ export async function taskTreePage(
     return {
       found: true,
       title: "Delegation tree",
-      body: `<div class="card">${heading}<p class="muted">The audit log holds nothing of this task yet.</p></div>`,
+      body: html`<div class="card">${heading}<p class="muted">The audit log holds nothing of this task yet.</p></div>`,
     };
   }
-  const legend = `<p class="legend"><span class="swatch access"></span>access token (for an API)
+  const legend = html`<p class="legend"><span class="swatch access"></span>access token (for an API)
     <span class="swatch delegation"></span>delegation token (for a sub-agent)
     <span class="swatch inactive"></span>revoked or expired</p>`;
   return {
     found: true,
     title: "Delegation tree",
-    body: `<div class="card">${heading}<p class="muted">Every token issued in this task, under the token it was exchanged from. Hover a box for its details.</p>${legend}<div class="tree">${taskTreeSvg(tree, now)}</div></div>`,
+    body: html`<div class="card">${heading}<p class="muted">Every token issued in this task, under the token it was exchanged from. Hover a box for its details.</p>${legend}<div class="tree">${taskTreeSvg(tree, now)}</div></div>`,
   };
 }
 

@@ -10,8 +10,9 @@
  * @module http/task-tree-svg
  */
 
+import { html } from "hono/html";
 import type { TaskTree, TokenNode } from "../audit/task-tree.js";
-import { esc } from "./approvals-html.js";
+import type { Html } from "./approvals-html.js";
 
 const MARGIN = 16;
 const TASK_W = 240;
@@ -54,15 +55,15 @@ const clock = (seconds: number) => `${new Date(seconds * 1000).toISOString().sli
 const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 interface Drawn {
-  readonly svg: string[];
+  readonly svg: Html[];
   readonly height: number;
   readonly width: number;
 }
 
 /** The SVG of a task's tree, at `now` (expiry is relative to it). */
-export function taskTreeSvg(tree: TaskTree, now: number): string {
+export function taskTreeSvg(tree: TaskTree, now: number): Html {
   const task = taskBox(tree, MARGIN, MARGIN);
-  const parts: string[] = [...task.svg];
+  const parts: Html[] = [...task.svg];
   let y = MARGIN;
   let width = MARGIN + TASK_W;
   const x = MARGIN + TASK_W + GAP;
@@ -78,22 +79,22 @@ export function taskTreeSvg(tree: TaskTree, now: number): string {
   const height = Math.max(y - GAP / 2, MARGIN + task.height) + MARGIN;
   const total = width + MARGIN;
   const title = `Delegation tree of task ${tree.task.id}`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="task-tree" role="img" aria-labelledby="tree-title" width="${total}" height="${height}" viewBox="0 0 ${total} ${height}" font-family="${FONT}" font-size="13">
-<title id="tree-title">${esc(title)}</title>
+  return html`<svg xmlns="http://www.w3.org/2000/svg" class="task-tree" role="img" aria-labelledby="tree-title" width="${total}" height="${height}" viewBox="0 0 ${total} ${height}" font-family="${FONT}" font-size="13">
+<title id="tree-title">${title}</title>
 <defs>${arrowHead("arrow", COLOURS.line)}${arrowHead("arrow-grey", COLOURS.greyStroke)}</defs>
-${parts.join("\n")}
+${parts}
 </svg>`;
 }
 
-function arrowHead(id: string, colour: string): string {
-  return `<marker id="${id}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="${colour}"/></marker>`;
+function arrowHead(id: string, colour: string): Html {
+  return html`<marker id="${id}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="${colour}"/></marker>`;
 }
 
 /** A curved arrow from the right side of one box to the left side of another. */
-function edge(x1: number, y1: number, x2: number, y2: number, grey: boolean): string {
+function edge(x1: number, y1: number, x2: number, y2: number, grey: boolean): Html {
   const dx = (x2 - x1) / 2;
   const colour = grey ? COLOURS.greyStroke : COLOURS.line;
-  return `<path class="edge${grey ? " inactive" : ""}" d="M${x1} ${y1} C${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2 - 2} ${y2}" fill="none" stroke="${colour}" stroke-width="1.5"${grey ? ' stroke-dasharray="5 4"' : ""} marker-end="url(#${grey ? "arrow-grey" : "arrow"})"/>`;
+  return html`<path class="edge${grey ? " inactive" : ""}" d="M${x1} ${y1} C${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2 - 2} ${y2}" fill="none" stroke="${colour}" stroke-width="1.5"${grey ? html` stroke-dasharray="5 4"` : ""} marker-end="url(#${grey ? "arrow-grey" : "arrow"})"/>`;
 }
 
 /** Root tokens grouped by the agent they were issued to, in order of first issue. */
@@ -108,31 +109,31 @@ function taskBox(tree: TaskTree, x: number, y: number): Drawn {
   const purpose = wrap(task.purpose, Math.floor((TASK_W - 2 * PAD) / 7.4), 4);
   const ceiling = task.ceiling.map((s) => cut(s, Math.floor((TASK_W - 2 * PAD) / 7.2)));
   const open = task.status === "open";
-  const lines: string[] = [];
+  const lines: Html[] = [];
   let cy = y + 26;
   lines.push(
-    `<text x="${x + PAD}" y="${cy}" fill="#aab3c2" font-size="11" font-weight="600" letter-spacing="1">TASK</text>`,
+    html`<text x="${x + PAD}" y="${cy}" fill="#aab3c2" font-size="11" font-weight="600" letter-spacing="1">TASK</text>`,
     pill(x + TASK_W - PAD, cy, task.status, open ? "#1f7a3d" : "#5b6474", "#ffffff", "end"),
   );
   cy += 22;
   for (const l of purpose) {
     lines.push(
-      `<text x="${x + PAD}" y="${cy}" fill="#ffffff" font-weight="600" font-size="14">${esc(l)}</text>`,
+      html`<text x="${x + PAD}" y="${cy}" fill="#ffffff" font-weight="600" font-size="14">${l}</text>`,
     );
     cy += 19;
   }
   cy += 4;
   lines.push(
-    `<text x="${x + PAD}" y="${cy}" fill="#cfd5df">for ${esc(cut(task.subject, 26))}</text>`,
+    html`<text x="${x + PAD}" y="${cy}" fill="#cfd5df">for ${cut(task.subject, 26)}</text>`,
   );
   cy += LINE + 6;
   lines.push(
-    `<text x="${x + PAD}" y="${cy}" fill="#aab3c2" font-size="11" font-weight="600" letter-spacing="1">CEILING</text>`,
+    html`<text x="${x + PAD}" y="${cy}" fill="#aab3c2" font-size="11" font-weight="600" letter-spacing="1">CEILING</text>`,
   );
   for (const s of ceiling) {
     cy += LINE;
     lines.push(
-      `<text x="${x + PAD}" y="${cy}" fill="#ffffff" font-family="${MONO}" font-size="12">${esc(s)}</text>`,
+      html`<text x="${x + PAD}" y="${cy}" fill="#ffffff" font-family="${MONO}" font-size="12">${s}</text>`,
     );
   }
   cy += LINE + 6;
@@ -140,19 +141,18 @@ function taskBox(tree: TaskTree, x: number, y: number): Drawn {
     task.status === "ended" && task.endedAt !== undefined
       ? `ended ${clock(task.endedAt)}`
       : `deadline ${clock(task.deadline)}`;
-  lines.push(`<text x="${x + PAD}" y="${cy}" fill="#cfd5df">${esc(deadline)}</text>`);
+  lines.push(html`<text x="${x + PAD}" y="${cy}" fill="#cfd5df">${deadline}</text>`);
   cy += LINE;
   lines.push(
-    `<text x="${x + PAD}" y="${cy}" fill="#cfd5df">${tree.tokens} of ${task.maxTokens} tokens used</text>`,
+    html`<text x="${x + PAD}" y="${cy}" fill="#cfd5df">${tree.tokens} of ${task.maxTokens} tokens used</text>`,
   );
   const height = cy - y + PAD + 2;
   const tip = `Task ${task.id}: ${task.purpose} (${task.status}, deadline ${iso(task.deadline)})`;
   return {
     svg: [
-      `<g class="task ${task.status}"><title>${esc(tip)}</title>`,
-      `<rect x="${x}" y="${y}" width="${TASK_W}" height="${height}" rx="10" fill="${COLOURS.ink}"/>`,
-      ...lines,
-      "</g>",
+      html`<g class="task ${task.status}"><title>${tip}</title>
+<rect x="${x}" y="${y}" width="${TASK_W}" height="${height}" rx="10" fill="${COLOURS.ink}"/>
+${lines}</g>`,
     ],
     height,
     width: x + TASK_W,
@@ -167,10 +167,10 @@ function pill(
   fill: string,
   ink: string,
   anchor: "start" | "end" = "start",
-): string {
+): Html {
   const w = text.length * 6.6 + 14;
   const left = anchor === "end" ? x - w : x;
-  return `<rect x="${left}" y="${baseline - 12}" width="${w}" height="17" rx="8.5" fill="${fill}"/><text x="${left + w / 2}" y="${baseline}" text-anchor="middle" fill="${ink}" font-size="10.5" font-weight="700" letter-spacing="0.6">${esc(text.toUpperCase())}</text>`;
+  return html`<rect x="${left}" y="${baseline - 12}" width="${w}" height="17" rx="8.5" fill="${fill}"/><text x="${left + w / 2}" y="${baseline}" text-anchor="middle" fill="${ink}" font-size="10.5" font-weight="700" letter-spacing="0.6">${text.toUpperCase()}</text>`;
 }
 
 /** An agent's box: its name, then its tokens, each with its sub-agent's box to the right. */
@@ -181,7 +181,7 @@ function agentGroup(
   y: number,
   now: number,
 ): Drawn {
-  const inner: string[] = [];
+  const inner: Html[] = [];
   let cy = y + HEADER_H;
   let width = x + GROUP_W;
   /** Bottom of the last card: the box ends there, though a sub-agent beside it may reach lower. */
@@ -206,7 +206,7 @@ function agentGroup(
   }
   if (tokens.length === 0) {
     inner.push(
-      `<text x="${x + PAD}" y="${cy + 14}" fill="${COLOURS.muted}" font-style="italic">no tokens yet</text>`,
+      html`<text x="${x + PAD}" y="${cy + 14}" fill="${COLOURS.muted}" font-style="italic">no tokens yet</text>`,
     );
     cy += 24 + ROW_GAP;
     own = cy - ROW_GAP;
@@ -214,15 +214,15 @@ function agentGroup(
   // The box spans its own column only; rows grow with the sub-agents drawn beside them.
   const box = own + PAD - y;
   const height = Math.max(box, cy - ROW_GAP - y);
-  const initial = esc((agent[0] ?? "?").toUpperCase());
+  const initial = (agent[0] ?? "?").toUpperCase();
   return {
     svg: [
-      `<g class="agent" data-agent="${esc(agent)}"><title>${esc(`agent ${agent}`)}</title>`,
-      `<rect x="${x}" y="${y}" width="${GROUP_W}" height="${box}" rx="10" fill="${COLOURS.group}" stroke="${COLOURS.groupStroke}"/>`,
-      `<circle cx="${x + PAD + 10}" cy="${y + HEADER_H / 2}" r="11" fill="${COLOURS.ink}"/>`,
-      `<text x="${x + PAD + 10}" y="${y + HEADER_H / 2 + 4.5}" text-anchor="middle" fill="#ffffff" font-size="12" font-weight="700">${initial}</text>`,
-      `<text class="agent-name" x="${x + PAD + 28}" y="${y + HEADER_H / 2 + 5}" fill="${COLOURS.ink}" font-size="14" font-weight="700">${esc(cut(agent, 24))}</text>`,
-      "</g>",
+      html`<g class="agent" data-agent="${agent}"><title>agent ${agent}</title>
+<rect x="${x}" y="${y}" width="${GROUP_W}" height="${box}" rx="10" fill="${COLOURS.group}" stroke="${COLOURS.groupStroke}"/>
+<circle cx="${x + PAD + 10}" cy="${y + HEADER_H / 2}" r="11" fill="${COLOURS.ink}"/>
+<text x="${x + PAD + 10}" y="${y + HEADER_H / 2 + 4.5}" text-anchor="middle" fill="#ffffff" font-size="12" font-weight="700">${initial}</text>
+<text class="agent-name" x="${x + PAD + 28}" y="${y + HEADER_H / 2 + 5}" fill="${COLOURS.ink}" font-size="14" font-weight="700">${cut(agent, 24)}</text>
+</g>`,
       ...inner,
     ],
     height,
@@ -241,7 +241,7 @@ function tokenCard(token: TokenNode, x: number, y: number, now: number): Drawn {
   const live = token.status === "active";
   const look = COLOURS[token.kind];
   const ink = live ? COLOURS.ink : COLOURS.greyInk;
-  const lines: string[] = [];
+  const lines: Html[] = [];
   let cy = y + 24;
   const badge = token.kind === "access" ? "access" : "delegation";
   lines.push(
@@ -250,13 +250,13 @@ function tokenCard(token: TokenNode, x: number, y: number, now: number): Drawn {
   const badgeW = badge.length * 6.6 + 14;
   const room = Math.floor((CARD_W - 2 * PAD - badgeW - 12) / 7.6);
   lines.push(
-    `<text class="audience" x="${x + PAD + badgeW + 10}" y="${cy}" fill="${ink}" font-weight="600">→ ${esc(cut(token.audience, room - 2))}</text>`,
+    html`<text class="audience" x="${x + PAD + badgeW + 10}" y="${cy}" fill="${ink}" font-weight="600">→ ${cut(token.audience, room - 2)}</text>`,
   );
   cy += 8;
   for (const scope of token.scopes) {
     cy += LINE;
     lines.push(
-      `<text class="scope" x="${x + PAD + 2}" y="${cy}" fill="${ink}" font-family="${MONO}" font-size="12">${esc(cut(scope, MONO_CHARS))}</text>`,
+      html`<text class="scope" x="${x + PAD + 2}" y="${cy}" fill="${ink}" font-family="${MONO}" font-size="12">${cut(scope, MONO_CHARS)}</text>`,
     );
   }
   cy += LINE + 6;
@@ -270,14 +270,14 @@ function tokenCard(token: TokenNode, x: number, y: number, now: number): Drawn {
         ? [`expired ${clock(token.exp)}`, COLOURS.greyInk]
         : [`active · until ${clock(token.exp)}`, COLOURS.active];
   lines.push(
-    `<circle cx="${x + PAD + 5}" cy="${cy - 4.5}" r="4" fill="${colour}"/>`,
-    `<text class="status" x="${x + PAD + 15}" y="${cy}" fill="${colour}" font-size="12" font-weight="600">${esc(status)}</text>`,
+    html`<circle cx="${x + PAD + 5}" cy="${cy - 4.5}" r="4" fill="${colour}"/>`,
+    html`<text class="status" x="${x + PAD + 15}" y="${cy}" fill="${colour}" font-size="12" font-weight="600">${status}</text>`,
   );
   const cause = token.status === "revoked" ? CAUSES[token.revoked?.cause ?? "token"] : "";
   if (cause !== "") {
     cy += LINE - 2;
     lines.push(
-      `<text x="${x + PAD + 15}" y="${cy}" fill="${COLOURS.greyInk}" font-size="11.5" font-style="italic">${esc(cut(cause, TEXT_CHARS))}</text>`,
+      html`<text x="${x + PAD + 15}" y="${cy}" fill="${COLOURS.greyInk}" font-size="11.5" font-style="italic">${cut(cause, TEXT_CHARS)}</text>`,
     );
   }
   const height = cy - y + PAD;
@@ -290,11 +290,10 @@ function tokenCard(token: TokenNode, x: number, y: number, now: number): Drawn {
   ].join("\n");
   return {
     svg: [
-      `<g class="token ${token.kind} ${token.status}" data-jti="${esc(token.jti)}" data-agent="${esc(token.agent)}"><title>${esc(tip)}</title>`,
-      `<rect class="card" x="${x}" y="${y}" width="${CARD_W}" height="${height}" rx="8" fill="${live ? COLOURS.card : COLOURS.greyCard}" stroke="${live ? look.stroke : COLOURS.greyStroke}"/>`,
-      `<rect x="${x}" y="${y + 6}" width="4" height="${height - 12}" rx="2" fill="${live ? look.stripe : COLOURS.greyStroke}"/>`,
-      ...lines,
-      "</g>",
+      html`<g class="token ${token.kind} ${token.status}" data-jti="${token.jti}" data-agent="${token.agent}"><title>${tip}</title>
+<rect class="card" x="${x}" y="${y}" width="${CARD_W}" height="${height}" rx="8" fill="${live ? COLOURS.card : COLOURS.greyCard}" stroke="${live ? look.stroke : COLOURS.greyStroke}"/>
+<rect x="${x}" y="${y + 6}" width="4" height="${height - 12}" rx="2" fill="${live ? look.stripe : COLOURS.greyStroke}"/>
+${lines}</g>`,
     ],
     height,
     width: x + CARD_W,

@@ -625,6 +625,55 @@ describe("the page's defences", () => {
     expect(csp).not.toMatch(/script-src/);
   });
 
+  it("the security headers are exactly these, and none of secureHeaders' other defaults", async () => {
+    const { approval_id } = await openWrite();
+    const session = await signIn(broker, ALICE);
+    const responses: [string, Headers | Record<string, unknown>][] = [
+      ["GET /approvals (signed out)", (await getPage(broker, "/approvals")).headers],
+      [
+        "GET /approvals/{id}",
+        (await getPage(broker, `/approvals/${approval_id}`, session)).headers,
+      ],
+      ["GET /approvals/login (no token)", (await getPage(broker, "/approvals/login")).headers],
+      ["a sign-in's 303", (await followLogin(await loginLink(broker, ALICE))).res.headers],
+      ["POST /approvals/{id}/decide", (await decide(broker, session, approval_id, "deny")).headers],
+    ];
+    const exact = {
+      "content-security-policy":
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      "x-frame-options": "DENY",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "same-origin",
+      "cache-control": "no-store",
+    };
+    const absent = [
+      "strict-transport-security",
+      "cross-origin-opener-policy",
+      "cross-origin-resource-policy",
+      "cross-origin-embedder-policy",
+      "origin-agent-cluster",
+      "x-dns-prefetch-control",
+      "x-download-options",
+      "x-permitted-cross-domain-policies",
+      "x-xss-protection",
+      "permissions-policy",
+      "pragma",
+    ];
+    for (const [what, headers] of responses) {
+      const get = (name: string) =>
+        headers instanceof Headers ? headers.get(name) : (headers[name] as string | undefined);
+      for (const [name, value] of Object.entries(exact))
+        expect(get(name), `${what}: ${name}`).toBe(value);
+      for (const name of absent) expect(get(name) ?? undefined, `${what}: ${name}`).toBeUndefined();
+    }
+    // The agents' JSON endpoint under /approvals is not a page: it keeps its own headers.
+    const status = await broker.post(`/approvals/${approval_id}/status`, {}, "orchestrator");
+    expect(status.headers.get("cache-control")).toBe("no-store");
+    expect(status.headers.get("pragma")).toBe("no-cache");
+    expect(status.headers.get("content-security-policy")).toBeNull();
+    expect(status.headers.get("x-frame-options")).toBeNull();
+  });
+
   it("the login cookie is __Host- prefixed, Secure, HttpOnly, SameSite=Strict, Path=/, no Domain", async () => {
     const { setCookie } = await signIn(broker, ALICE);
     const [pair, ...attributes] = setCookie.split(";").map((s) => s.trim());
@@ -672,7 +721,7 @@ describe("the page's defences", () => {
     const { approval_id } = await openWrite({ reason });
     const session = await signIn(broker, ALICE);
     const escaped =
-      "&#60;script&#62;alert(1)&#60;/script&#62; &#34;quoted&#34; &#38; &#39;single&#39; &#60;img src=x onerror=alert(2)&#62;";
+      "&lt;script&gt;alert(1)&lt;/script&gt; &quot;quoted&quot; &amp; &#39;single&#39; &lt;img src=x onerror=alert(2)&gt;";
     const shown = [
       (await getPage(broker, "/approvals", session)).html,
       (await getPage(broker, `/approvals/${approval_id}`, session)).html,
@@ -683,6 +732,48 @@ describe("the page's defences", () => {
       expect(html).not.toContain("<script");
       expect(html).not.toContain("<img");
     }
+  });
+});
+
+describe("every value the page shows is text, never markup", () => {
+  /** Markup in every character that matters, and what hono's `html` template makes of it. */
+  const MARKUP = `<b>x</b>"'&`;
+  const ESCAPED = "&lt;b&gt;x&lt;/b&gt;&quot;&#39;&amp;";
+
+  it("the reason, the scope's description, the user and the API's resource: escaped everywhere shown", async () => {
+    await boot({
+      editPolicy: (data) => {
+        withApproverGroup(data);
+        data.apis.calendar.scopes["calendar.write"].description = `Change ${MARKUP}`;
+        data.apis.calendar.resource = `https://calendar.example.com/?q=${MARKUP}`;
+      },
+    });
+    const person = `mallory${MARKUP}@example.com`;
+    const token = await broker.devToken(person);
+    const { approval_id } = await requestApproval(
+      broker,
+      "orchestrator",
+      accessRequest(token, "calendar", "calendar.write", { reason: `Because ${MARKUP}` }),
+    );
+    const session = await signIn(broker, person);
+    const list = (await getPage(broker, "/approvals", session)).html;
+    const one = (await getPage(broker, `/approvals/${approval_id}`, session)).html;
+    const decided = (await decide(broker, session, approval_id, "approve")).text;
+    for (const [what, html] of [
+      ["the list", list],
+      ["the request", one],
+      ["the decision", decided],
+    ] as const) {
+      expect(html, what).toContain(`<p class="reason">Because ${ESCAPED}</p>`);
+      expect(html, what).toContain(`<code>calendar.write</code> Change ${ESCAPED}</li>`);
+      expect(html, what).toContain(`<dd><code>mallory${ESCAPED}@example.com</code></dd>`);
+      expect(html, what).toContain(`https://calendar.example.com/?q=${ESCAPED}</span>`);
+      // The signed-in person, beside Sign out.
+      expect(html, what).toContain(`<span>mallory${ESCAPED}@example.com</span>`);
+      expect(html, what).not.toContain("<b>");
+    }
+    // Decided by that person: the record's state line shows the name as text too.
+    expect(decided).toContain(`<strong>approved</strong> by mallory${ESCAPED}@example.com</p>`);
   });
 });
 
