@@ -5,6 +5,7 @@
  */
 
 import { Hono } from "hono";
+import { createBroker } from "../exchange/broker.js";
 import { approvalStatusEndpoint } from "./approval-status-endpoint.js";
 import { mountApprovalsPage } from "./approvals-page.js";
 import type { HttpContext } from "./context.js";
@@ -18,7 +19,11 @@ import { endTaskEndpoint, startTaskEndpoint } from "./task-endpoints.js";
 import { tokenEndpoint } from "./token-endpoint.js";
 import { whoamiEndpoint } from "./whoami-endpoint.js";
 
-export function createApp(ctx: HttpContext): Hono {
+/** What the composition hands the door; the broker is built over `deps` unless given. */
+export type AppOptions = Omit<HttpContext, "broker"> & { readonly broker?: HttpContext["broker"] };
+
+export function createApp(options: AppOptions): Hono {
+  const ctx: HttpContext = { ...options, broker: options.broker ?? createBroker(options.deps) };
   const app = new Hono();
 
   const { metrics } = ctx;
@@ -35,9 +40,7 @@ export function createApp(ctx: HttpContext): Hono {
   app.post(`${PATHS.approvals}/:id/status`, approvalStatusEndpoint(ctx));
   // Liveness, and the policy version in force, so an operator can watch a rollout reach
   // every node. It never asks the store: that is readiness (/readyz).
-  app.get("/healthz", (c) =>
-    c.json({ status: "ok", policy_version: ctx.deps.active().policy.version }),
-  );
+  app.get("/healthz", (c) => c.json({ status: "ok", policy_version: ctx.broker.policy().version }));
   app.get("/readyz", readinessEndpoint(ctx));
   if (metrics) app.get("/metrics", metricsEndpoint(metrics));
   mountApprovalsPage(app, ctx);

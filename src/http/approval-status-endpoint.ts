@@ -8,7 +8,6 @@
 
 import type { Context } from "hono";
 import { invalidRequest } from "../errors.js";
-import { approvalStatus } from "../exchange/approval-status.js";
 import { ApprovalIdField } from "../exchange/request.js";
 import type { HttpContext } from "./context.js";
 import { oauthError, oauthJson } from "./respond.js";
@@ -21,7 +20,7 @@ export function approvalStatusEndpoint(ctx: HttpContext) {
       const id = c.req.param("id") ?? "";
       if (!ApprovalIdField.safeParse(id).success)
         throw invalidRequest("The approval id is malformed");
-      return oauthJson(c, await approvalStatus(ctx.deps, caller, id));
+      return oauthJson(c, await ctx.broker.approvalStatus(id, caller));
     } catch (err) {
       ctx.logFailure(err, "approvals.status");
       return oauthError(c, err);

@@ -6,7 +6,7 @@
  */
 
 import { invalidRequest } from "../errors.js";
-import type { ClientCredentials } from "../exchange/authenticate-client.js";
+import type { ClientCredentials } from "../exchange/broker.js";
 import { type FormParams, single } from "../exchange/request.js";
 import { JWT_BEARER_ASSERTION } from "../tokens/token-types.js";
 

@@ -8,7 +8,6 @@
  */
 
 import type { Context } from "hono";
-import { introspectToken } from "../exchange/introspect.js";
 import type { HttpContext } from "./context.js";
 import { oauthError, oauthJson } from "./respond.js";
 import { readTokenForm } from "./token-form.js";
@@ -17,7 +16,7 @@ export function introspectionEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
       const { caller, token } = await readTokenForm(ctx, c);
-      return oauthJson(c, await introspectToken(ctx.deps, token, caller));
+      return oauthJson(c, await ctx.broker.introspect(token, caller));
     } catch (err) {
       ctx.logFailure(err, "introspect");
       return oauthError(c, err);

@@ -30,8 +30,8 @@ const ASSERTION_ALGS = ["EdDSA", "ES256", "ES384", "PS256", "RS256"];
 
 export function metadataEndpoint(ctx: HttpContext) {
   return (c: Context) => {
-    const { issuer } = ctx.deps;
-    const { policy } = ctx.deps.active();
+    const { issuer } = ctx.broker;
+    const policy = ctx.broker.policy();
     return c.json(
       {
         issuer,
@@ -62,8 +62,8 @@ export function metadataEndpoint(ctx: HttpContext) {
  */
 export function resourceMetadataEndpoint(ctx: HttpContext) {
   return (c: Context) => {
-    const { issuer } = ctx.deps;
-    const { policy } = ctx.deps.active();
+    const { issuer } = ctx.broker;
+    const policy = ctx.broker.policy();
     return c.json(
       {
         resource: mcpResourceOf(issuer),
@@ -81,6 +81,5 @@ export function resourceMetadataEndpoint(ctx: HttpContext) {
 }
 
 export function jwksEndpoint(ctx: HttpContext) {
-  return (c: Context) =>
-    c.json(ctx.deps.keys.jwks(), 200, { "Cache-Control": "public, max-age=300" });
+  return (c: Context) => c.json(ctx.broker.jwks(), 200, { "Cache-Control": "public, max-age=300" });
 }

@@ -12,17 +12,12 @@ import { BatonError } from "../errors.js";
 import type { HttpContext } from "./context.js";
 
 /** A key nothing writes: reading it is a round trip to the backend and nothing more. */
-const PROBE_KEY = "health:ready";
 const NO_STORE = { "Cache-Control": "no-store" } as const;
 
 export function readinessEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
-      // No audit log, no token (audit/audit-log.ts): a node that cannot record is not ready.
-      if (ctx.deps.audit.failure?.() !== undefined) {
-        return c.json({ status: "unavailable" }, 503, { ...NO_STORE, "Retry-After": "1" });
-      }
-      await ctx.deps.store.get(PROBE_KEY);
+      await ctx.broker.ready();
       return c.json({ status: "ready" }, 200, NO_STORE);
     } catch (err) {
       // A store that cannot answer is the expected failure (and is counted by the store's

@@ -5,7 +5,6 @@
  */
 
 import type { Context } from "hono";
-import { revokeToken } from "../exchange/revoke.js";
 import type { HttpContext } from "./context.js";
 import { oauthError } from "./respond.js";
 import { readTokenForm } from "./token-form.js";
@@ -14,7 +13,7 @@ export function revocationEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
       const { caller, token } = await readTokenForm(ctx, c);
-      await revokeToken(ctx.deps, token, caller);
+      await ctx.broker.revoke(token, caller);
       return c.body(null, 200, { "Cache-Control": "no-store" });
     } catch (err) {
       ctx.logFailure(err, "revoke");

@@ -9,9 +9,7 @@
 
 import type { Context } from "hono";
 import { invalidRequest } from "../errors.js";
-import { endTask } from "../exchange/end-task.js";
 import { parsePresentedSubject, parseStartTaskForm, TaskIdField } from "../exchange/request.js";
-import { startTask } from "../exchange/start-task.js";
 import type { HttpContext } from "./context.js";
 import { oauthError, oauthJson } from "./respond.js";
 import { readClientForm } from "./token-form.js";
@@ -20,7 +18,7 @@ export function startTaskEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
       const { params, caller } = await readClientForm(ctx, c);
-      return oauthJson(c, await startTask(ctx.deps, caller, parseStartTaskForm(params)), 201);
+      return oauthJson(c, await ctx.broker.startTask(parseStartTaskForm(params), caller), 201);
     } catch (err) {
       ctx.logFailure(err, "tasks");
       return oauthError(c, err);
@@ -34,7 +32,8 @@ export function endTaskEndpoint(ctx: HttpContext) {
       const { params, caller } = await readClientForm(ctx, c);
       const id = c.req.param("id") ?? "";
       if (!TaskIdField.safeParse(id).success) throw invalidRequest("The task id is malformed");
-      return oauthJson(c, await endTask(ctx.deps, caller, id, parsePresentedSubject(params)));
+      const request = { taskId: id, ...parsePresentedSubject(params) };
+      return oauthJson(c, await ctx.broker.endTask(request, caller));
     } catch (err) {
       ctx.logFailure(err, "tasks.end");
       return oauthError(c, err);

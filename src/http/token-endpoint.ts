@@ -7,10 +7,8 @@
 
 import type { Context } from "hono";
 import { asBatonError } from "../errors.js";
-import { authenticateClient } from "../exchange/authenticate-client.js";
-import { exchangeToken } from "../exchange/exchange.js";
+import type { Caller } from "../exchange/broker.js";
 import { parseTokenExchangeRequest, rejectRepeated } from "../exchange/request.js";
-import type { Caller } from "../exchange/types.js";
 import { clientCredentials } from "./client-credentials.js";
 import type { HttpContext } from "./context.js";
 import { readForm } from "./form.js";
@@ -23,21 +21,16 @@ export function tokenEndpoint(ctx: HttpContext) {
       const params = await readForm(c);
       rejectRepeated(params);
       const credentials = clientCredentials(params, c.req.header("authorization"));
-      caller = await authenticateClient(ctx.deps, credentials, ctx.assertionAudiences);
+      caller = await ctx.broker.authenticateClient(credentials, ctx.assertionAudiences);
       let request: ReturnType<typeof parseTokenExchangeRequest>;
       try {
         request = parseTokenExchangeRequest(params);
       } catch (err) {
         const error = asBatonError(err);
-        ctx.deps.audit.record({
-          type: "exchange.denied",
-          error: error.code,
-          rule: error.rule,
-          agent: caller.agentId,
-        });
+        ctx.broker.refused(caller, error);
         throw error;
       }
-      const result = await exchangeToken(ctx.deps, request, caller);
+      const result = await ctx.broker.exchange(request, caller);
       // RFC 8693 §2.2.1. `scope` is always sent: it is what was granted, stated plainly.
       return oauthJson(c, {
         access_token: result.token,

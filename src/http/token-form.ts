@@ -7,9 +7,8 @@
 
 import type { Context } from "hono";
 import { invalidRequest } from "../errors.js";
-import { authenticateClient } from "../exchange/authenticate-client.js";
+import type { Caller } from "../exchange/broker.js";
 import { type FormParams, rejectRepeated, single } from "../exchange/request.js";
-import type { Caller } from "../exchange/types.js";
 import { clientCredentials } from "./client-credentials.js";
 import type { HttpContext } from "./context.js";
 import { readForm } from "./form.js";
@@ -20,8 +19,7 @@ export async function readClientForm(
 ): Promise<{ params: FormParams; caller: Caller }> {
   const params = await readForm(c);
   rejectRepeated(params);
-  const caller = await authenticateClient(
-    ctx.deps,
+  const caller = await ctx.broker.authenticateClient(
     clientCredentials(params, c.req.header("authorization")),
     ctx.assertionAudiences,
   );

@@ -8,7 +8,6 @@
  */
 
 import type { Context } from "hono";
-import { describeSession } from "../exchange/describe-session.js";
 import { optionalTaskId, parsePresentedSubject } from "../exchange/request.js";
 import type { HttpContext } from "./context.js";
 import { oauthError, oauthJson } from "./respond.js";
@@ -18,13 +17,10 @@ export function whoamiEndpoint(ctx: HttpContext) {
   return async (c: Context) => {
     try {
       const { params, caller } = await readClientForm(ctx, c);
-      const { subjectToken, subjectTokenType } = parsePresentedSubject(params);
-      const view = await describeSession(
-        ctx.deps,
+      const taskId = optionalTaskId(params);
+      const view = await ctx.broker.describe(
+        { ...parsePresentedSubject(params), ...(taskId === undefined ? {} : { taskId }) },
         caller,
-        subjectToken,
-        subjectTokenType,
-        optionalTaskId(params),
       );
       return oauthJson(c, view);
     } catch (err) {

@@ -6,13 +6,15 @@
  * @module mcp/backend
  */
 
-import type { ApprovalView } from "../exchange/approval-status.js";
-import type { SessionView } from "../exchange/describe-session.js";
-import type { TaskView } from "../exchange/task-view.js";
+import type { ApprovalView, SessionView, TaskView } from "../exchange/broker.js";
 
-export type { ApprovalView } from "../exchange/approval-status.js";
-export type { ApiView, ScopeView, SessionView } from "../exchange/describe-session.js";
-export type { TaskView } from "../exchange/task-view.js";
+export type {
+  ApiView,
+  ApprovalView,
+  ScopeView,
+  SessionView,
+  TaskView,
+} from "../exchange/broker.js";
 
 export interface ExchangeInput {
   readonly kind: "access" | "delegation";

@@ -1,18 +1,18 @@
 /**
- * The tools' backend inside the broker's own process: every call goes to the exchange core,
- * the very functions behind `POST /token`, `/revoke` and `/whoami` (one path, two doors).
+ * The tools' backend inside the broker's own process: every call goes through the core's
+ * front door (`Broker`), the very one behind `POST /token`, `/revoke` and `/whoami` (one path,
+ * two doors).
  *
  * @module mcp/core-backend
  */
 
-import { approvalStatus } from "../exchange/approval-status.js";
-import { decideAsSessionUser } from "../exchange/decide-approval.js";
-import { describeSession } from "../exchange/describe-session.js";
-import { endTask } from "../exchange/end-task.js";
-import { exchangeToken } from "../exchange/exchange.js";
-import { revokeToken } from "../exchange/revoke.js";
-import { startTask } from "../exchange/start-task.js";
-import type { Caller, ExchangeDeps, TokenExchangeRequest } from "../exchange/types.js";
+import {
+  type Broker,
+  type Caller,
+  createBroker,
+  type ExchangeDeps,
+  type TokenExchangeRequest,
+} from "../exchange/broker.js";
 import { TOKEN_TYPE } from "../tokens/token-types.js";
 import type { ExchangeInput, ToolBackend } from "./backend.js";
 
@@ -21,16 +21,18 @@ import type { ExchangeInput, ToolBackend } from "./backend.js";
  *   or the bearer token of an HTTP session. Read per call, so a refreshed one is used.
  */
 export function coreBackend(
-  deps: ExchangeDeps,
+  core: Broker | ExchangeDeps,
   caller: Caller,
   sessionToken: () => Promise<string>,
 ): ToolBackend {
+  const broker = "exchange" in core ? core : createBroker(core);
   return {
     async describe(taskId) {
-      return describeSession(deps, caller, await sessionToken(), TOKEN_TYPE.jwt, taskId);
+      const presented = await sessionSubject(sessionToken);
+      return broker.describe({ ...presented, ...(taskId === undefined ? {} : { taskId }) }, caller);
     },
     async exchange(input) {
-      const result = await exchangeToken(deps, await toRequest(input, sessionToken), caller);
+      const result = await broker.exchange(await toRequest(input, sessionToken), caller);
       return {
         token: result.token,
         issuedTokenType: result.issuedTokenType,
@@ -41,25 +43,20 @@ export function coreBackend(
       };
     },
     revoke(token) {
-      return revokeToken(deps, token, caller);
+      return broker.revoke(token, caller);
     },
     async startTask(input) {
-      return startTask(deps, caller, { ...input, ...(await sessionSubject(sessionToken)) });
+      return broker.startTask({ ...input, ...(await sessionSubject(sessionToken)) }, caller);
     },
     async endTask(taskId) {
-      await endTask(deps, caller, taskId, await sessionSubject(sessionToken));
+      await broker.endTask({ taskId, ...(await sessionSubject(sessionToken)) }, caller);
     },
     approvalStatus(approvalId) {
-      return approvalStatus(deps, caller, approvalId);
+      return broker.approvalStatus(approvalId, caller);
     },
     async decideAsUser(approvalId, decision) {
-      await decideAsSessionUser(
-        deps,
-        caller,
-        await sessionSubject(sessionToken),
-        approvalId,
-        decision,
-      );
+      const presented = await sessionSubject(sessionToken);
+      await broker.decideAsUser({ approvalId, decision, ...presented }, caller);
     },
   };
 }

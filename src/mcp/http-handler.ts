@@ -13,13 +13,19 @@
 import { randomBytes } from "node:crypto";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { BatonError } from "../errors.js";
-import { authenticateBearer, type BearerSession } from "../exchange/authenticate-bearer.js";
-import type { ExchangeDeps } from "../exchange/types.js";
+import {
+  type BearerSession,
+  type Broker,
+  createBroker,
+  type ExchangeDeps,
+} from "../exchange/broker.js";
 import { coreBackend } from "./core-backend.js";
 import { connectMcpServer } from "./server.js";
 
 export interface McpHttpOptions {
   readonly deps: ExchangeDeps;
+  /** The core's front door; built over `deps` unless given. */
+  readonly broker?: Broker;
   /** Host names (no port) a request may be addressed to. */
   readonly allowedHosts: ReadonlySet<string>;
   /** Origins a browser-borne request may come from. */
@@ -47,6 +53,7 @@ export interface McpHttpHandler {
 }
 
 export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
+  const broker = options.broker ?? createBroker(options.deps);
   const sessions = new Map<string, Session>();
   const maxSessions = options.maxSessions ?? 1000;
   const idleMs = options.idleMs ?? 30 * 60_000;
@@ -67,7 +74,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
     const token = match[1] as string;
     let caller: BearerSession;
     try {
-      caller = await authenticateBearer(options.deps, token);
+      caller = await broker.authenticateBearer(token);
     } catch (err) {
       if (err instanceof BatonError && err.status === 401)
         return unauthorized(challenge("invalid_token"));
@@ -116,7 +123,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
         sessions.delete(id);
       },
     });
-    const backend = coreBackend(options.deps, caller, async () => {
+    const backend = coreBackend(broker, caller, async () => {
       const id = transport.sessionId;
       return (id === undefined ? undefined : sessions.get(id)?.token) ?? session.token;
     });

@@ -7,7 +7,7 @@
  */
 
 import { BatonError, type ErrorCode, storeUnavailable } from "../errors.js";
-import type { SessionView } from "../exchange/describe-session.js";
+import type { SessionView } from "../exchange/broker.js";
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../tokens/token-types.js";
 import type { ApprovalView, ExchangeOutput, TaskView, ToolBackend } from "./backend.js";
 

@@ -5,12 +5,12 @@
  */
 
 import { z } from "zod";
+import type { TaskView } from "../../exchange/broker.js";
 import {
   ApprovalIdField as ApprovalId,
   MAX_REASON_LENGTH,
   TaskIdField as TaskId,
 } from "../../exchange/request.js";
-import type { TaskView } from "../../exchange/task-view.js";
 import { MAX_TOKEN_LENGTH } from "../../tokens/verify.js";
 
 export const ScopesField = z

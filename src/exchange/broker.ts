@@ -1,0 +1,135 @@
+/**
+ * The core's front door (design §5): every operation a door may ask of the broker, each taking
+ * a typed request and the authenticated caller, returning a typed result or throwing a typed
+ * refusal (`BatonError`, carrying its wire code). The HTTP endpoints and the MCP tools parse
+ * their input into these request types, call this, and render what comes back: they differ
+ * only in how they authenticate the caller and how they render.
+ *
+ * `createBroker(deps)` builds it over the exchange core in this process.
+ *
+ * @module exchange/broker
+ */
+
+import type { AuditEvent } from "../audit/events.js";
+import { auditUnavailable, type BatonError } from "../errors.js";
+import type { Policy } from "../policy/types.js";
+import type { PresentedTokens } from "./accept-subject.js";
+import { type ApprovalView, approvalStatus } from "./approval-status.js";
+import { authenticateBearer, type BearerSession } from "./authenticate-bearer.js";
+import { authenticateClient, type ClientCredentials } from "./authenticate-client.js";
+import { decideAsSessionUser } from "./decide-approval.js";
+import { describeSession, type SessionView } from "./describe-session.js";
+import { endTask } from "./end-task.js";
+import { exchangeToken } from "./exchange.js";
+import { type IntrospectionResponse, introspectToken } from "./introspect.js";
+import { revokeToken } from "./revoke.js";
+import { type StartTaskRequest, startTask } from "./start-task.js";
+import type { TaskView } from "./task-view.js";
+import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
+
+// What the doors exchange with the core, importable from here alone.
+export type { PresentedTokens } from "./accept-subject.js";
+export type { ApprovalView } from "./approval-status.js";
+export type { BearerSession } from "./authenticate-bearer.js";
+export type { ClientCredentials } from "./authenticate-client.js";
+export type { ApiView, ScopeView, SessionView } from "./describe-session.js";
+export type { IntrospectionResponse } from "./introspect.js";
+export type { StartTaskRequest } from "./start-task.js";
+export type { TaskView } from "./task-view.js";
+export type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
+
+/** `whoami` / `list_apis`: the caller's session as its subject token shows it. */
+export interface DescribeRequest extends PresentedTokens {
+  /** Inside this task (one the caller opened, or the subject token's own `txn`). */
+  readonly taskId?: string;
+}
+
+/** `end_task`: the task, and the subject token of the user it was opened for. */
+export interface EndTaskRequest extends PresentedTokens {
+  readonly taskId: string;
+}
+
+/** The session's own user decides an approval in their MCP client (elicitation). */
+export interface DecideAsUserRequest extends PresentedTokens {
+  readonly approvalId: string;
+  readonly decision: "approved" | "denied";
+}
+
+export interface Broker {
+  /** The issuer identifier: `iss` of every token Baton signs. */
+  readonly issuer: string;
+  /** The policy in force now (what discovery metadata and the doors' texts are built from). */
+  policy(): Policy;
+  /** The JWKS document: public keys only (RFC 7517). */
+  jwks(): { keys: readonly object[] };
+  /**
+   * Resolves when the broker can issue a token now: its audit log writes and its store
+   * answers. Throws `temporarily_unavailable` otherwise (or whatever else went wrong).
+   */
+  ready(): Promise<void>;
+
+  /** The caller behind client credentials (RFC 6749 §2.3, RFC 7523); `invalid_client` if none. */
+  authenticateClient(
+    credentials: ClientCredentials,
+    /** What a client assertion may name as `aud`: the issuer and the endpoint it was sent to. */
+    assertionAudiences: readonly string[],
+  ): Promise<Caller>;
+  /** The caller and user behind a bearer token at `/mcp` (RFC 6750); `invalid_token` if none. */
+  authenticateBearer(token: string): Promise<BearerSession>;
+  /**
+   * A request the door could not even parse, from an authenticated caller: audited as the
+   * core audits its own refusals, so every refused exchange leaves the same trace.
+   */
+  refused(caller: Caller, error: BatonError): void;
+
+  /** RFC 8693 token exchange: an access token for an API, or a delegation token. */
+  exchange(request: TokenExchangeRequest, caller: Caller): Promise<ExchangeResult>;
+  startTask(request: StartTaskRequest, caller: Caller): Promise<TaskView>;
+  endTask(request: EndTaskRequest, caller: Caller): Promise<{ task_id: string; revoked: true }>;
+  /** RFC 7009: true when a live token was revoked, false when there was none to revoke. */
+  revoke(token: string, caller: Caller): Promise<boolean>;
+  /** RFC 7662, answered in full only to a caller entitled to the answer (§4). */
+  introspect(token: string, caller: Caller): Promise<IntrospectionResponse>;
+  describe(request: DescribeRequest, caller: Caller): Promise<SessionView>;
+  approvalStatus(approvalId: string, caller: Caller): Promise<ApprovalView>;
+  decideAsUser(request: DecideAsUserRequest, caller: Caller): Promise<void>;
+}
+
+/** A key read (never written) to learn whether the store answers. */
+const READINESS_PROBE_KEY = "health:ready";
+
+export function createBroker(deps: ExchangeDeps): Broker {
+  return {
+    issuer: deps.issuer,
+    policy: () => deps.active().policy,
+    jwks: () => deps.keys.jwks(),
+    async ready() {
+      // No audit log, no token (audit/audit-log.ts): a node that cannot record is not ready.
+      const failure = deps.audit.failure?.();
+      if (failure !== undefined) throw auditUnavailable(failure);
+      await deps.store.get(READINESS_PROBE_KEY);
+    },
+    authenticateClient: (credentials, audiences) =>
+      authenticateClient(deps, credentials, audiences),
+    authenticateBearer: (token) => authenticateBearer(deps, token),
+    refused(caller, error) {
+      const event: AuditEvent = {
+        type: "exchange.denied",
+        error: error.code,
+        rule: error.rule,
+        agent: caller.agentId,
+      };
+      deps.audit.record(event);
+    },
+    exchange: (request, caller) => exchangeToken(deps, request, caller),
+    startTask: (request, caller) => startTask(deps, caller, request),
+    endTask: ({ taskId, ...presented }, caller) => endTask(deps, caller, taskId, presented),
+    revoke: (token, caller) => revokeToken(deps, token, caller),
+    introspect: (token, caller) => introspectToken(deps, token, caller),
+    describe: (request, caller) =>
+      describeSession(deps, caller, request.subjectToken, request.subjectTokenType, request.taskId),
+    approvalStatus: (approvalId, caller) => approvalStatus(deps, caller, approvalId),
+    decideAsUser: ({ approvalId, decision, ...presented }, caller) =>
+      decideAsSessionUser(deps, caller, presented, approvalId, decision),
+  };
+}
