@@ -5,7 +5,10 @@
  * their input into these request types, call this, and render what comes back: they differ
  * only in how they authenticate the caller and how they render.
  *
- * `createBroker(deps)` builds it over the exchange core in this process.
+ * `Broker` is the eight operations, the same wherever the core runs: `createBroker(deps)` builds
+ * it over the exchange core in this process, and `baton mcp --broker` has one over HTTP
+ * (mcp/remote-broker.ts). `ServingBroker` adds what only the process that serves needs: the
+ * authentication of callers, readiness, the policy and keys behind discovery.
  *
  * @module exchange/broker
  */
@@ -49,13 +52,30 @@ export interface EndTaskRequest extends PresentedTokens {
   readonly taskId: string;
 }
 
-/** The session's own user decides an approval in their MCP client (elicitation). */
-export interface DecideAsUserRequest extends PresentedTokens {
+/**
+ * The session's own user decides an approval in their MCP client (elicitation): the person is
+ * the subject of the session's token, never named by the client or a model.
+ */
+export interface DecideApprovalRequest extends PresentedTokens {
   readonly approvalId: string;
   readonly decision: "approved" | "denied";
 }
 
 export interface Broker {
+  /** RFC 8693 token exchange: an access token for an API, or a delegation token. */
+  exchange(request: TokenExchangeRequest, caller: Caller): Promise<ExchangeResult>;
+  startTask(request: StartTaskRequest, caller: Caller): Promise<TaskView>;
+  endTask(request: EndTaskRequest, caller: Caller): Promise<{ task_id: string; revoked: true }>;
+  /** RFC 7009: true when a live token was revoked, false when there was none to revoke. */
+  revoke(token: string, caller: Caller): Promise<boolean>;
+  /** RFC 7662, answered in full only to a caller entitled to the answer (§4). */
+  introspect(token: string, caller: Caller): Promise<IntrospectionResponse>;
+  describe(request: DescribeRequest, caller: Caller): Promise<SessionView>;
+  approvalStatus(approvalId: string, caller: Caller): Promise<ApprovalView>;
+  decideApproval(request: DecideApprovalRequest, caller: Caller): Promise<void>;
+}
+
+export interface ServingBroker extends Broker {
   /** The issuer identifier: `iss` of every token Baton signs. */
   readonly issuer: string;
   /** The policy in force now (what discovery metadata and the doors' texts are built from). */
@@ -81,24 +101,12 @@ export interface Broker {
    * core audits its own refusals, so every refused exchange leaves the same trace.
    */
   refused(caller: Caller, error: BatonError): void;
-
-  /** RFC 8693 token exchange: an access token for an API, or a delegation token. */
-  exchange(request: TokenExchangeRequest, caller: Caller): Promise<ExchangeResult>;
-  startTask(request: StartTaskRequest, caller: Caller): Promise<TaskView>;
-  endTask(request: EndTaskRequest, caller: Caller): Promise<{ task_id: string; revoked: true }>;
-  /** RFC 7009: true when a live token was revoked, false when there was none to revoke. */
-  revoke(token: string, caller: Caller): Promise<boolean>;
-  /** RFC 7662, answered in full only to a caller entitled to the answer (§4). */
-  introspect(token: string, caller: Caller): Promise<IntrospectionResponse>;
-  describe(request: DescribeRequest, caller: Caller): Promise<SessionView>;
-  approvalStatus(approvalId: string, caller: Caller): Promise<ApprovalView>;
-  decideAsUser(request: DecideAsUserRequest, caller: Caller): Promise<void>;
 }
 
 /** A key read (never written) to learn whether the store answers. */
 const READINESS_PROBE_KEY = "health:ready";
 
-export function createBroker(deps: ExchangeDeps): Broker {
+export function createBroker(deps: ExchangeDeps): ServingBroker {
   return {
     issuer: deps.issuer,
     policy: () => deps.active().policy,
@@ -129,7 +137,7 @@ export function createBroker(deps: ExchangeDeps): Broker {
     describe: (request, caller) =>
       describeSession(deps, caller, request.subjectToken, request.subjectTokenType, request.taskId),
     approvalStatus: (approvalId, caller) => approvalStatus(deps, caller, approvalId),
-    decideAsUser: ({ approvalId, decision, ...presented }, caller) =>
+    decideApproval: ({ approvalId, decision, ...presented }, caller) =>
       decideAsSessionUser(deps, caller, presented, approvalId, decision),
   };
 }

@@ -5,12 +5,12 @@
  */
 
 import type { LoggedEvent } from "../audit/task-tree.js";
-import type { Broker, ExchangeDeps } from "../exchange/broker.js";
+import type { ExchangeDeps, ServingBroker } from "../exchange/broker.js";
 import type { Metrics } from "../metrics/metrics.js";
 
 export interface HttpContext {
   /** The core's front door: every OAuth endpoint reaches the core through it alone. */
-  readonly broker: Broker;
+  readonly broker: ServingBroker;
   /** The core's parts, for the approval page until its sessions move into the door (issue 15). */
   readonly deps: ExchangeDeps;
   /** Values a client assertion may carry as `aud` (RFC 7523 §3): issuer and endpoint URLs. */

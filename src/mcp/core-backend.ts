@@ -1,7 +1,8 @@
 /**
- * The tools' backend inside the broker's own process: every call goes through the core's
- * front door (`Broker`), the very one behind `POST /token`, `/revoke` and `/whoami` (one path,
- * two doors).
+ * The tools' backend for one session: an agent and its user, over a `Broker` (design §5). The
+ * same code whichever broker it is: the core in this process (`createBroker`), or a running
+ * broker over HTTP (`baton mcp --broker`, mcp/remote-broker.ts). Here, once, the tools' inputs
+ * become the core's request types.
  *
  * @module mcp/core-backend
  */
@@ -11,25 +12,38 @@ import {
   type Caller,
   createBroker,
   type ExchangeDeps,
+  type PresentedTokens,
   type TokenExchangeRequest,
 } from "../exchange/broker.js";
 import { TOKEN_TYPE } from "../tokens/token-types.js";
 import type { ExchangeInput, ToolBackend } from "./backend.js";
 
+export interface SessionOptions {
+  /**
+   * Whether the session's user may decide approvals in this client (elicitation). Only where
+   * the broker itself checks the session's subject token as the person deciding: not through a
+   * remote broker, which decides only on its page or at its CLI.
+   */
+  readonly userDecides: boolean;
+}
+
 /**
  * @param sessionToken the session's subject token: `BATON_SUBJECT_TOKEN`, a development token,
  *   or the bearer token of an HTTP session. Read per call, so a refreshed one is used.
  */
-export function coreBackend(
-  core: Broker | ExchangeDeps,
+export function sessionBackend(
+  broker: Broker,
   caller: Caller,
   sessionToken: () => Promise<string>,
+  options: SessionOptions,
 ): ToolBackend {
-  const broker = "exchange" in core ? core : createBroker(core);
+  const presented = async (): Promise<PresentedTokens> => ({
+    subjectToken: await sessionToken(),
+    subjectTokenType: TOKEN_TYPE.jwt,
+  });
   return {
     async describe(taskId) {
-      const presented = await sessionSubject(sessionToken);
-      return broker.describe({ ...presented, ...(taskId === undefined ? {} : { taskId }) }, caller);
+      return broker.describe({ ...(await presented()), ...(taskId ? { taskId } : {}) }, caller);
     },
     async exchange(input) {
       const result = await broker.exchange(await toRequest(input, sessionToken), caller);
@@ -46,31 +60,40 @@ export function coreBackend(
       return broker.revoke(token, caller);
     },
     async startTask(input) {
-      return broker.startTask({ ...input, ...(await sessionSubject(sessionToken)) }, caller);
+      return broker.startTask({ ...input, ...(await presented()) }, caller);
     },
     async endTask(taskId) {
-      await broker.endTask({ taskId, ...(await sessionSubject(sessionToken)) }, caller);
+      await broker.endTask({ taskId, ...(await presented()) }, caller);
     },
     approvalStatus(approvalId) {
       return broker.approvalStatus(approvalId, caller);
     },
-    async decideAsUser(approvalId, decision) {
-      const presented = await sessionSubject(sessionToken);
-      await broker.decideAsUser({ approvalId, decision, ...presented }, caller);
-    },
+    ...(options.userDecides
+      ? {
+          async decideAsUser(approvalId: string, decision: "approved" | "denied") {
+            await broker.decideApproval({ approvalId, decision, ...(await presented()) }, caller);
+          },
+        }
+      : {}),
   };
 }
 
-const sessionSubject = async (sessionToken: () => Promise<string>) => ({
-  subjectToken: await sessionToken(),
-  subjectTokenType: TOKEN_TYPE.jwt,
-});
+/** A session on the core in this process: its user decides in their own client. */
+export function coreBackend(
+  core: Broker | ExchangeDeps,
+  caller: Caller,
+  sessionToken: () => Promise<string>,
+): ToolBackend {
+  const broker = "exchange" in core ? core : createBroker(core);
+  return sessionBackend(broker, caller, sessionToken, { userDecides: true });
+}
 
 /** The same request a client would send to `POST /token` (RFC 8693 §2.1). */
 export async function toRequest(
   input: ExchangeInput,
   sessionToken: () => Promise<string>,
 ): Promise<TokenExchangeRequest> {
+  // `api` is an API id or its resource URI (RFC 8707): only a URI has a scheme and "//".
   const isUri = input.target.includes("://");
   return {
     subjectToken: input.subjectToken ?? (await sessionToken()),

@@ -15,9 +15,9 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { BatonError } from "../errors.js";
 import {
   type BearerSession,
-  type Broker,
   createBroker,
   type ExchangeDeps,
+  type ServingBroker,
 } from "../exchange/broker.js";
 import { coreBackend } from "./core-backend.js";
 import { connectMcpServer } from "./server.js";
@@ -25,7 +25,7 @@ import { connectMcpServer } from "./server.js";
 export interface McpHttpOptions {
   readonly deps: ExchangeDeps;
   /** The core's front door; built over `deps` unless given. */
-  readonly broker?: Broker;
+  readonly broker?: ServingBroker;
   /** Host names (no port) a request may be addressed to. */
   readonly allowedHosts: ReadonlySet<string>;
   /** Origins a browser-borne request may come from. */
