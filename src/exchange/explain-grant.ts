@@ -27,7 +27,8 @@ import type { TaskRecord } from "../tasks/task-store.js";
 import { TOKEN_TYPE } from "../tokens/token-types.js";
 import { approversFor } from "./approval.js";
 import { type Grant, planAccess, planDelegation } from "./exchange.js";
-import { narrowScopes } from "./narrow.js";
+import { extendChain } from "./narrow.js";
+import { planTask } from "./start-task.js";
 import type { Subject } from "./subject.js";
 import { resolveApi } from "./target.js";
 import type { TokenExchangeRequest } from "./types.js";
@@ -316,17 +317,12 @@ function openTask(
         ? `${head} ${mark(true)}`
         : `${head}: ${missing.join(" ")} not in ${opener.id}'s scopes ${mark(false)}`,
   });
-  // The ceiling obeys rule 1 like any grant (start-task.ts).
-  const ceiling = narrowScopes(policy, template.ceiling, { agent: opener, subject: user });
-  const approvers = [
-    ...new Set([
-      ...(template.approval ? [template.approval] : []),
-      ...approversFor(policy, ceiling),
-    ]),
-  ].sort();
-  const { broker } = policy;
-  const longest = Math.min(template.maxTtl ?? broker.maxTaskTtl, broker.maxTaskTtl);
-  const deadline = NOW + Math.min(template.maxTtl ?? broker.maxTtl, longest);
+  // The broker's own plan (start-task.ts), not a copy of it.
+  const { ceiling, deadline, maxTokens, approvers } = planTask(
+    policy,
+    { agent: opener, subject: user, template, request: {} },
+    NOW,
+  );
   if (approvers.length > 0) {
     findings.push({
       check: "approval",
@@ -344,7 +340,7 @@ function openTask(
       subject: user.sub,
       ceiling,
       deadline,
-      maxTokens: template.maxTokens ?? broker.maxTaskTokens,
+      maxTokens,
       template: template.id,
       createdAt: NOW,
       // Once approved, a standing approval (exchange/task-scope.ts).
@@ -376,8 +372,16 @@ function delegationText(
   );
 }
 
-const fitsChain = (policy: Policy, chain: readonly string[]) =>
-  chain.length <= policy.broker.maxDepth && new Set(chain).size === chain.length;
+/** Rule 4 as the broker applies it (narrow.ts `extendChain`): no agent twice, within max_depth. */
+function fitsChain(policy: Policy, chain: readonly string[]): boolean {
+  const [agent, ...prior] = chain;
+  try {
+    extendChain(policy, agent as string, prior);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function chainText(policy: Policy, agent: Agent, subject: Subject, grant?: Grant): string {
   if (grant && grant.chain.length === 0) {

@@ -7,12 +7,14 @@
  */
 
 import { invalidRequest } from "../errors.js";
+import type { Agent, Policy, TaskTemplate } from "../policy/types.js";
 import { newTaskId, saveTask, type TaskRecord } from "../tasks/task-store.js";
 import { acceptSubject, type PresentedTokens } from "./accept-subject.js";
 import { pinPolicy } from "./activate.js";
 import { approversFor, openApproval } from "./approval.js";
 import { narrowScopes } from "./narrow.js";
 import { chargeAgentRate, chargeSubjectRate } from "./rate-limit.js";
+import type { Subject } from "./subject.js";
 import { type TaskView, taskView } from "./task-view.js";
 import type { Caller, ExchangeDeps } from "./types.js";
 
@@ -34,7 +36,6 @@ export async function startTask(
   const deps = pinPolicy(current);
   const now = deps.clock.now();
   const { policy } = deps.active();
-  const { broker } = policy;
   // The same counters as token exchanges: opening tasks is no way around the limits.
   await chargeAgentRate(deps, caller.agentId, now);
   const { agent, subject } = await acceptSubject(deps, caller, request, now);
@@ -48,36 +49,19 @@ export async function startTask(
   if (request.template !== undefined && !template) {
     throw invalidRequest("The task template is not known", "task.template");
   }
-  // The ceiling obeys rule 1 like any grant: inside the agent's scopes and the subject's.
-  const ceiling = narrowScopes(policy, template?.ceiling ?? request.scopes, { agent, subject });
-
-  const longest = Math.min(template?.maxTtl ?? broker.maxTaskTtl, broker.maxTaskTtl);
+  const plan = planTask(policy, { agent, subject, template, request }, now);
   const task: TaskRecord = {
     id: newTaskId(),
     purpose: request.purpose,
     agent: agent.id,
     subject: subject.sub,
-    ceiling,
-    deadline: Math.min(
-      now + Math.min(request.ttlSeconds ?? template?.maxTtl ?? broker.maxTtl, longest),
-      subject.exp,
-    ),
-    maxTokens: Math.min(
-      request.maxTokens ?? template?.maxTokens ?? broker.maxTaskTokens,
-      template?.maxTokens ?? broker.maxTaskTokens,
-      broker.maxTaskTokens,
-    ),
+    ceiling: plan.ceiling,
+    deadline: plan.deadline,
+    maxTokens: plan.maxTokens,
     ...(template ? { template: template.id } : {}),
     createdAt: now,
   };
-  // Rule 6: a template that asks for it, or an elevated scope in the ceiling, waits for a
-  // human once: the standing approval then covers every grant of the task.
-  const approvers = [
-    ...new Set([
-      ...(template?.approval ? [template.approval] : []),
-      ...approversFor(policy, ceiling),
-    ]),
-  ];
+  const { ceiling, approvers } = plan;
   const approval =
     approvers.length === 0
       ? undefined
@@ -94,7 +78,7 @@ export async function startTask(
               ttl: request.ttlSeconds ?? null,
               task: null,
             },
-            approvers: approvers.sort(),
+            approvers,
             agent: agent.id,
             reason: request.purpose,
             taskId: task.id,
@@ -116,4 +100,57 @@ export async function startTask(
   });
   await deps.audit.written();
   return taskView(deps, saved, now);
+}
+
+/** What a task will be, decided in full before anything is written. */
+export interface TaskPlan {
+  readonly ceiling: readonly string[];
+  /** Epoch seconds. */
+  readonly deadline: number;
+  readonly maxTokens: number;
+  /** Who must approve the ceiling when it opens (sorted); empty when no one. */
+  readonly approvers: readonly string[];
+}
+
+/**
+ * The ceiling, deadline, budget and approvers of a task, as pure functions of the policy, the
+ * opener, its user and what was asked. Exported for `baton policy explain`
+ * (exchange/explain-grant.ts): one decision, never two.
+ */
+export function planTask(
+  policy: Policy,
+  input: {
+    readonly agent: Agent;
+    readonly subject: Subject;
+    readonly template: TaskTemplate | undefined;
+    readonly request: Pick<StartTaskRequest, "scopes" | "ttlSeconds" | "maxTokens">;
+  },
+  now: number,
+): TaskPlan {
+  const { agent, subject, template, request } = input;
+  const { broker } = policy;
+  // The ceiling obeys rule 1 like any grant: inside the agent's scopes and the subject's.
+  const ceiling = narrowScopes(policy, template?.ceiling ?? request.scopes, { agent, subject });
+  const longest = Math.min(template?.maxTtl ?? broker.maxTaskTtl, broker.maxTaskTtl);
+  // Rule 6: a template that asks for it, or an elevated scope in the ceiling, waits for a
+  // human once: the standing approval then covers every grant of the task.
+  const approvers = [
+    ...new Set([
+      ...(template?.approval ? [template.approval] : []),
+      ...approversFor(policy, ceiling),
+    ]),
+  ].sort();
+  return {
+    ceiling,
+    deadline: Math.min(
+      now + Math.min(request.ttlSeconds ?? template?.maxTtl ?? broker.maxTtl, longest),
+      subject.exp,
+    ),
+    maxTokens: Math.min(
+      request.maxTokens ?? template?.maxTokens ?? broker.maxTaskTokens,
+      template?.maxTokens ?? broker.maxTaskTokens,
+      broker.maxTaskTokens,
+    ),
+    approvers,
+  };
 }
