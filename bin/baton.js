@@ -1,3 +1,3 @@
 #!/usr/bin/env node
 // The `baton` command: runs the compiled CLI (built by `npm ci` through the `prepare` script).
-import("../dist/main.js").then((cli) => cli.run(process.argv));
+import("../dist/main/index.js").then((cli) => cli.run(process.argv));

@@ -162,7 +162,9 @@ describe("rfc7662 §4: an agent that is none of the token's business learns noth
 
   it("the probe is audited: active, by whom, by jti, and that the caller was not entitled", async () => {
     await introspect(tokens.calendar, "impersonator");
+    // Every event carries the policy version it was decided under (issue 9), as `serve` records.
     expect(lastIntrospection()).toEqual({
+      policy: broker.policy.version,
       type: "token.introspected",
       by: "impersonator",
       active: true,

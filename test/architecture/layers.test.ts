@@ -50,7 +50,7 @@ function layer(file: string): number {
     return 1;
   if (top === "exchange") return 2;
   if (["http", "mcp", "cli", "verify", "config.ts", "log.ts"].includes(top)) return 3;
-  if (file === "main.ts") return 4;
+  if (top === "main") return 4;
   throw new Error(`no layer for ${file}`);
 }
 
@@ -59,7 +59,7 @@ const internal = imports.filter((i) => !i.spec.includes(":") && i.spec.endsWith(
 describe("design §5: layers point down only", () => {
   it("reads the import lines it checks", () => {
     const edges = internal.map((i) => `${i.from} → ${i.spec}`);
-    expect(edges).toContain("main.ts → store/keyv-store.ts");
+    expect(edges).toContain("main/compose.ts → store/keyv-store.ts");
     expect(edges).toContain("exchange/exchange.ts → tokens/mint.ts");
     expect(imports.map((i) => `${i.from} → ${i.spec}`)).toContain("tokens/verify.ts → jose");
   });
@@ -112,9 +112,9 @@ describe("design §5: layers point down only", () => {
     expect(users.map((i) => `${i.from} → ${i.spec}`)).toEqual([]);
   });
 
-  it("only main.ts picks concrete adapters", () => {
+  it("only main/ picks concrete adapters", () => {
     const adapters = ["store/keyv-store.ts", "audit/audit-log.ts", "log.ts", "config.ts"];
-    const users = internal.filter((i) => adapters.includes(i.spec) && i.from !== "main.ts");
+    const users = internal.filter((i) => adapters.includes(i.spec) && !i.from.startsWith("main/"));
     expect(users.map((i) => `${i.from} → ${i.spec}`)).toEqual([]);
   });
 });
@@ -131,10 +131,10 @@ const HOMES: Record<string, (file: string) => boolean> = {
     ["config.ts", "exchange/request.ts", "policy/schema.ts", "policy/json-schema.ts"].includes(f) ||
     f.startsWith("mcp/tools/"),
   hono: (f) => f.startsWith("http/"),
-  "@hono/node-server": (f) => f === "main.ts",
+  "@hono/node-server": (f) => f === "main/server.ts",
   "@modelcontextprotocol/sdk": (f) => f.startsWith("mcp/"),
   pino: (f) => f === "log.ts",
-  commander: (f) => f === "main.ts",
+  commander: (f) => f.startsWith("main/"),
   yaml: (f) => f === "policy/load.ts",
   "prom-client": (f) => f.startsWith("metrics/"),
   // The approval page's sign-in at an OpenID Provider: the relying party's side of OIDC.

@@ -1,3 +1,3 @@
-import { run } from "../../src/main.js";
+import { run } from "../../src/main/index.js";
 
 await run(process.argv);

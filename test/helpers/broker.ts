@@ -1,6 +1,7 @@
 /**
- * Starts a real Baton (real store, real keys, real HTTP on loopback) for a test, composed the
- * way `main.ts` composes it, with a policy held in memory and a clock the test controls.
+ * Starts a real Baton (real store, real keys, real HTTP on loopback) for a test, composed by
+ * `composeServing` as `baton serve` is, with a policy held in memory and a clock the test
+ * controls.
  */
 
 import { createServer } from "node:net";
@@ -10,11 +11,8 @@ import { memoryAuditLog } from "../../src/audit/audit-log.js";
 import type { AuditEvent } from "../../src/audit/events.js";
 import { taskEventFilter } from "../../src/audit/task-tree.js";
 import { fixedClock } from "../../src/clock.js";
-import { activatePolicy } from "../../src/exchange/activate.js";
-import type { ActivePolicy, ExchangeDeps } from "../../src/exchange/types.js";
-import { createApp } from "../../src/http/app.js";
-import { PATHS } from "../../src/http/metadata.js";
-import { createMcpHttpHandler } from "../../src/mcp/http-handler.js";
+import type { ExchangeDeps } from "../../src/exchange/types.js";
+import { composeServing } from "../../src/main/compose.js";
 import { createMetrics, type Metrics } from "../../src/metrics/metrics.js";
 import { compilePolicy } from "../../src/policy/load.js";
 import type { Policy } from "../../src/policy/types.js";
@@ -45,7 +43,7 @@ export interface TestBroker {
   readonly events: AuditEvent[];
   /** What the HTTP edge handed to `logFailure` (the operator's log), in order. */
   readonly failures: { readonly endpoint: string; readonly err: unknown }[];
-  /** The broker's metrics (served at `/metrics`), fed as main.ts feeds them. */
+  /** The broker's metrics (served at `/metrics`), fed as `baton serve` feeds them. */
   readonly metrics: Metrics;
   /** The trusted outside issuer `https://idp.test` (ES256) and its private key. */
   readonly idp: { readonly issuer: string; readonly key: KeyPair };
@@ -97,43 +95,32 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     secrets,
   });
   options.editPolicy?.(data);
-  let active: ActivePolicy = activatePolicy(compilePolicy([{ file: "test.yaml", data }]));
+  const compile = async () => compilePolicy([{ file: "test.yaml", data }]);
+  const policy = await compile();
 
   const metrics = createMetrics();
   const store = await openKeyvStore(options.store ?? "memory://", {
     onError: () => metrics.storeError(),
   });
-  const keys = await openKeyRing(
-    store,
-    active.policy.broker.signingAlg,
-    clock,
-    active.policy.broker.maxTtl,
-  );
+  const keys = await openKeyRing(store, policy.broker.signingAlg, clock, policy.broker.maxTtl);
   const memoryAudit = memoryAuditLog();
   const failures: { endpoint: string; err: unknown }[] = [];
-  const audit = metrics.auditSink(memoryAudit);
-  const deps: ExchangeDeps = { issuer, active: () => active, keys, store, audit, clock };
-  const mcp = createMcpHttpHandler({
-    deps,
-    allowedHosts: new Set(["127.0.0.1", "localhost", "[::1]"]),
-    allowedOrigins: new Set([issuer, `http://localhost:${port}`]),
-    resourceMetadataUrl: `${issuer}${PATHS.resourceMetadata}`,
-  });
-  const app = createApp({
-    mcp: mcp.handle,
+  // The composition `baton serve` runs, with this test's adapters: its policy held in memory,
+  // its store, its clock and an in-memory audit sink (which sees every event as the file would).
+  const serving = composeServing({
+    issuer,
+    policy,
+    loadPolicy: compile,
+    store,
+    keys,
+    audit: memoryAudit,
+    clock,
     metrics,
-    deps,
     ...(options.taskEvents
       ? {
           readTaskEvents: async (id: string) => memoryAudit.events.filter(taskEventFilter(id)),
         }
       : {}),
-    assertionAudiences: [
-      issuer,
-      `${issuer}${PATHS.token}`,
-      `${issuer}${PATHS.introspect}`,
-      `${issuer}${PATHS.revoke}`,
-    ],
     logFailure: (err, endpoint) => {
       failures.push({ endpoint, err });
       // Refusals and fail-closed 503s are expected in tests; anything else is a bug to show.
@@ -141,8 +128,9 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
       if (status === undefined || status === 500) console.error("broker failure", err);
     },
   });
+  const { deps } = serving;
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: "127.0.0.1", port }, () => resolve(s));
+    const s = serve({ fetch: serving.fetch, hostname: "127.0.0.1", port }, () => resolve(s));
   });
 
   const { issueDevToken } = await import("../../src/exchange/dev-token.js");
@@ -151,7 +139,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     issuer,
     deps,
     get policy() {
-      return active.policy;
+      return deps.active().policy;
     },
     store,
     clock,
@@ -161,8 +149,8 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     idp: { issuer: "https://idp.test", key: idpKey },
     researcherKey,
     secrets,
-    setPolicy(policy) {
-      active = activatePolicy(policy);
+    setPolicy(next) {
+      serving.swap(next);
     },
     post(path, form, agent) {
       const body = new URLSearchParams();
@@ -198,7 +186,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
         .sign(idpKey.privateKey);
     },
     async close() {
-      await mcp.close();
+      await serving.closeSessions();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();
     },

@@ -451,7 +451,10 @@ describe("audit (design §4 rule 9)", () => {
   it("client.auth_failed events name the client and the rule, never a secret or assertion", async () => {
     const failures = broker.events.filter((e) => e.type === "client.auth_failed");
     expect(failures.length).toBeGreaterThan(10);
+    // Every event carries the policy version it was decided under (issue 9), as `serve` records.
+    const policy = broker.policy.version;
     expect(failures).toContainEqual({
+      policy,
       type: "client.auth_failed",
       rule: "client.secret",
       client_id: "orchestrator",
@@ -459,7 +462,8 @@ describe("audit (design §4 rule 9)", () => {
     expect(failures).toContainEqual(expect.objectContaining({ rule: "client.assertion_replay" }));
     for (const event of failures) {
       expect(Object.keys(event).sort()).toEqual(expect.arrayContaining(["rule", "type"]));
-      expect(Object.keys(event).every((k) => ["type", "rule", "client_id"].includes(k))).toBe(true);
+      const allowed = ["type", "rule", "client_id", "policy"];
+      expect(Object.keys(event).every((k) => allowed.includes(k))).toBe(true);
     }
     const log = JSON.stringify(broker.events);
     for (const secret of [...sensitive, "wrong-secret", "anything", "guess", "nope"]) {

@@ -707,7 +707,10 @@ describe("POST /whoami and the audit log", () => {
     const from = broker.events.length;
     const { task, token } = await open({ purpose: "audit me", scope: TREE_CEILING, max_tokens: 9 });
     const started = broker.events.slice(from).find((e) => e.type === "task.started");
+    // Every event carries the policy version it was decided under (issue 9), as `serve` records.
+    const policy = broker.policy.version;
     expect(started).toEqual({
+      policy,
       type: "task.started",
       task: task.task_id,
       agent: "orchestrator",
@@ -721,7 +724,7 @@ describe("POST /whoami and the audit log", () => {
     expect((await endTask(broker, "orchestrator", task.task_id, token)).status).toBe(200);
     const window = broker.events.slice(from);
     expect(window.filter((e) => e.type === "task.ended")).toEqual([
-      { type: "task.ended", task: task.task_id, by: "orchestrator", subject: ALICE },
+      { policy, type: "task.ended", task: task.task_id, by: "orchestrator", subject: ALICE },
     ]);
     const issued = window.filter((e) => e.type === "exchange.issued");
     expect(issued).toHaveLength(5);
