@@ -6,7 +6,7 @@
  * only loads the policy and renders. The verdict comes first (`issued`, `issued after approval
  * by …`, or `refused: <oauth error> (<rule>)`), then one line per rule that decided. Exit 0
  * when the grant would be issued (approval or not), 2 when refused, 1 for bad input (an id the
- * policy does not define, an invalid policy). The commander wiring lives in main.ts.
+ * policy does not define, an invalid policy). The commander wiring lives in main/program.ts.
  *
  * @module cli/policy-explain
  */

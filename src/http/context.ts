@@ -19,7 +19,7 @@ export interface HttpContext {
   readonly logFailure: (err: unknown, endpoint: string) => void;
   /** Origins a browser form may post from (the approval page); the issuer's when absent. */
   readonly allowedOrigins?: ReadonlySet<string>;
-  /** The MCP endpoint, when served (handed over by main.ts: http/ never imports mcp/). */
+  /** The MCP endpoint, when served (handed over by main/compose.ts: http/ never imports mcp/). */
   readonly mcp?: (request: Request) => Promise<Response>;
   /** Served at `/metrics` and fed by every request; without it `/metrics` is not served. */
   readonly metrics?: Metrics;

@@ -30,7 +30,7 @@ import { type KeySealer, type SealedJwk, SealedKeyError } from "./key-seal.js";
 const RING_KEY = "keys:ring";
 
 /**
- * How often every long-running process re-reads the ring (main.ts `keepKeysCurrent`): a
+ * How often every long-running process re-reads the ring (main/keep-current.ts `keepKeysCurrent`): a
  * rotation or a withdrawal reaches every node on the store within this many seconds.
  */
 export const KEY_REFRESH_SECONDS = 5;

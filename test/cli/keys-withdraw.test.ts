@@ -32,7 +32,7 @@ import {
   USER,
 } from "../helpers/nodes.js";
 
-/** main.ts KEY_REFRESH_MS: every node re-reads the ring this often. */
+/** main/keep-current.ts KEY_REFRESH_MS: every node re-reads the ring this often. */
 const REFRESH_MS = 5_000;
 const CALENDAR_API = "calendar-api:calendar-api-secret";
 

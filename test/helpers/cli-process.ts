@@ -1,5 +1,5 @@
 /**
- * The real `baton` command line, spawned for tests: `node --import tsx` runs `src/main.ts`
+ * The real `baton` command line, spawned for tests: `node --import tsx` runs `src/main/index.ts`
  * through test/helpers/baton-cli.ts, exactly as bin/baton.js runs the build. One-shot commands
  * run to completion (`runCli`), `baton serve` is started and waited for (`startServe`), and a
  * `Children` tracker stops every process a test spawned, by pid, and removes its temp dirs.
@@ -137,7 +137,7 @@ export function spawnNode(
   return child;
 }
 
-/** `baton <args>` as a child process: node runs src/main.ts through tsx, as bin/baton.js does. */
+/** `baton <args>` as a child process: node runs src/main/index.ts through tsx, as bin/baton.js does. */
 export function spawnCli(
   children: Children,
   args: readonly string[],

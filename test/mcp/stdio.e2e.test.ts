@@ -1,6 +1,6 @@
 /**
  * Issue 3, "done when" (stdio): the SDK `Client` spawns `baton mcp` for real (node runs
- * src/main.ts through tsx) and drives it over stdio.
+ * src/main/index.ts through tsx) and drives it over stdio.
  *
  * - Embedded: `baton mcp --agent orchestrator --dev-user alice` lists its tools, gets a token
  *   and delegates to flight-booker; a SECOND process, `baton mcp --agent flight-booker` with the

@@ -28,7 +28,7 @@ import { signToken } from "../../src/tokens/mint.js";
 import { startTestBroker, T0 } from "../helpers/broker.js";
 
 const MAX_TTL = 3600;
-/** main.ts KEY_REFRESH_MS: how long a node may go on signing with a key after its rotation. */
+/** main/keep-current.ts KEY_REFRESH_MS: how long a node may go on signing with a key after its rotation. */
 const REFRESH = 5;
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "k"];
 
