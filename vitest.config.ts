@@ -1,17 +1,94 @@
+import { availableParallelism } from "node:os";
 import { defaultServerConditions } from "vite";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/**
+ * The unit project: tests that run in this process alone (pure planners, the in-process test
+ * broker over loopback HTTP, SQLite and memory stores in a temp directory): no child process,
+ * no browser, no redis-server. `npx vitest run --project unit` answers in seconds. A new test
+ * file goes to the system project unless it is listed here, so none is ever left out.
+ */
+const UNIT = [
+  "test/adversarial/escalation.test.ts",
+  "test/adversarial/form-charset.test.ts",
+  "test/adversarial/hardening.test.ts",
+  "test/adversarial/introspection.test.ts",
+  "test/adversarial/tokens.test.ts",
+  "test/approvals/approvals-http.test.ts",
+  "test/approvals/task-tree-http.test.ts",
+  "test/architecture/**/*.test.ts",
+  "test/audit/**/*.test.ts",
+  "test/cli/banner.test.ts",
+  "test/integration/actor-token.test.ts",
+  "test/integration/chain.test.ts",
+  "test/integration/client-auth.test.ts",
+  "test/integration/remote-jwks.test.ts",
+  "test/interop/**/*.test.ts",
+  "test/mcp/http-auth.test.ts",
+  "test/mcp/http.e2e.test.ts",
+  "test/mcp/parity.test.ts",
+  "test/mcp/tools.test.ts",
+  "test/policy/**/*.test.ts",
+  "test/property/**/*.test.ts",
+  "test/spec/**/*.test.ts",
+  "test/store/keyv-store.test.ts",
+  "test/tasks/task-log.test.ts",
+  "test/tasks/tasks.test.ts",
+  "test/tokens/jws.test.ts",
+  "test/tokens/key-ring.test.ts",
+  "test/tokens/mint.test.ts",
+  "test/tokens/verified-cache.test.ts",
+  "test/verify/**/*.test.ts",
+];
+
+/** Tests in headless Chromium (the approval page, the sign-in). */
+const BROWSER = ["test/**/*.browser.test.ts"];
 
 export default defineConfig({
   // `import … from "baton/verify"` resolves through the package's own `exports` (a
   // self-reference) to the TypeScript source, so tests and examples need no build first.
+  // Every project extends this config, so every project resolves it the same way.
   ssr: { resolve: { conditions: ["baton-source", ...defaultServerConditions] } },
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
     hookTimeout: 30_000,
-    // CI reads the JSON report for its closing "N passed, N failed" line.
+    // CI reads the JSON report for its closing "N passed, N failed" line: one report, every
+    // project's tests in it.
     reporters: process.env.CI
       ? ["default", ["json", { outputFile: "reports/vitest.json" }]]
       : ["default"],
+    // Projects run one group after another: unit first, then the rest as before.
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: UNIT,
+          exclude: [...configDefaults.exclude, ...BROWSER],
+          // Loading the broker's modules costs more than most of these files' tests: one module
+          // load per worker rather than per file (no test here mocks a module or leaves globals
+          // behind: vi.useFakeTimers is undone in afterEach). Every core, as they share nothing.
+          isolate: false,
+          maxWorkers: availableParallelism(),
+          sequence: { groupOrder: 0 },
+        },
+      },
+      // The real CLI and `serve` as child processes, redis-server, several nodes, the MCP
+      // Inspector and conformance clients: every test file not in UNIT or BROWSER.
+      {
+        extends: true,
+        test: {
+          name: "system",
+          include: ["test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...UNIT, ...BROWSER],
+          sequence: { groupOrder: 1 },
+        },
+      },
+      // The approval page and the sign-in in Debian's headless Chromium.
+      {
+        extends: true,
+        test: { name: "browser", include: BROWSER, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });
