@@ -110,20 +110,7 @@ describe("a subject token presented again", () => {
 
   it("is refused once its key was taken out of the stored ring, for a delegation token too", async () => {
     const user = await broker.devToken(USER);
-    const delegated = await exchange(
-      broker,
-      {
-        subject_token: user,
-        requested_token_type: "urn:ietf:params:oauth:token-type:jwt",
-        audience: "flight-booker",
-        scope: "flights.search",
-      },
-      "orchestrator",
-    );
-    expect(delegated.status).toBe(200);
-    const { access_token: delegation } = (await delegated.json()) as { access_token: string };
-    const flights = { subject_token: delegation, audience: "flights", scope: "flights.search" };
-    expect((await exchange(broker, flights, "flight-booker")).status).toBe(200);
+    const { flights } = await delegateSearch(broker, user);
     expect((await exchange(broker, calendar(user), "orchestrator")).status).toBe(200);
 
     // The key leaves the stored ring (as `baton keys withdraw` takes it out) and is re-read.
@@ -149,22 +136,31 @@ describe("a subject token presented again", () => {
 
   it("is refused once revoked: a delegation token accepted once does not redeem after revocation", async () => {
     const user = await broker.devToken(USER);
-    const delegated = await exchange(
-      broker,
-      {
-        subject_token: user,
-        requested_token_type: "urn:ietf:params:oauth:token-type:jwt",
-        audience: "flight-booker",
-        scope: "flights.search",
-      },
-      "orchestrator",
-    );
-    expect(delegated.status).toBe(200);
-    const { access_token: delegation } = (await delegated.json()) as { access_token: string };
-    const flights = { subject_token: delegation, audience: "flights", scope: "flights.search" };
-    expect((await exchange(broker, flights, "flight-booker")).status).toBe(200);
+    const { delegation, flights } = await delegateSearch(broker, user);
     const revoked = await broker.post("/revoke", { token: delegation }, "orchestrator");
     expect(revoked.status).toBe(200);
     await expectRefused(broker, exchange(broker, flights, "flight-booker"), 400, "invalid_request");
   });
 });
+
+/**
+ * The orchestrator delegates flights.search to the flight booker, which redeems it once: the
+ * delegation token, now verified and cached, and the booker's request that redeems it.
+ */
+async function delegateSearch(broker: TestBroker, user: string) {
+  const delegated = await exchange(
+    broker,
+    {
+      subject_token: user,
+      requested_token_type: "urn:ietf:params:oauth:token-type:jwt",
+      audience: "flight-booker",
+      scope: "flights.search",
+    },
+    "orchestrator",
+  );
+  expect(delegated.status).toBe(200);
+  const { access_token: delegation } = (await delegated.json()) as { access_token: string };
+  const flights = { subject_token: delegation, audience: "flights", scope: "flights.search" };
+  expect((await exchange(broker, flights, "flight-booker")).status).toBe(200);
+  return { delegation, flights };
+}
