@@ -328,6 +328,15 @@ export async function listKeys(store: Store, clock: Clock): Promise<KeyListing[]
   return [...kept, ...withdrawn];
 }
 
+/**
+ * A kid that names the key material itself (its RFC 7638 thumbprint) behind a random hex tag.
+ * The tag comes first: a base64url thumbprint may begin with `-`, and a kid the operator types
+ * after `baton keys withdraw` must not read as an option.
+ */
+export function kidFor(thumbprint: string, tag: string): string {
+  return `${tag}.${thumbprint}`;
+}
+
 async function generateStoredKey(
   alg: SigningAlg,
   now: number,
@@ -335,8 +344,7 @@ async function generateStoredKey(
 ): Promise<StoredKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
-  // RFC 7638 thumbprint: a stable kid that names the key material itself.
-  const kid = `${await calculateJwkThumbprint(publicJwk)}.${randomUUID().slice(0, 8)}`;
+  const kid = kidFor(await calculateJwkThumbprint(publicJwk), randomUUID().slice(0, 8));
   const privateJwk = await exportJWK(privateKey);
   return {
     kid,

@@ -17,6 +17,7 @@ import { fixedClock } from "../../src/clock.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import type { Store } from "../../src/store/store.js";
 import {
+  kidFor,
   listKeys,
   openKeyRing,
   rotateKeys,
@@ -49,6 +50,14 @@ describe("key ring", () => {
       kid: ring.signingKey().kid,
     });
     for (const member of PRIVATE_MEMBERS) expect(keys[0]).not.toHaveProperty(member);
+  });
+
+  it("a kid never begins with '-', so `baton keys withdraw KID` never reads it as an option", async () => {
+    // A base64url thumbprint may begin with "-" (1 key in 64): the random hex tag goes first.
+    expect(kidFor("-KEYSz8XQNlqmGNHi4nA3zG", "8fa6c2ba")).toBe("8fa6c2ba.-KEYSz8XQNlqmGNHi4nA3zG");
+    store = await openKeyvStore("memory://");
+    const ring = await openKeyRing(store, "EdDSA", fixedClock(T0), MAX_TTL);
+    expect(ring.signingKey().kid).toMatch(/^[0-9a-f]{8}\.[A-Za-z0-9_-]{43}$/);
   });
 
   it("makes an ES256 key when the policy asks for it", async () => {
