@@ -7,7 +7,7 @@
 
 import { recentApprovals, stateOf } from "../approvals/approval-store.js";
 import { createLoginLink } from "../exchange/approver-session.js";
-import { decideApproval } from "../exchange/decide-approval.js";
+import { decideApproval } from "../exchange/operations/decide-approval.js";
 import type { ExchangeDeps } from "../exchange/types.js";
 
 export interface Out {

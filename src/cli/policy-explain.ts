@@ -17,7 +17,7 @@ import {
   type Explanation,
   explainGrant,
   type Verdict,
-} from "../exchange/explain-grant.js";
+} from "../exchange/operations/explain-grant.js";
 import { loadPolicy, PolicyError } from "../policy/load.js";
 import type { Policy } from "../policy/types.js";
 

@@ -16,9 +16,10 @@ import {
   stateOf,
 } from "../approvals/approval-store.js";
 import { TOKEN_TYPE } from "../tokens/token-types.js";
-import { mayDecide } from "./decide-approval.js";
-import { anyRevoked, subjectLineage } from "./lineage.js";
-import { approvalsAudienceOf, verifySubject } from "./subject.js";
+import { approvalsAudienceOf } from "../urls.js";
+import { mayDecide } from "./operations/decide-approval.js";
+import { anyRevoked, subjectLineage } from "./steps/lineage.js";
+import { verifySubject } from "./steps/verify-subject.js";
 import type { ExchangeDeps } from "./types.js";
 
 export interface ApproverSession {

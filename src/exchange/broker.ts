@@ -16,29 +16,29 @@
 import type { AuditEvent } from "../audit/events.js";
 import { auditUnavailable, type BatonError } from "../errors.js";
 import type { Policy } from "../policy/types.js";
-import type { PresentedTokens } from "./accept-subject.js";
-import { type ApprovalView, approvalStatus } from "./approval-status.js";
-import { authenticateBearer, type BearerSession } from "./authenticate-bearer.js";
-import { authenticateClient, type ClientCredentials } from "./authenticate-client.js";
-import { decideAsSessionUser } from "./decide-approval.js";
-import { describeSession, type SessionView } from "./describe-session.js";
-import { endTask } from "./end-task.js";
-import { exchangeToken } from "./exchange.js";
-import { type IntrospectionResponse, introspectToken } from "./introspect.js";
-import { revokeToken } from "./revoke.js";
-import { type StartTaskRequest, startTask } from "./start-task.js";
-import type { TaskView } from "./task-view.js";
+import { type ApprovalView, approvalStatus } from "./operations/approval-status.js";
+import { authenticateBearer, type BearerSession } from "./operations/authenticate-bearer.js";
+import { authenticateClient, type ClientCredentials } from "./operations/authenticate-client.js";
+import { decideAsSessionUser } from "./operations/decide-approval.js";
+import { describeSession, type SessionView } from "./operations/describe.js";
+import { endTask } from "./operations/end-task.js";
+import { exchangeToken } from "./operations/exchange.js";
+import { type IntrospectionResponse, introspectToken } from "./operations/introspect.js";
+import { revokeToken } from "./operations/revoke.js";
+import { type StartTaskRequest, startTask } from "./operations/start-task.js";
+import type { PresentedTokens } from "./steps/accept-subject.js";
+import type { TaskView } from "./steps/task-view.js";
 import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
 
+export type { ApprovalView } from "./operations/approval-status.js";
+export type { BearerSession } from "./operations/authenticate-bearer.js";
+export type { ClientCredentials } from "./operations/authenticate-client.js";
+export type { ApiView, ScopeView, SessionView } from "./operations/describe.js";
+export type { IntrospectionResponse } from "./operations/introspect.js";
+export type { StartTaskRequest } from "./operations/start-task.js";
 // What the doors exchange with the core, importable from here alone.
-export type { PresentedTokens } from "./accept-subject.js";
-export type { ApprovalView } from "./approval-status.js";
-export type { BearerSession } from "./authenticate-bearer.js";
-export type { ClientCredentials } from "./authenticate-client.js";
-export type { ApiView, ScopeView, SessionView } from "./describe-session.js";
-export type { IntrospectionResponse } from "./introspect.js";
-export type { StartTaskRequest } from "./start-task.js";
-export type { TaskView } from "./task-view.js";
+export type { PresentedTokens } from "./steps/accept-subject.js";
+export type { TaskView } from "./steps/task-view.js";
 export type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
 
 /** `whoami` / `list_apis`: the caller's session as its subject token shows it. */

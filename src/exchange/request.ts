@@ -8,7 +8,7 @@ import { z } from "zod";
 import { invalidRequest, unsupportedGrantType } from "../errors.js";
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../tokens/token-types.js";
 import { MAX_TOKEN_LENGTH } from "../tokens/verify.js";
-import type { StartTaskRequest } from "./start-task.js";
+import type { StartTaskRequest } from "./operations/start-task.js";
 import type { TokenExchangeRequest } from "./types.js";
 
 /** Form parameters as received: every value of every name, in order. */

@@ -6,11 +6,12 @@
 
 import { Hono } from "hono";
 import { createBroker } from "../exchange/broker.js";
+import { PATHS } from "../urls.js";
 import { approvalStatusEndpoint } from "./approval-status-endpoint.js";
-import { mountApprovalsPage } from "./approvals-page.js";
+import { mountApprovalsPage } from "./approvals/page.js";
 import type { HttpContext } from "./context.js";
 import { introspectionEndpoint } from "./introspection-endpoint.js";
-import { jwksEndpoint, metadataEndpoint, PATHS, resourceMetadataEndpoint } from "./metadata.js";
+import { jwksEndpoint, metadataEndpoint, resourceMetadataEndpoint } from "./metadata.js";
 import { metricsEndpoint, timeRequests } from "./metrics-endpoint.js";
 import { readinessEndpoint } from "./readiness.js";
 import { oauthError } from "./respond.js";

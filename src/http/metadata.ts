@@ -5,25 +5,9 @@
  */
 
 import type { Context } from "hono";
-import { mcpResourceOf } from "../exchange/subject.js";
 import { TOKEN_EXCHANGE_GRANT } from "../tokens/token-types.js";
+import { mcpResourceOf, PATHS } from "../urls.js";
 import type { HttpContext } from "./context.js";
-
-/** Paths of the endpoints, relative to the issuer. */
-export const PATHS = {
-  metadata: "/.well-known/oauth-authorization-server",
-  jwks: "/.well-known/jwks.json",
-  token: "/token",
-  introspect: "/introspect",
-  revoke: "/revoke",
-  whoami: "/whoami",
-  tasks: "/tasks",
-  approvals: "/approvals",
-  mcp: "/mcp",
-  /** RFC 9728 §3.1: the well-known path with the resource's path appended. */
-  resourceMetadata: "/.well-known/oauth-protected-resource/mcp",
-  resourceMetadataRoot: "/.well-known/oauth-protected-resource",
-} as const;
 
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
 const ASSERTION_ALGS = ["EdDSA", "ES256", "ES384", "PS256", "RS256"];

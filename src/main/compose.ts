@@ -14,11 +14,10 @@ import type { AuditSink } from "../audit/events.js";
 import type { LoggedEvent } from "../audit/task-tree.js";
 import { type Clock, systemClock } from "../clock.js";
 import { ConfigError } from "../config.js";
-import { activatePolicy } from "../exchange/activate.js";
-import { withTaskLog } from "../exchange/task-tree-events.js";
+import { activatePolicy } from "../exchange/steps/prepare-policy.js";
+import { withTaskLog } from "../exchange/steps/task-tree-events.js";
 import type { ExchangeDeps } from "../exchange/types.js";
 import { createApp } from "../http/app.js";
-import { PATHS } from "../http/metadata.js";
 import { createMcpHttpHandler } from "../mcp/http-handler.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { loadPolicy, PolicyError } from "../policy/load.js";
@@ -26,6 +25,7 @@ import type { Policy } from "../policy/types.js";
 import { openKeyvStore } from "../store/keyv-store.js";
 import type { Store } from "../store/store.js";
 import { type KeyRing, openKeyRing } from "../tokens/key-ring.js";
+import { PATHS } from "../urls.js";
 import { type BrokerOptions, keySealer } from "./settings.js";
 
 /** What the core is composed from. The caller opened them, and closes them. */

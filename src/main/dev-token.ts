@@ -5,7 +5,7 @@
  */
 
 import { DurationSchema, parseSetting } from "../config.js";
-import { issueDevToken } from "../exchange/dev-token.js";
+import { issueDevToken } from "../exchange/operations/issue-dev-token.js";
 import { openBroker } from "./compose.js";
 import { offlineOptions, type SharedFlags } from "./settings.js";
 

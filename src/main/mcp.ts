@@ -5,7 +5,7 @@
  */
 
 import { ConfigError, IssuerSchema, parseSetting } from "../config.js";
-import { issueDevToken } from "../exchange/dev-token.js";
+import { issueDevToken } from "../exchange/operations/issue-dev-token.js";
 import type { ExchangeDeps } from "../exchange/types.js";
 import { createLogger } from "../log.js";
 import { coreBackend } from "../mcp/core-backend.js";

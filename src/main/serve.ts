@@ -18,7 +18,7 @@ import {
   parseSetting,
 } from "../config.js";
 import { BatonError } from "../errors.js";
-import { taskTreeEvents } from "../exchange/task-tree-events.js";
+import { taskTreeEvents } from "../exchange/steps/task-tree-events.js";
 import { createLogger, type Logger } from "../log.js";
 import { createMetrics, type Metrics } from "../metrics/metrics.js";
 import { composeServing, type OpenedAdapters, openAdapters, type Serving } from "./compose.js";

@@ -9,8 +9,8 @@
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decideApproval } from "../../src/exchange/decide-approval.js";
-import { issueDevToken } from "../../src/exchange/dev-token.js";
+import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
+import { issueDevToken } from "../../src/exchange/operations/issue-dev-token.js";
 import { compilePolicy } from "../../src/policy/load.js";
 import { ALICE, expectPending, getPage, signIn } from "../helpers/approvals.js";
 import {

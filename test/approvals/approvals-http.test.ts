@@ -6,7 +6,7 @@
  */
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { decideApproval } from "../../src/exchange/decide-approval.js";
+import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
 import { compilePolicy } from "../../src/policy/load.js";
 import {
   ALICE,

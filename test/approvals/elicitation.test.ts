@@ -19,7 +19,7 @@ import {
   type ElicitResult,
 } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decideApproval } from "../../src/exchange/decide-approval.js";
+import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
 import { startTestBroker, type TestBroker, TOKEN_TYPE } from "../helpers/broker.js";
 import { Children, DEMO_POLICIES, runBaton } from "../helpers/cli-process.js";
 import { ALICE, callOk, callRefused, callTool, connectHttp, decode } from "../helpers/mcp.js";

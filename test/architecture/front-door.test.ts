@@ -15,11 +15,10 @@ const DOORS = ["http", "mcp", "cli"];
 const NOT_YET_BEHIND_THE_DOOR: Readonly<Record<string, string>> = {
   "exchange/request.ts": "form and field parsing: door work, moving into the doors",
   "exchange/approver-session.ts": "the approval page's browser sessions: moving into its folder",
-  "exchange/decide-approval.ts":
+  "exchange/operations/decide-approval.ts":
     "the page's and the CLI's decisions: becoming Broker.decideApproval",
-  "exchange/explain-grant.ts":
+  "exchange/operations/explain-grant.ts":
     "`baton policy explain`: its text moves to cli/, its replay behind the door",
-  "exchange/subject.ts": "the /mcp and /approvals audiences: moving to the one module of URL paths",
   "exchange/types.ts":
     "ExchangeDeps for the approval page and the CLI desk, until they use the Broker",
 };
@@ -72,8 +71,7 @@ describe("design §5: one front door to the core", () => {
         (/^http\/.*(endpoint|token-form|readiness|metadata|app)\.ts$/.test(i.from) ||
           i.from.startsWith("mcp/")) &&
         i.target !== "exchange/broker.ts" &&
-        i.target !== "exchange/request.ts" &&
-        i.target !== "exchange/subject.ts",
+        i.target !== "exchange/request.ts",
     );
     expect(operations.map((i) => `${i.from} → ${i.target}`)).toEqual([]);
   });

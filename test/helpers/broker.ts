@@ -133,7 +133,7 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     const s = serve({ fetch: serving.fetch, hostname: "127.0.0.1", port }, () => resolve(s));
   });
 
-  const { issueDevToken } = await import("../../src/exchange/dev-token.js");
+  const { issueDevToken } = await import("../../src/exchange/operations/issue-dev-token.js");
   return {
     url: issuer,
     issuer,

@@ -6,13 +6,13 @@
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { render } from "../../src/cli/policy-explain.js";
-import { decideApproval } from "../../src/exchange/decide-approval.js";
+import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
 import {
   ExplainInputError,
   type ExplainQuery,
   type Explanation,
   explainGrant,
-} from "../../src/exchange/explain-grant.js";
+} from "../../src/exchange/operations/explain-grant.js";
 import { loadPolicy } from "../../src/policy/load.js";
 import type { Policy } from "../../src/policy/types.js";
 import { ALICE } from "../helpers/approvals.js";

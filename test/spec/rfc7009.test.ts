@@ -6,7 +6,7 @@
 
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { revokedAt } from "../../src/exchange/lineage.js";
+import { revokedAt } from "../../src/exchange/steps/lineage.js";
 import {
   startTestBroker,
   type TestBroker,

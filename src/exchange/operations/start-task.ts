@@ -1,0 +1,156 @@
+/**
+ * Opens a task (design §2, §3.5 `start_task`): a purpose, a scope ceiling (scopes, or a policy
+ * template), a deadline and a token budget, for one user and the agent that opens it. Every
+ * token issued in the task's tree stays under them.
+ *
+ * @module exchange/operations/start-task
+ */
+
+import { invalidRequest } from "../../errors.js";
+import type { Agent, Policy, TaskTemplate } from "../../policy/types.js";
+import { newTaskId, saveTask, type TaskRecord } from "../../tasks/task-store.js";
+import { acceptSubject, type PresentedTokens } from "../steps/accept-subject.js";
+import { approversFor, openApproval } from "../steps/approval.js";
+import { narrowScopes } from "../steps/narrow.js";
+import { pinPolicy } from "../steps/prepare-policy.js";
+import { chargeAgentRate, chargeSubjectRate } from "../steps/rate-limit.js";
+import { type TaskView, taskView } from "../steps/task-view.js";
+import type { Subject } from "../steps/verify-subject.js";
+import type { Caller, ExchangeDeps } from "../types.js";
+
+export interface StartTaskRequest extends PresentedTokens {
+  readonly purpose: string;
+  /** The ceiling, or… */
+  readonly scopes?: readonly string[];
+  /** …a policy task template that names it. */
+  readonly template?: string;
+  readonly ttlSeconds?: number;
+  readonly maxTokens?: number;
+}
+
+export async function startTask(
+  current: ExchangeDeps,
+  caller: Caller,
+  request: StartTaskRequest,
+): Promise<TaskView> {
+  const deps = pinPolicy(current);
+  const now = deps.clock.now();
+  const { policy } = deps.active();
+  // The same counters as token exchanges: opening tasks is no way around the limits.
+  await chargeAgentRate(deps, caller.agentId, now);
+  const { agent, subject } = await acceptSubject(deps, caller, request, now);
+  await chargeSubjectRate(deps, subject.sub, now);
+  if (subject.txn !== undefined)
+    throw invalidRequest("A task cannot be opened inside another task", "task.nested");
+  if ((request.scopes === undefined) === (request.template === undefined)) {
+    throw invalidRequest("Give either scopes or a template for the ceiling", "task.ceiling_source");
+  }
+  const template = request.template === undefined ? undefined : policy.tasks.get(request.template);
+  if (request.template !== undefined && !template) {
+    throw invalidRequest("The task template is not known", "task.template");
+  }
+  const plan = planTask(policy, { agent, subject, template, request }, now);
+  const task: TaskRecord = {
+    id: newTaskId(),
+    purpose: request.purpose,
+    agent: agent.id,
+    subject: subject.sub,
+    ceiling: plan.ceiling,
+    deadline: plan.deadline,
+    maxTokens: plan.maxTokens,
+    ...(template ? { template: template.id } : {}),
+    createdAt: now,
+  };
+  const { ceiling, approvers } = plan;
+  const approval =
+    approvers.length === 0
+      ? undefined
+      : await openApproval(
+          deps,
+          {
+            grant: {
+              kind: "task",
+              subject: subject.sub,
+              client: agent.id,
+              chain: [agent.id, ...subject.chain],
+              target: template?.id ?? "ceiling",
+              scopes: ceiling,
+              ttl: request.ttlSeconds ?? null,
+              task: null,
+            },
+            approvers,
+            agent: agent.id,
+            reason: request.purpose,
+            taskId: task.id,
+          },
+          now,
+        );
+  const saved: TaskRecord = approval ? { ...task, approvalId: approval.id } : task;
+  await saveTask(deps.store, saved, now);
+  deps.audit.record({
+    type: "task.started",
+    task: task.id,
+    agent: agent.id,
+    subject: subject.sub,
+    ceiling,
+    deadline: task.deadline,
+    max_tokens: task.maxTokens,
+    purpose: task.purpose,
+    ...(template ? { template: template.id } : {}),
+  });
+  await deps.audit.written();
+  return taskView(deps, saved, now);
+}
+
+/** What a task will be, decided in full before anything is written. */
+export interface TaskPlan {
+  readonly ceiling: readonly string[];
+  /** Epoch seconds. */
+  readonly deadline: number;
+  readonly maxTokens: number;
+  /** Who must approve the ceiling when it opens (sorted); empty when no one. */
+  readonly approvers: readonly string[];
+}
+
+/**
+ * The ceiling, deadline, budget and approvers of a task, as pure functions of the policy, the
+ * opener, its user and what was asked. Exported for `baton policy explain`
+ * (exchange/explain-grant.ts): one decision, never two.
+ */
+export function planTask(
+  policy: Policy,
+  input: {
+    readonly agent: Agent;
+    readonly subject: Subject;
+    readonly template: TaskTemplate | undefined;
+    readonly request: Pick<StartTaskRequest, "scopes" | "ttlSeconds" | "maxTokens">;
+  },
+  now: number,
+): TaskPlan {
+  const { agent, subject, template, request } = input;
+  const { broker } = policy;
+  // The ceiling obeys rule 1 like any grant: inside the agent's scopes and the subject's.
+  const ceiling = narrowScopes(policy, template?.ceiling ?? request.scopes, { agent, subject });
+  const longest = Math.min(template?.maxTtl ?? broker.maxTaskTtl, broker.maxTaskTtl);
+  // Rule 6: a template that asks for it, or an elevated scope in the ceiling, waits for a
+  // human once: the standing approval then covers every grant of the task.
+  const approvers = [
+    ...new Set([
+      ...(template?.approval ? [template.approval] : []),
+      ...approversFor(policy, ceiling),
+    ]),
+  ].sort();
+  return {
+    ceiling,
+    deadline: Math.min(
+      now + Math.min(request.ttlSeconds ?? template?.maxTtl ?? broker.maxTtl, longest),
+      subject.exp,
+    ),
+    maxTokens: Math.min(
+      request.maxTokens ?? template?.maxTokens ?? broker.maxTaskTokens,
+      template?.maxTokens ?? broker.maxTaskTokens,
+      broker.maxTaskTokens,
+    ),
+    approvers,
+  };
+}
