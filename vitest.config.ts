@@ -38,6 +38,7 @@ const UNIT = [
   "test/tokens/key-ring.test.ts",
   "test/tokens/mint.test.ts",
   "test/tokens/verified-cache.test.ts",
+  "test/unit/**/*.test.ts",
   "test/verify/**/*.test.ts",
 ];
 
