@@ -14,8 +14,8 @@ import type { AuditSink } from "../audit/events.js";
 import type { LoggedEvent } from "../audit/task-tree.js";
 import { type Clock, systemClock } from "../clock.js";
 import { ConfigError } from "../config.js";
-import { activatePolicy } from "../exchange/steps/prepare-policy.js";
-import { withTaskLog } from "../exchange/steps/task-tree-events.js";
+import { createBroker } from "../exchange/broker.js";
+import { preparePolicy } from "../exchange/steps/prepare-policy.js";
 import type { ExchangeDeps } from "../exchange/types.js";
 import { createApp } from "../http/app.js";
 import { createMcpHttpHandler } from "../mcp/http-handler.js";
@@ -62,16 +62,11 @@ export interface Core {
 /** The core: the exchange deps over the adapters, and the policy in force. */
 export function composeCore(adapters: CoreAdapters): Core {
   const { issuer, store, keys, clock, metrics } = adapters;
-  let active = activatePolicy(checkedPolicy(adapters.policy, issuer));
+  let active = preparePolicy(checkedPolicy(adapters.policy, issuer));
   // Metrics count from the audit stream: both doors, one mechanism.
-  // Task events are also copied into the store, so every node draws the same task tree.
-  const audit = withTaskLog(
-    withPolicyVersion(
-      metrics ? metrics.auditSink(adapters.audit) : adapters.audit,
-      () => active.policy.version,
-    ),
-    store,
-    clock,
+  const audit = withPolicyVersion(
+    metrics ? metrics.auditSink(adapters.audit) : adapters.audit,
+    () => active.policy.version,
   );
   const deps: ExchangeDeps = { issuer, active: () => active, keys, store, audit, clock };
 
@@ -80,7 +75,7 @@ export function composeCore(adapters: CoreAdapters): Core {
     try {
       const next = checkedPolicy(await adapters.loadPolicy(), issuer);
       if (next.version === previous) return { ok: true, version: previous, changed: false };
-      active = activatePolicy(next);
+      active = preparePolicy(next);
       audit.record({ type: "policy.reloaded", version: next.version, previous });
       return { ok: true, version: next.version, changed: true };
     } catch (err) {
@@ -97,7 +92,7 @@ export function composeCore(adapters: CoreAdapters): Core {
   return {
     deps,
     swap(policy) {
-      active = activatePolicy(policy);
+      active = preparePolicy(policy);
     },
     reload() {
       const next = queue.then(reloadOnce, reloadOnce);
@@ -136,7 +131,9 @@ export function composeServing(adapters: ServingAdapters): Serving {
     resourceMetadataUrl: `${issuer}${PATHS.resourceMetadata}`,
   });
   const app = createApp({
-    deps: core.deps,
+    broker: createBroker(core.deps),
+    store: core.deps.store,
+    clock: core.deps.clock,
     assertionAudiences: assertionAudiences(issuer),
     logFailure: adapters.logFailure,
     mcp: mcp.handle,

@@ -9,6 +9,7 @@ import { invalidRequest } from "../../errors.js";
 import { readTask, saveTask, taskLineageId } from "../../tasks/task-store.js";
 import { acceptSubject, type PresentedTokens } from "../steps/accept-subject.js";
 import { markRevoked } from "../steps/lineage.js";
+import { appendToTaskLog } from "../steps/task-tree-events.js";
 import type { Caller, ExchangeDeps } from "../types.js";
 
 /** Only the agent that opened the task, acting for the task's user, may end it. */
@@ -27,7 +28,14 @@ export async function endTask(
   if (task.endedAt === undefined) {
     await markRevoked(deps.store, taskLineageId(task.id), task.deadline, now);
     await saveTask(deps.store, { ...task, endedAt: now }, now);
-    deps.audit.record({ type: "task.ended", task: task.id, by: agent.id, subject: subject.sub });
+    const ended = {
+      type: "task.ended" as const,
+      task: task.id,
+      by: agent.id,
+      subject: subject.sub,
+    };
+    deps.audit.record(ended);
+    await appendToTaskLog(deps, task.id, now, ended);
   }
   await deps.audit.written();
   return { task_id: task.id, revoked: true };

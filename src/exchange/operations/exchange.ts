@@ -24,6 +24,7 @@ import { extendChain, narrowExpiry, narrowScopes } from "../steps/narrow.js";
 import { pinPolicy } from "../steps/prepare-policy.js";
 import { chargeAgentRate, chargeSubjectRate } from "../steps/rate-limit.js";
 import { resolveApi, resolveSubAgent } from "../steps/target.js";
+import { appendToTaskLog } from "../steps/task-tree-events.js";
 import type { Subject } from "../steps/verify-subject.js";
 import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "../types.js";
 
@@ -246,8 +247,8 @@ async function issue(
     },
     now,
   );
-  deps.audit.record({
-    type: "exchange.issued",
+  const issued = {
+    type: "exchange.issued" as const,
     subject: subject.sub,
     chain: grant.chain,
     agent: grant.agent.id,
@@ -260,9 +261,14 @@ async function issue(
     ...(grant.txn ? { txn: grant.txn } : {}),
     ...(reason ? { reason } : {}),
     policy: policyVersion,
-  });
-  // Rule 8, for the audit trail too: the token leaves once its event is in the file.
-  await deps.audit.written();
+  };
+  deps.audit.record(issued);
+  // Rule 8, for the audit trail too: the token leaves once its event is in the file, and,
+  // inside a task, in the task's log.
+  await Promise.all([
+    deps.audit.written(),
+    grant.txn === undefined ? undefined : appendToTaskLog(deps, grant.txn, grant.exp, issued),
+  ]);
   return {
     token,
     kind: grant.kind,

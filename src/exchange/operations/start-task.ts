@@ -14,6 +14,7 @@ import { approversFor, openApproval } from "../steps/approval.js";
 import { narrowScopes } from "../steps/narrow.js";
 import { pinPolicy } from "../steps/prepare-policy.js";
 import { chargeAgentRate, chargeSubjectRate } from "../steps/rate-limit.js";
+import { appendToTaskLog } from "../steps/task-tree-events.js";
 import { type TaskView, taskView } from "../steps/task-view.js";
 import type { Subject } from "../steps/verify-subject.js";
 import type { Caller, ExchangeDeps } from "../types.js";
@@ -87,8 +88,8 @@ export async function startTask(
         );
   const saved: TaskRecord = approval ? { ...task, approvalId: approval.id } : task;
   await saveTask(deps.store, saved, now);
-  deps.audit.record({
-    type: "task.started",
+  const started = {
+    type: "task.started" as const,
     task: task.id,
     agent: agent.id,
     subject: subject.sub,
@@ -97,8 +98,9 @@ export async function startTask(
     max_tokens: task.maxTokens,
     purpose: task.purpose,
     ...(template ? { template: template.id } : {}),
-  });
-  await deps.audit.written();
+  };
+  deps.audit.record(started);
+  await Promise.all([deps.audit.written(), appendToTaskLog(deps, task.id, task.deadline, started)]);
   return taskView(deps, saved, now);
 }
 

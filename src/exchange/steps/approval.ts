@@ -21,6 +21,7 @@ import { BatonError, invalidRequest } from "../../errors.js";
 import type { Policy } from "../../policy/types.js";
 import { approvalUri } from "../../urls.js";
 import type { ExchangeDeps } from "../types.js";
+import { appendToTaskLog } from "./task-tree-events.js";
 
 /** Seconds a client should wait between polls (RFC 8628 §3.5, CIBA `interval`). */
 export const POLL_INTERVAL = 5;
@@ -134,8 +135,8 @@ export async function openApproval(
     expiresAt: now + broker.approvalTtl,
   };
   await createApproval(deps.store, record, now);
-  deps.audit.record({
-    type: "approval.requested",
+  const requested = {
+    type: "approval.requested" as const,
     approval: record.id,
     agent: ask.agent,
     subject: record.subject,
@@ -145,7 +146,9 @@ export async function openApproval(
     approvers: record.approvers,
     expires_at: record.expiresAt,
     ...(record.task ? { txn: record.task } : {}),
-  });
+  };
+  deps.audit.record(requested);
+  if (record.task) await appendToTaskLog(deps, record.task, record.expiresAt, requested);
   if (broker.approvalWebhook) notify(broker.approvalWebhook, deps.issuer, record);
   return record;
 }

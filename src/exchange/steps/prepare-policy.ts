@@ -9,7 +9,7 @@ import type { Policy } from "../../policy/types.js";
 import { type IssuerVerifier, issuerVerifier } from "../../tokens/verify.js";
 import type { ActivePolicy, ExchangeDeps } from "../types.js";
 
-export function activatePolicy(policy: Policy): ActivePolicy {
+export function preparePolicy(policy: Policy): ActivePolicy {
   const issuerVerifiers = new Map<string, IssuerVerifier>();
   for (const [iss, trusted] of policy.issuers) {
     issuerVerifiers.set(iss, issuerVerifier(trusted, policy.broker.clockSkew));

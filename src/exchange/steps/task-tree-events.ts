@@ -1,7 +1,7 @@
 /**
  * The events of a task's delegation tree, from the store, so that every node draws the same
- * tree (issue 8): `withTaskLog` copies each task event into the task's log as it is recorded,
- * and `taskTreeEvents` reads it back with the revocations the store knows of.
+ * tree (issue 8): the operations append each task event to the task's log (`appendToTaskLog`, a
+ * step of theirs, not a side effect of auditing), and `taskTreeEvents` reads it back with the revocations the store knows of.
  *
  * Revocations are read from the revocation marks, not copied as events: a token is often
  * revoked through another (its parent, or the user's token the opener entered with), on any
@@ -10,59 +10,39 @@
  * @module exchange/steps/task-tree-events
  */
 
-import type { AuditEvent, AuditSink } from "../../audit/events.js";
+import type { AuditEvent } from "../../audit/events.js";
 import type { LoggedEvent } from "../../audit/task-tree.js";
-import type { Clock } from "../../clock.js";
 import type { Store } from "../../store/store.js";
 import { appendTaskEvent, readTaskLog } from "../../tasks/task-log.js";
+import type { ExchangeDeps } from "../types.js";
 import { devRoot, revokedAt } from "./lineage.js";
+
+/** The events a task's tree is drawn from. */
+type TaskLogEvent = Extract<
+  AuditEvent,
+  { type: "task.started" | "task.ended" | "exchange.issued" | "approval.requested" }
+>;
 
 /** A task's log outlives its deadline by a day: the tree stays viewable after the task. */
 const KEEP_AFTER_SECONDS = 86_400;
 
-/** The task an event belongs to, and until when it matters (epoch seconds). */
-function taskOf(event: AuditEvent, now: number): { task: string; until: number } | undefined {
-  switch (event.type) {
-    case "task.started":
-      return { task: event.task, until: event.deadline };
-    case "task.ended":
-      return { task: event.task, until: now };
-    case "exchange.issued":
-      return event.txn === undefined ? undefined : { task: event.txn, until: event.exp };
-    case "approval.requested":
-      return event.txn === undefined ? undefined : { task: event.txn, until: event.expires_at };
-    default:
-      return undefined;
-  }
-}
-
 /**
- * Copies every task event into its task's log in the store. `written()` waits for the copies
- * in flight too: a token leaves only once its tree entry is stored, so a child never precedes
- * its parent, and a copy that fails fails the exchange waiting on it (503), like the store.
+ * A step of the operations that make a task's tree (start, end, an exchange inside the task,
+ * an approval asked inside it): appends the event to the task's log in the store, kept a day
+ * past `until` (epoch seconds: the task's deadline, the token's or the approval's expiry). The
+ * operation awaits it before it answers, so a token leaves only once its tree entry is stored
+ * (a child never precedes its parent), and a failed append fails the operation (503), like the
+ * store (rule 8).
  */
-export function withTaskLog(sink: AuditSink, store: Store, clock: Clock): AuditSink {
-  /** Copies in flight: `written()` waits for these (and sees their failure: 503). */
-  const copying = new Set<Promise<void>>();
-  return {
-    record(event) {
-      sink.record(event);
-      const now = clock.now();
-      const target = taskOf(event, now);
-      if (!target) return;
-      const ttlMs = (Math.max(target.until - now, 0) + KEEP_AFTER_SECONDS) * 1000;
-      const copy = appendTaskEvent(store, target.task, { ts: now, ...event }, ttlMs);
-      copying.add(copy);
-      // Settled either way, it leaves the set; a failure is only for whoever waits on it.
-      const done = () => copying.delete(copy);
-      copy.then(done, done);
-    },
-    async written() {
-      await Promise.all([sink.written(), ...copying]);
-    },
-    close: () => sink.close(),
-    failure: () => sink.failure?.(),
-  };
+export async function appendToTaskLog(
+  deps: Pick<ExchangeDeps, "store" | "clock">,
+  taskId: string,
+  until: number,
+  event: TaskLogEvent,
+): Promise<void> {
+  const now = deps.clock.now();
+  const ttlMs = (Math.max(until - now, 0) + KEEP_AFTER_SECONDS) * 1000;
+  await appendTaskEvent(deps.store, taskId, { ts: now, ...event }, ttlMs);
 }
 
 /**
