@@ -107,16 +107,24 @@ describe("scope escalation (rule 1)", () => {
     );
   });
 
-  it("a scope of another API than the target, an unknown scope, no scope at all", async () => {
+  it.each([
+    ["a scope of another API than the target", "calendar.read"],
+    ["an unknown scope", "docs.admin"],
+    ["a scope of the target and one of another API", "docs.read flights.search"],
+    ["a wildcard", "*"],
+    ["the API's id as a scope", "docs"],
+  ])("%s (scope=%s): 400 invalid_scope", async (_, scope) => {
     const user = await broker.devToken(USER);
-    for (const scope of ["calendar.read", "docs.admin", "docs.read flights.search", "*", "docs"]) {
-      await expectRefused(
-        broker,
-        exchange(broker, { subject_token: user, audience: "docs", scope }, "orchestrator"),
-        400,
-        "invalid_scope",
-      );
-    }
+    await expectRefused(
+      broker,
+      exchange(broker, { subject_token: user, audience: "docs", scope }, "orchestrator"),
+      400,
+      "invalid_scope",
+    );
+  });
+
+  it("no scope at all, for an API without default_scopes", async () => {
+    const user = await broker.devToken(USER);
     // docs has no default_scopes: no scope named means nothing to grant, never the maximum.
     await expectRefused(
       broker,
@@ -247,22 +255,28 @@ describe("scope escalation (rule 1)", () => {
 });
 
 describe("a second target (rule 3, RFC 8693 §2.1)", () => {
-  it("resource and audience naming two APIs", async () => {
-    const user = await broker.devToken(USER);
-    const cases: Form[] = [
+  it.each<[string, Form]>([
+    [
+      "a resource and an audience",
       { resource: "https://docs.example.com/api", audience: "calendar" },
+    ],
+    [
+      "two resources",
       { resource: ["https://docs.example.com/api", "https://calendar.example.com"] },
-      { audience: ["docs", "calendar"] },
+    ],
+    ["two audiences by id", { audience: ["docs", "calendar"] }],
+    [
+      "an id and a resource URI as audiences",
       { audience: ["docs", "https://calendar.example.com"] },
-    ];
-    for (const target of cases) {
-      await expectRefused(
-        broker,
-        exchange(broker, { subject_token: user, scope: "docs.read", ...target }, "orchestrator"),
-        400,
-        "invalid_target",
-      );
-    }
+    ],
+  ])("two APIs named by %s: 400 invalid_target", async (_, target) => {
+    const user = await broker.devToken(USER);
+    await expectRefused(
+      broker,
+      exchange(broker, { subject_token: user, scope: "docs.read", ...target }, "orchestrator"),
+      400,
+      "invalid_target",
+    );
   });
 
   it("one API named twice is one target", async () => {
@@ -283,21 +297,21 @@ describe("a second target (rule 3, RFC 8693 §2.1)", () => {
     expect(claims.aud).toBe("https://docs.example.com/api");
   });
 
-  it("an unknown API, or a resource that differs from the registry by a byte", async () => {
-    const user = await broker.devToken(USER);
-    const targets: Form[] = [
-      { audience: "billing" },
+  it.each<[string, Form]>([
+    ["an unknown API", { audience: "billing" }],
+    [
+      "a resource with a trailing slash the registry lacks",
       { resource: "https://docs.example.com/api/" },
-      { resource: "https://DOCS.example.com/api" },
-    ];
-    for (const target of targets) {
-      await expectRefused(
-        broker,
-        exchange(broker, { subject_token: user, scope: "docs.read", ...target }, "orchestrator"),
-        400,
-        "invalid_target",
-      );
-    }
+    ],
+    ["a resource whose host differs in case", { resource: "https://DOCS.example.com/api" }],
+  ])("%s: 400 invalid_target", async (_, target) => {
+    const user = await broker.devToken(USER);
+    await expectRefused(
+      broker,
+      exchange(broker, { subject_token: user, scope: "docs.read", ...target }, "orchestrator"),
+      400,
+      "invalid_target",
+    );
   });
 
   it("a delegation naming two sub-agents, or a resource", async () => {
@@ -346,11 +360,12 @@ describe("a forged act (rule 4, RFC 8693 §4.1)", () => {
     expect(chain).toEqual(["orchestrator", "flight-booker"]);
   });
 
-  it("an idp token whose act already holds the exchanging agent is a cycle", async () => {
-    for (const act of [
-      { sub: "orchestrator" },
-      { sub: "researcher", act: { sub: "orchestrator" } },
-    ]) {
+  it.each([
+    ["as the current actor", { sub: "orchestrator" }],
+    ["as a prior actor", { sub: "researcher", act: { sub: "orchestrator" } }],
+  ])(
+    "an idp token whose act already holds the exchanging agent (%s) is a cycle: 400 invalid_request",
+    async (_, act) => {
       const token = await idpToken({ act });
       await expectRefused(
         broker,
@@ -362,30 +377,28 @@ describe("a forged act (rule 4, RFC 8693 §4.1)", () => {
         400,
         "invalid_request",
       );
-    }
-  });
+    },
+  );
 
-  it("an idp token with a malformed act", async () => {
-    for (const act of [
-      "orchestrator",
-      { sub: "" },
-      { sub: 7 },
-      [{ sub: "flight-booker" }],
-      { act: { sub: "x" } },
-      null,
-    ]) {
-      const token = await idpToken({ act });
-      await expectRefused(
+  it.each<[string, unknown]>([
+    ["a string", "orchestrator"],
+    ["an empty sub", { sub: "" }],
+    ["a numeric sub", { sub: 7 }],
+    ["a list", [{ sub: "flight-booker" }]],
+    ["no sub, only a nested act", { act: { sub: "x" } }],
+    ["null", null],
+  ])("an idp token with a malformed act (%s): 400 invalid_request", async (_, act) => {
+    const token = await idpToken({ act });
+    await expectRefused(
+      broker,
+      exchange(
         broker,
-        exchange(
-          broker,
-          { subject_token: token, audience: "docs", scope: "docs.read" },
-          "orchestrator",
-        ),
-        400,
-        "invalid_request",
-      );
-    }
+        { subject_token: token, audience: "docs", scope: "docs.read" },
+        "orchestrator",
+      ),
+      400,
+      "invalid_request",
+    );
   });
 
   it("an idp act chain that would pass max_depth", async () => {
@@ -575,21 +588,29 @@ describe("depth past max_depth (rule 4)", () => {
 });
 
 describe("a may_act mismatch (rule 5, RFC 8693 §4.4)", () => {
-  it("a delegation token for flight-booker redeemed by another agent", async () => {
-    const d = await delegate(
+  const toBooker = async () =>
+    delegate(
       "orchestrator",
       await broker.devToken(USER),
       "flight-booker",
       "flights.search docs.read",
     );
-    for (const agent of ["researcher", "orchestrator", "impersonator"]) {
+
+  it.each(["researcher", "orchestrator", "impersonator"])(
+    "a delegation token for flight-booker redeemed by %s: 400 invalid_request",
+    async (agent) => {
+      const d = await toBooker();
       await expectRefused(
         broker,
         exchange(broker, { subject_token: d, audience: "docs", scope: "docs.read" }, agent),
         400,
         "invalid_request",
       );
-    }
+    },
+  );
+
+  it("a delegation token for flight-booker used to delegate onwards by another agent", async () => {
+    const d = await toBooker();
     // …nor used to delegate onwards by anyone but flight-booker.
     await expectRefused(
       broker,
@@ -599,25 +620,31 @@ describe("a may_act mismatch (rule 5, RFC 8693 §4.4)", () => {
     );
   });
 
-  it("an idp token whose may_act names another agent is refused (RFC 8693 §4.4)", async () => {
-    const form = (token: string) => ({
-      subject_token: token,
-      audience: "flights",
-      scope: "flights.search",
-    });
-    for (const mayAct of [
-      { sub: "orchestrator" },
-      { sub: "" },
-      "orchestrator",
-      { sub: "flight-booker", act: { sub: "x" } },
-    ]) {
+  const mayActForm = (token: string) => ({
+    subject_token: token,
+    audience: "flights",
+    scope: "flights.search",
+  });
+
+  it.each<[string, unknown]>([
+    ["another agent", { sub: "orchestrator" }],
+    ["an empty sub", { sub: "" }],
+    ["a string, not an object", "orchestrator"],
+    ["the agent, with a nested act", { sub: "flight-booker", act: { sub: "x" } }],
+  ])(
+    "an idp token whose may_act names %s is refused (RFC 8693 §4.4): 400 invalid_request",
+    async (_, mayAct) => {
       await expectRefused(
         broker,
-        exchange(broker, form(await idpToken({ may_act: mayAct })), "flight-booker"),
+        exchange(broker, mayActForm(await idpToken({ may_act: mayAct })), "flight-booker"),
         400,
         "invalid_request",
       );
-    }
+    },
+  );
+
+  it("an idp token whose may_act names the exchanging agent is accepted", async () => {
+    const form = mayActForm;
     await expectIssued(
       broker,
       exchange(
@@ -652,9 +679,10 @@ describe("a subject token held by one agent, presented with another's credential
     );
   });
 
-  it("an idp token whose azp and client_id disagree", async () => {
-    const token = await idpToken({ azp: "flight-booker", client_id: "orchestrator" });
-    for (const agent of ["flight-booker", "orchestrator"]) {
+  it.each(["flight-booker", "orchestrator"])(
+    "an idp token whose azp and client_id disagree, presented by %s: 400 invalid_request",
+    async (agent) => {
+      const token = await idpToken({ azp: "flight-booker", client_id: "orchestrator" });
       await expectRefused(
         broker,
         exchange(
@@ -665,23 +693,25 @@ describe("a subject token held by one agent, presented with another's credential
         400,
         "invalid_request",
       );
-    }
-  });
+    },
+  );
 
-  it("an idp token whose client_id or azp names another agent", async () => {
-    for (const holder of [{ client_id: "orchestrator" }, { azp: "orchestrator" }, { azp: 42 }]) {
-      const token = await idpToken(holder);
-      await expectRefused(
+  it.each<[string, Record<string, unknown>]>([
+    ["client_id names another agent", { client_id: "orchestrator" }],
+    ["azp names another agent", { azp: "orchestrator" }],
+    ["azp is not a string", { azp: 42 }],
+  ])("an idp token whose %s: 400 invalid_request", async (_, holder) => {
+    const token = await idpToken(holder);
+    await expectRefused(
+      broker,
+      exchange(
         broker,
-        exchange(
-          broker,
-          { subject_token: token, audience: "flights", scope: "flights.search" },
-          "flight-booker",
-        ),
-        400,
-        "invalid_request",
-      );
-    }
+        { subject_token: token, audience: "flights", scope: "flights.search" },
+        "flight-booker",
+      ),
+      400,
+      "invalid_request",
+    );
   });
 });
 
@@ -797,30 +827,33 @@ describe("malformed and oversized input (design §3.6)", () => {
     );
   });
 
-  it("subject tokens that are garbage", async () => {
-    const garbage = [
-      "not-a-jwt",
-      "a.b.c",
-      "..",
-      "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOjF9",
-      "eyJ.eyJ.sig",
+  it.each([
+    ["not a JWT", "not-a-jwt"],
+    ["three parts of nothing base64", "a.b.c"],
+    ["three empty parts", ".."],
+    ["two parts", "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOjF9"],
+    ["truncated JSON parts", "eyJ.eyJ.sig"],
+    [
+      "an unparsable header and payload",
       `${Buffer.from("{").toString("base64url")}.${Buffer.from("{").toString("base64url")}.x`,
+    ],
+    [
+      "300 bytes of latin1 noise",
       Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 37) % 256)).toString("latin1"),
-      "\u0000\u0001\u0002",
-      "🦀.🦀.🦀",
-    ];
-    for (const subject of garbage) {
-      await expectRefused(
+    ],
+    ["control characters", "\u0000\u0001\u0002"],
+    ["emoji parts", "🦀.🦀.🦀"],
+  ])("a garbage subject token (%s): 400 invalid_request", async (_, subject) => {
+    await expectRefused(
+      broker,
+      exchange(
         broker,
-        exchange(
-          broker,
-          { subject_token: subject, audience: "docs", scope: "docs.read" },
-          "orchestrator",
-        ),
-        400,
-        "invalid_request",
-      );
-    }
+        { subject_token: subject, audience: "docs", scope: "docs.read" },
+        "orchestrator",
+      ),
+      400,
+      "invalid_request",
+    );
   });
 
   it("a binary garbage body", async () => {
@@ -982,53 +1015,127 @@ describe("malformed and oversized input (design §3.6)", () => {
     );
   });
 
-  it("1000 audience values", async () => {
+  it.each([
+    ["the same", Array.from({ length: 1000 }, () => "docs")],
+    ["distinct", Array.from({ length: 1000 }, (_, i) => `api-${i}`)],
+  ])("1000 audience values, all %s: 400 invalid_request", async (_, audience) => {
     const user = await broker.devToken(USER);
-    const same = Array.from({ length: 1000 }, () => "docs");
-    const distinct = Array.from({ length: 1000 }, (_, i) => `api-${i}`);
-    for (const audience of [same, distinct]) {
-      await expectRefused(
-        broker,
-        exchange(broker, { subject_token: user, scope: "docs.read", audience }, "orchestrator"),
-        400,
-        "invalid_request",
-      );
-    }
+    await expectRefused(
+      broker,
+      exchange(broker, { subject_token: user, scope: "docs.read", audience }, "orchestrator"),
+      400,
+      "invalid_request",
+    );
   });
 
-  it("repeated, missing and ill-formed parameters", async () => {
+  /** Each case's form, given the user's token; the code it must be refused with. */
+  const base = (user: string): Form => ({
+    subject_token: user,
+    audience: "docs",
+    scope: "docs.read",
+  });
+  it.each<[string, (user: string) => Form, string]>([
+    [
+      "subject_token twice",
+      (user) => ({ ...base(user), subject_token: [user, user] }),
+      "invalid_request",
+    ],
+    [
+      "scope twice",
+      (user) => ({ ...base(user), scope: ["docs.read", "docs.read"] }),
+      "invalid_request",
+    ],
+    [
+      "grant_type twice",
+      (user) => ({ ...base(user), grant_type: [TOKEN_EXCHANGE_GRANT, TOKEN_EXCHANGE_GRANT] }),
+      "invalid_request",
+    ],
+    [
+      "subject_token_type twice",
+      (user) => ({ ...base(user), subject_token_type: [TOKEN_TYPE.jwt, TOKEN_TYPE.jwt] }),
+      "invalid_request",
+    ],
+    ["no subject_token", () => ({ audience: "docs", scope: "docs.read" }), "invalid_request"],
+    [
+      "an empty subject_token_type",
+      (user) => ({ ...base(user), subject_token_type: "" }),
+      "invalid_request",
+    ],
+    [
+      "grant_type client_credentials",
+      (user) => ({ ...base(user), grant_type: "client_credentials" }),
+      "unsupported_grant_type",
+    ],
+    ["an empty grant_type", (user) => ({ ...base(user), grant_type: "" }), "invalid_request"],
+    [
+      "actor_token without its type",
+      (user) => ({ ...base(user), actor_token: user }),
+      "invalid_request",
+    ],
+    [
+      "actor_token_type without a token",
+      (user) => ({ ...base(user), actor_token_type: TOKEN_TYPE.jwt }),
+      "invalid_request",
+    ],
+    [
+      "a refresh token requested",
+      (user) => ({ ...base(user), requested_token_type: TOKEN_TYPE.refreshToken }),
+      "invalid_request",
+    ],
+    ["ttl_seconds 0", (user) => ({ ...base(user), ttl_seconds: "0" }), "invalid_request"],
+    [
+      "a negative ttl_seconds",
+      (user) => ({ ...base(user), ttl_seconds: "-60" }),
+      "invalid_request",
+    ],
+    [
+      "ttl_seconds in exponent form",
+      (user) => ({ ...base(user), ttl_seconds: "1e3" }),
+      "invalid_request",
+    ],
+    [
+      "a huge ttl_seconds",
+      (user) => ({ ...base(user), ttl_seconds: "99999999999" }),
+      "invalid_request",
+    ],
+    [
+      "two spaces between scopes",
+      (user) => ({ ...base(user), scope: "docs.read  docs.write" }),
+      "invalid_request",
+    ],
+    [
+      "a quote in scope",
+      (user) => ({ ...base(user), scope: 'docs.read "docs.write"' }),
+      "invalid_request",
+    ],
+    [
+      "a backslash in scope",
+      (user) => ({ ...base(user), scope: "docs.read\\" }),
+      "invalid_request",
+    ],
+    [
+      "a 5000-character scope",
+      (user) => ({ ...base(user), scope: "x".repeat(5000) }),
+      "invalid_request",
+    ],
+    // RFC 8707 §2: a resource that is not an absolute URI, or has a fragment, is invalid_target.
+    [
+      "a resource that is not an absolute URI",
+      (user) => ({ subject_token: user, scope: "docs.read", resource: "docs" }),
+      "invalid_target",
+    ],
+    [
+      "a resource with a fragment",
+      (user) => ({
+        subject_token: user,
+        scope: "docs.read",
+        resource: "https://docs.example.com/api#frag",
+      }),
+      "invalid_target",
+    ],
+  ])("repeated, missing or ill-formed parameters: %s: 400 %s", async (_, form, code) => {
     const user = await broker.devToken(USER);
-    const base = { subject_token: user, audience: "docs", scope: "docs.read" };
-    const cases: Array<[Form, string]> = [
-      [{ ...base, subject_token: [user, user] }, "invalid_request"],
-      [{ ...base, scope: ["docs.read", "docs.read"] }, "invalid_request"],
-      [{ ...base, grant_type: [TOKEN_EXCHANGE_GRANT, TOKEN_EXCHANGE_GRANT] }, "invalid_request"],
-      [{ ...base, subject_token_type: [TOKEN_TYPE.jwt, TOKEN_TYPE.jwt] }, "invalid_request"],
-      [{ audience: "docs", scope: "docs.read" }, "invalid_request"],
-      [{ ...base, subject_token_type: "" }, "invalid_request"],
-      [{ ...base, grant_type: "client_credentials" }, "unsupported_grant_type"],
-      [{ ...base, grant_type: "" }, "invalid_request"],
-      [{ ...base, actor_token: user }, "invalid_request"],
-      [{ ...base, actor_token_type: TOKEN_TYPE.jwt }, "invalid_request"],
-      [{ ...base, requested_token_type: TOKEN_TYPE.refreshToken }, "invalid_request"],
-      [{ ...base, ttl_seconds: "0" }, "invalid_request"],
-      [{ ...base, ttl_seconds: "-60" }, "invalid_request"],
-      [{ ...base, ttl_seconds: "1e3" }, "invalid_request"],
-      [{ ...base, ttl_seconds: "99999999999" }, "invalid_request"],
-      [{ ...base, scope: "docs.read  docs.write" }, "invalid_request"],
-      [{ ...base, scope: 'docs.read "docs.write"' }, "invalid_request"],
-      [{ ...base, scope: "docs.read\\" }, "invalid_request"],
-      [{ ...base, scope: "x".repeat(5000) }, "invalid_request"],
-      // RFC 8707 §2: a resource that is not an absolute URI, or has a fragment, is invalid_target.
-      [{ subject_token: user, scope: "docs.read", resource: "docs" }, "invalid_target"],
-      [
-        { subject_token: user, scope: "docs.read", resource: "https://docs.example.com/api#frag" },
-        "invalid_target",
-      ],
-    ];
-    for (const [form, code] of cases) {
-      await expectRefused(broker, exchange(broker, form, "orchestrator"), 400, code);
-    }
+    await expectRefused(broker, exchange(broker, form(user), "orchestrator"), 400, code);
   });
 });
 
