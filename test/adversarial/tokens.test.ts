@@ -195,40 +195,46 @@ describe("alg: none (RFC 8725 §2.1)", () => {
     const stripped = tamperHeader(honest, { alg: "none" }).replace(/[^.]+$/, "");
     await expectBadToken(stripped);
   });
-  it("alg NONE / None spellings", async () => {
-    for (const alg of ["NONE", "None", "nOnE"]) {
-      await expectBadToken(unsignedJwt(idpClaims(), { alg }));
-    }
+  it.each(["NONE", "None", "nOnE"])("alg spelt %s", async (alg) => {
+    await expectBadToken(unsignedJwt(idpClaims(), { alg }));
   });
 });
 
 describe("algorithm confusion", () => {
-  /** The usual HMAC secrets an attacker derives from a public key. */
-  async function publicKeyAsSecrets(jwk: JWK, alg: string): Promise<Uint8Array[]> {
+  /** The usual HMAC secrets an attacker derives from a public key, by name. */
+  const SECRET_KINDS = ["the JWK's JSON", "the SPKI PEM", "the PEM with a newline", "the raw x"];
+  async function publicKeyAsSecret(jwk: JWK, alg: string, kind: string): Promise<Uint8Array> {
     const key = await importJWK(jwk, alg);
     const pem = await exportSPKI(key as CryptoKey);
-    const raw = jwk.x ? Buffer.from(jwk.x, "base64url") : Buffer.alloc(0);
-    return [
-      new TextEncoder().encode(JSON.stringify(jwk)),
-      new TextEncoder().encode(pem),
-      new TextEncoder().encode(`${pem}\n`),
-      new Uint8Array(raw),
-    ].filter((s) => s.length > 0);
+    const secrets: Record<string, Uint8Array> = {
+      "the JWK's JSON": new TextEncoder().encode(JSON.stringify(jwk)),
+      "the SPKI PEM": new TextEncoder().encode(pem),
+      "the PEM with a newline": new TextEncoder().encode(`${pem}\n`),
+      "the raw x": new Uint8Array(Buffer.from(jwk.x as string, "base64url")),
+    };
+    const secret = secrets[kind] as Uint8Array;
+    // Each kind is a real secret for these keys (EdDSA and ES256 keys both have x).
+    expect(secret.length).toBeGreaterThan(0);
+    return secret;
   }
 
-  it("HS256 signed with the broker's public key bytes, as a dev-issuer token", async () => {
-    const jwk = await brokerJwk();
-    for (const secret of await publicKeyAsSecrets(jwk, jwk.alg as string)) {
+  it.each(SECRET_KINDS)(
+    "HS256 signed with the broker's public key bytes (%s), as a dev-issuer token",
+    async (kind) => {
+      const jwk = await brokerJwk();
+      const secret = await publicKeyAsSecret(jwk, jwk.alg as string, kind);
       const forged = await new SignJWT(devClaims())
         .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: jwk.kid as string })
         .sign(secret);
       await expectBadToken(forged);
-    }
-  });
+    },
+  );
 
-  it("HS256 signed with the broker's public key bytes, as a delegation token", async () => {
-    const jwk = await brokerJwk();
-    for (const secret of await publicKeyAsSecrets(jwk, jwk.alg as string)) {
+  it.each(SECRET_KINDS)(
+    "HS256 signed with the broker's public key bytes (%s), as a delegation token",
+    async (kind) => {
+      const jwk = await brokerJwk();
+      const secret = await publicKeyAsSecret(jwk, jwk.alg as string, kind);
       const forged = await new SignJWT({
         iss: broker.issuer,
         aud: broker.issuer,
@@ -243,20 +249,20 @@ describe("algorithm confusion", () => {
         .setProtectedHeader({ alg: "HS256", typ: "delegation+jwt", kid: jwk.kid as string })
         .sign(secret);
       await expectBadToken(forged);
-    }
-  });
+    },
+  );
 
-  it("HS256 signed with the idp's public JWK as the HMAC secret", async () => {
-    const jwk = broker.idp.key.publicJwk;
-    for (const secret of await publicKeyAsSecrets(jwk, "ES256")) {
-      for (const alg of ["HS256", "HS384", "HS512"]) {
-        const forged = await new SignJWT(idpClaims())
-          .setProtectedHeader({ alg, kid: "idp-1" })
-          .sign(secret);
-        await expectBadToken(forged);
-      }
-    }
-  });
+  it.each(SECRET_KINDS.flatMap((kind) => ["HS256", "HS384", "HS512"].map((alg) => [alg, kind])))(
+    "%s signed with the idp's public key bytes (%s) as the HMAC secret",
+    async (alg, kind) => {
+      const jwk = broker.idp.key.publicJwk;
+      const secret = await publicKeyAsSecret(jwk, "ES256", kind as string);
+      const forged = await new SignJWT(idpClaims())
+        .setProtectedHeader({ alg: alg as string, kid: "idp-1" })
+        .sign(secret);
+      await expectBadToken(forged);
+    },
+  );
 
   it("RS256 to an ES256-only issuer, even with a published RSA key that verifies it", async () => {
     const token = await new SignJWT(idpClaims())
@@ -302,90 +308,96 @@ describe("a key in the token header", () => {
     await expectBadToken(token);
   });
 
-  it("an embedded jwk claiming the development issuer", async () => {
+  it.each([
+    ["under Baton's kid", true],
+    ["with no kid", false],
+  ])("an embedded jwk claiming the development issuer, %s", async (_, withKid) => {
     const { kid } = await brokerJwk();
-    for (const header of [{ kid }, {}]) {
-      const token = await new SignJWT(devClaims())
-        .setProtectedHeader({ alg: "EdDSA", typ: "JWT", jwk: attackerEd.publicJwk, ...header })
-        .sign(attackerEd.privateKey);
-      await expectBadToken(token);
-    }
+    const header = withKid ? { kid } : {};
+    const token = await new SignJWT(devClaims())
+      .setProtectedHeader({ alg: "EdDSA", typ: "JWT", jwk: attackerEd.publicJwk, ...header })
+      .sign(attackerEd.privateKey);
+    await expectBadToken(token);
   });
 
-  it("jku and x5u pointing at the attacker's key set are never fetched", async () => {
-    const jku = `${attackerSite.url}/jwks.json`;
-    for (const header of [{ jku }, { x5u: jku }, { jku, kid: "attacker-ed" }]) {
-      const idp = await new SignJWT(idpClaims())
-        .setProtectedHeader({ alg: "ES256", kid: "idp-1", ...header })
-        .sign(attackerEs.privateKey);
-      await expectBadToken(idp);
-      const dev = await new SignJWT(devClaims())
-        .setProtectedHeader({ alg: "EdDSA", typ: "JWT", kid: "attacker-ed", ...header })
-        .sign(attackerEd.privateKey);
-      await expectBadToken(dev);
-    }
+  it.each([
+    ["jku", (jku: string) => ({ jku })],
+    ["x5u", (jku: string) => ({ x5u: jku })],
+    ["jku with the attacker's kid", (jku: string) => ({ jku, kid: "attacker-ed" })],
+  ])("%s pointing at the attacker's key set is never fetched", async (_, headerOf) => {
+    const header = headerOf(`${attackerSite.url}/jwks.json`);
+    const idp = await new SignJWT(idpClaims())
+      .setProtectedHeader({ alg: "ES256", kid: "idp-1", ...header })
+      .sign(attackerEs.privateKey);
+    await expectBadToken(idp);
+    const dev = await new SignJWT(devClaims())
+      .setProtectedHeader({ alg: "EdDSA", typ: "JWT", kid: "attacker-ed", ...header })
+      .sign(attackerEd.privateKey);
+    await expectBadToken(dev);
     expect(attackerSite.hits("/jwks.json")).toBe(0);
   });
 });
 
 describe("wrong typ", () => {
-  it("an at+jwt access token Baton issued, presented back as a subject token", async () => {
-    const user = await broker.devToken(USER);
-    const { token } = await expectIssued(
-      broker,
-      exchange(broker, docsRequest(user), "orchestrator"),
-    );
-    for (const type of [TOKEN_TYPE.jwt, TOKEN_TYPE.accessToken, TOKEN_TYPE.idToken]) {
+  it.each([TOKEN_TYPE.jwt, TOKEN_TYPE.accessToken, TOKEN_TYPE.idToken])(
+    "an at+jwt access token Baton issued, presented back as a subject token of type %s",
+    async (type) => {
+      const user = await broker.devToken(USER);
+      const { token } = await expectIssued(
+        broker,
+        exchange(broker, docsRequest(user), "orchestrator"),
+      );
       await expectBadToken(token, { subject_token_type: type });
-    }
-  });
+    },
+  );
 
-  it("a delegation token presented as an access token or id token", async () => {
-    const delegation = await delegationToken();
-    for (const type of [TOKEN_TYPE.accessToken, TOKEN_TYPE.idToken, TOKEN_TYPE.refreshToken]) {
+  it.each([TOKEN_TYPE.accessToken, TOKEN_TYPE.idToken, TOKEN_TYPE.refreshToken])(
+    "a delegation token presented as %s",
+    async (type) => {
+      const delegation = await delegationToken();
       await expectBadToken(
         delegation,
         { subject_token_type: type, audience: "flights", scope: "flights.search" },
         "flight-booker",
       );
-    }
-  });
+    },
+  );
 
-  it("a dev token presented with a subject_token_type it is not", async () => {
+  it.each([
+    TOKEN_TYPE.refreshToken,
+    "urn:ietf:params:oauth:token-type:saml2",
+    "urn:ietf:params:oauth:token-type:saml1",
+    "urn:example:unknown",
+    "jwt",
+  ])("a dev token presented with subject_token_type %s, which it is not", async (type) => {
     const user = await broker.devToken(USER);
-    for (const type of [
-      TOKEN_TYPE.refreshToken,
-      "urn:ietf:params:oauth:token-type:saml2",
-      "urn:ietf:params:oauth:token-type:saml1",
-      "urn:example:unknown",
-      "jwt",
-    ]) {
-      await expectBadToken(user, { subject_token_type: type });
-    }
+    await expectBadToken(user, { subject_token_type: type });
   });
 
-  it("a dev-issuer token signed with Baton's own key but typ at+jwt or delegation+jwt", async () => {
-    for (const typ of ["at+jwt", "delegation+jwt", "application/at+jwt", "JOSE"]) {
+  it.each(["at+jwt", "delegation+jwt", "application/at+jwt", "JOSE"])(
+    "a dev-issuer token signed with Baton's own key but typ %s",
+    async (typ) => {
       await expectBadToken(await signToken(broker.deps.keys, typ, devClaims()));
-    }
-  });
+    },
+  );
 
-  it("a delegation-shaped token signed with Baton's own key but typ JWT or at+jwt", async () => {
-    const claims = {
-      iss: broker.issuer,
-      aud: broker.issuer,
-      sub: USER,
-      scope: "docs.read",
-      act: { sub: "flight-booker" },
-      may_act: { sub: "orchestrator" },
-      iat: now(),
-      exp: now() + 600,
-      jti: "typ-forgery",
-    };
-    for (const typ of ["JWT", "at+jwt"]) {
+  it.each(["JWT", "at+jwt"])(
+    "a delegation-shaped token signed with Baton's own key but typ %s",
+    async (typ) => {
+      const claims = {
+        iss: broker.issuer,
+        aud: broker.issuer,
+        sub: USER,
+        scope: "docs.read",
+        act: { sub: "flight-booker" },
+        may_act: { sub: "orchestrator" },
+        iat: now(),
+        exp: now() + 600,
+        jti: "typ-forgery",
+      };
       await expectBadToken(await signToken(broker.deps.keys, typ, claims));
-    }
-  });
+    },
+  );
 });
 
 describe("wrong iss", () => {
@@ -396,40 +408,38 @@ describe("wrong iss", () => {
     await expectBadToken(token);
   });
 
-  it("the idp's own key, but an iss that is not exactly the trusted one", async () => {
-    for (const iss of [
-      "https://idp.test/",
-      "https://IDP.test",
-      "http://idp.test",
-      " https://idp.test",
-    ]) {
+  it.each(["https://idp.test/", "https://IDP.test", "http://idp.test", " https://idp.test"])(
+    "the idp's own key, but iss %j: not exactly the trusted one",
+    async (iss) => {
       await expectBadToken(await broker.idpToken(idpClaims({ iss })));
-    }
+    },
+  );
+
+  it.each([
+    ["Baton", () => broker.issuer],
+    ["its development issuer", () => devIssuer()],
+  ])("the idp's key claiming to be %s", async (_, iss) => {
+    await expectBadToken(await broker.idpToken(idpClaims({ iss: iss() })));
   });
 
-  it("the idp's key claiming to be Baton or its development issuer", async () => {
-    for (const iss of [broker.issuer, devIssuer()]) {
-      await expectBadToken(await broker.idpToken(idpClaims({ iss })));
-    }
-  });
-
-  it("no iss, or an iss that is not a string", async () => {
-    for (const iss of [undefined, 42, ["https://idp.test"], { url: "https://idp.test" }]) {
-      await expectBadToken(await broker.idpToken(idpClaims({ iss })));
-    }
+  it.each<[string, unknown]>([
+    ["no iss", undefined],
+    ["a number", 42],
+    ["a list", ["https://idp.test"]],
+    ["an object", { url: "https://idp.test" }],
+  ])("iss that is %s, not a string", async (_, iss) => {
+    await expectBadToken(await broker.idpToken(idpClaims({ iss })));
   });
 });
 
 describe("wrong aud", () => {
-  it("an idp token for another audience", async () => {
-    for (const aud of [
-      "https://other.example.com",
-      `${broker.issuer}/`,
-      [],
-      ["https://other.example.com"],
-    ]) {
-      await expectBadToken(await broker.idpToken(idpClaims({ aud })));
-    }
+  it.each<[string, () => unknown]>([
+    ["another host", () => "https://other.example.com"],
+    ["the broker with a trailing slash", () => `${broker.issuer}/`],
+    ["an empty list", () => []],
+    ["a list of another host", () => ["https://other.example.com"]],
+  ])("an idp token for another audience (%s)", async (_, aud) => {
+    await expectBadToken(await broker.idpToken(idpClaims({ aud: aud() })));
   });
 
   it("an idp token with no aud", async () => {
@@ -506,28 +516,27 @@ describe("claims of the wrong type", () => {
     );
   });
 
-  it("exp, nbf or sub that are not what RFC 7519 says they are", async () => {
-    for (const patch of [
-      { exp: String(now() + 600) },
-      { exp: null },
-      { exp: [now() + 600] },
-      { nbf: "yesterday" },
-      { sub: undefined },
-      { sub: "" },
-      { sub: { id: USER } },
-    ]) {
-      await expectBadToken(await idpSigned(idpClaims(patch)));
-    }
+  it.each<[string, () => Record<string, unknown>]>([
+    ["exp as a string", () => ({ exp: String(now() + 600) })],
+    ["exp null", () => ({ exp: null })],
+    ["exp in a list", () => ({ exp: [now() + 600] })],
+    ["nbf as words", () => ({ nbf: "yesterday" })],
+    ["no sub", () => ({ sub: undefined })],
+    ["an empty sub", () => ({ sub: "" })],
+    ["sub as an object", () => ({ sub: { id: USER } })],
+  ])("%s: not what RFC 7519 says it is", async (_, patch) => {
+    await expectBadToken(await idpSigned(idpClaims(patch())));
   });
 
-  it("a payload that is not a JSON object", async () => {
-    for (const payload of ["[]", "null", "42", '"text"', "{"]) {
+  it.each(["[]", "null", "42", '"text"', "{"])(
+    "a payload that is not a JSON object: %s",
+    async (payload) => {
       const token = await new CompactSign(new TextEncoder().encode(payload))
         .setProtectedHeader({ alg: "ES256", kid: "idp-1" })
         .sign(broker.idp.key.privateKey);
       await expectBadToken(token);
-    }
-  });
+    },
+  );
 });
 
 describe("the right issuer name, the wrong key", () => {
@@ -564,21 +573,19 @@ describe("a tampered payload (scope widened after signing)", () => {
     await expectBadToken(widened, { scope: "docs.write" });
   });
 
-  it("a delegation token widened to more scope, a longer exp, another holder", async () => {
+  it.each<[string, (exp: number) => Record<string, unknown>]>([
+    ["more scope", () => ({ scope: "flights.search docs.read" })],
+    ["a longer exp", (exp) => ({ exp: exp + 3600 })],
+    ["another holder", () => ({ may_act: { sub: "researcher" } })],
+    ["another chain", () => ({ act: { sub: "researcher" } })],
+  ])("a delegation token tampered to %s", async (_, patch) => {
     const delegation = await delegationToken("flights.search");
     const claims = decodeJwt(delegation);
-    for (const patch of [
-      { scope: "flights.search docs.read" },
-      { exp: (claims.exp as number) + 3600 },
-      { may_act: { sub: "researcher" } },
-      { act: { sub: "researcher" } },
-    ]) {
-      await expectBadToken(
-        tamperPayload(delegation, patch),
-        { audience: "docs", scope: "docs.read" },
-        "flight-booker",
-      );
-    }
+    await expectBadToken(
+      tamperPayload(delegation, patch(claims.exp as number)),
+      { audience: "docs", scope: "docs.read" },
+      "flight-booker",
+    );
   });
 
   it("an idp token widened to docs.write", async () => {
@@ -610,10 +617,12 @@ describe("crit header with an unknown extension (RFC 7515 §4.1.11)", () => {
     await expectBadToken(token);
   });
 
-  it("a crit header that is not a list, or names a registered header", async () => {
-    for (const crit of [["alg"], "exp-ext", []]) {
-      const token = tamperHeader(await broker.idpToken(idpClaims()), { crit });
-      await expectBadToken(token);
-    }
+  it.each<[string, unknown]>([
+    ["names a registered header", ["alg"]],
+    ["is not a list", "exp-ext"],
+    ["is an empty list", []],
+  ])("a crit header that %s", async (_, crit) => {
+    const token = tamperHeader(await broker.idpToken(idpClaims()), { crit });
+    await expectBadToken(token);
   });
 });
