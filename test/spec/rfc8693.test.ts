@@ -142,44 +142,45 @@ describe("RFC 8693 §2.1 request parameters", () => {
     );
   });
 
-  it("rfc8693 §2.1: a grant type other than token exchange is unsupported_grant_type", async () => {
-    const subject = await userToken();
-    for (const grantType of ["client_credentials", "authorization_code", "urn:example:grant"]) {
+  it.each(["client_credentials", "authorization_code", "urn:example:grant"])(
+    "rfc8693 §2.1: a grant type other than token exchange (%s) is unsupported_grant_type",
+    async (grantType) => {
+      const subject = await userToken();
       await refused(
         () => exchange(access(subject, { grant_type: grantType, audience: "calendar" })),
         400,
         "unsupported_grant_type",
       );
-    }
-  });
+    },
+  );
 
-  it("rfc8693 §2.1: the body must be application/x-www-form-urlencoded", async () => {
-    const subject = await userToken();
-    const auth = `Basic ${Buffer.from(`orchestrator:${broker.secrets.orchestrator}`).toString("base64")}`;
-    const params = {
-      grant_type: TOKEN_EXCHANGE_GRANT,
-      subject_token: subject,
-      subject_token_type: TOKEN_TYPE.jwt,
-      audience: "calendar",
-    };
-    const bodies: [string, string][] = [
-      ["application/json", JSON.stringify(params)],
-      ["text/plain", new URLSearchParams(params).toString()],
-      ["multipart/form-data; boundary=x", "--x--"],
-    ];
-    for (const [type, body] of bodies) {
+  it.each<[string, (params: Record<string, string>) => string]>([
+    ["application/json", (params) => JSON.stringify(params)],
+    ["text/plain", (params) => new URLSearchParams(params).toString()],
+    ["multipart/form-data; boundary=x", () => "--x--"],
+  ])(
+    "rfc8693 §2.1: the body must be application/x-www-form-urlencoded, not %s",
+    async (type, bodyOf) => {
+      const subject = await userToken();
+      const auth = `Basic ${Buffer.from(`orchestrator:${broker.secrets.orchestrator}`).toString("base64")}`;
+      const params = {
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token: subject,
+        subject_token_type: TOKEN_TYPE.jwt,
+        audience: "calendar",
+      };
       await refused(
         () =>
           fetch(`${broker.url}/token`, {
             method: "POST",
             headers: { "content-type": type, authorization: auth },
-            body,
+            body: bodyOf(params),
           }),
         400,
         "invalid_request",
       );
-    }
-  });
+    },
+  );
 
   it("rfc8693 §2.1: subject_token and subject_token_type are required", async () => {
     const subject = await userToken();
@@ -195,36 +196,42 @@ describe("RFC 8693 §2.1 request parameters", () => {
     );
   });
 
-  it("rfc8693 §2.1: every non-repeatable parameter sent twice is invalid_request", async () => {
-    const subject = await userToken();
-    const base: Form = {
-      grant_type: TOKEN_EXCHANGE_GRANT,
-      subject_token: subject,
-      subject_token_type: TOKEN_TYPE.jwt,
-      actor_token: subject,
-      actor_token_type: TOKEN_TYPE.jwt,
-      requested_token_type: TOKEN_TYPE.accessToken,
-      audience: "calendar",
-      scope: "calendar.read",
-      ttl_seconds: "60",
-      client_id: "orchestrator",
-    };
-    const once = [
-      "grant_type",
-      "subject_token",
-      "subject_token_type",
-      "actor_token",
-      "actor_token_type",
-      "requested_token_type",
-      "scope",
-      "ttl_seconds",
-      "client_id",
-    ];
-    for (const name of once) {
+  /** A full request that names every parameter once. */
+  const everyParameter = (subject: string): Form => ({
+    grant_type: TOKEN_EXCHANGE_GRANT,
+    subject_token: subject,
+    subject_token_type: TOKEN_TYPE.jwt,
+    actor_token: subject,
+    actor_token_type: TOKEN_TYPE.jwt,
+    requested_token_type: TOKEN_TYPE.accessToken,
+    audience: "calendar",
+    scope: "calendar.read",
+    ttl_seconds: "60",
+    client_id: "orchestrator",
+  });
+
+  it.each([
+    "grant_type",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "scope",
+    "ttl_seconds",
+    "client_id",
+  ])(
+    "rfc8693 §2.1: a non-repeatable parameter sent twice (%s) is invalid_request",
+    async (name) => {
+      const base = everyParameter(await userToken());
       const value = base[name] as string;
       // Even the same value twice: RFC 6749 §3.2, parameters MUST NOT be included more than once.
       await refused(() => postToken({ ...base, [name]: [value, value] }), 400, "invalid_request");
-    }
+    },
+  );
+
+  it("rfc8693 §2.1: client_secret sent twice is invalid_request", async () => {
+    const base = everyParameter(await userToken());
     // client_secret (client_secret_post) repeated: refused before the client is even known.
     await refused(
       () =>
@@ -251,22 +258,23 @@ describe("RFC 8693 §2.1 request parameters", () => {
     }
   });
 
-  it("rfc8693 §2.1: two different targets are invalid_target", async () => {
+  it.each<[string, Form]>([
+    ["two resources", { resource: [CALENDAR, DOCS] }],
+    ["two audiences", { audience: ["calendar", "docs"] }],
+    ["a resource and an audience", { resource: CALENDAR, audience: "docs" }],
+    ["an audience id and another API's URI", { audience: ["calendar", DOCS] }],
+  ])("rfc8693 §2.1: two different targets (%s) are invalid_target", async (_, target) => {
     const subject = await userToken();
-    const forms: Form[] = [
-      { resource: [CALENDAR, DOCS] },
-      { audience: ["calendar", "docs"] },
-      { resource: CALENDAR, audience: "docs" },
-      { audience: ["calendar", DOCS] },
-    ];
-    for (const target of forms) {
-      await refused(
-        () => exchange(access(subject, { ...target, scope: "calendar.read" })),
-        400,
-        "invalid_target",
-        { rule: "target.many" },
-      );
-    }
+    await refused(
+      () => exchange(access(subject, { ...target, scope: "calendar.read" })),
+      400,
+      "invalid_target",
+      { rule: "target.many" },
+    );
+  });
+
+  it("rfc8693 §2.1: two different sub-agents are invalid_target", async () => {
+    const subject = await userToken();
     await refused(
       () =>
         exchange(
@@ -280,16 +288,17 @@ describe("RFC 8693 §2.1 request parameters", () => {
     );
   });
 
-  it("rfc8693 §2.1, rfc8707 §2: resource must be an absolute URI without a fragment (invalid_target)", async () => {
-    const subject = await userToken();
-    for (const resource of ["calendar.example.com", "/calendar", `${CALENDAR}#events`]) {
+  it.each(["calendar.example.com", "/calendar", `${CALENDAR}#events`])(
+    "rfc8693 §2.1, rfc8707 §2: resource must be an absolute URI without a fragment: %s is invalid_target",
+    async (resource) => {
+      const subject = await userToken();
       await refused(
         () => exchange(access(subject, { resource, scope: "calendar.read" })),
         400,
         "invalid_target",
       );
-    }
-  });
+    },
+  );
 
   it("rfc8693 §2.1: actor_token_type is required with actor_token", async () => {
     const subject = await userToken();
@@ -309,27 +318,33 @@ describe("RFC 8693 §2.1 request parameters", () => {
     );
   });
 
-  it("rfc8693 §2.1: an unknown requested_token_type is invalid_request", async () => {
-    const subject = await userToken();
-    for (const type of [TOKEN_TYPE.refreshToken, TOKEN_TYPE.idToken, "urn:example:token-type"]) {
+  it.each([TOKEN_TYPE.refreshToken, TOKEN_TYPE.idToken, "urn:example:token-type"])(
+    "rfc8693 §2.1: an unknown requested_token_type (%s) is invalid_request",
+    async (type) => {
+      const subject = await userToken();
       await refused(
         () => exchange(access(subject, { audience: "calendar", requested_token_type: type })),
         400,
         "invalid_request",
       );
-    }
-  });
+    },
+  );
 
-  it("rfc8693 §2.1: an unknown or mismatched subject_token_type is invalid_request", async () => {
-    const subject = await userToken();
-    for (const type of ["urn:example:token-type", TOKEN_TYPE.refreshToken, "jwt"]) {
+  it.each(["urn:example:token-type", TOKEN_TYPE.refreshToken, "jwt"])(
+    "rfc8693 §2.1: an unknown or mismatched subject_token_type (%s) is invalid_request",
+    async (type) => {
+      const subject = await userToken();
       await refused(
         () => exchange(access(subject, { audience: "calendar", subject_token_type: type })),
         400,
         "invalid_request",
         { rule: "subject.type" },
       );
-    }
+    },
+  );
+
+  it("rfc8693 §2.1: a delegation token presented as an access token is invalid_request", async () => {
+    const subject = await userToken();
     // A delegation token is a jwt, and must be presented as one.
     const d = await issue(delegation(subject, "flight-booker", "flights.search"));
     await refused(
@@ -455,21 +470,21 @@ describe("RFC 8693 §2.2.2 error response", () => {
     expect(descriptions.size).toBe(1);
   });
 
-  it("rfc8693 §2.2.2: descriptions never echo request values", async () => {
-    const subject = await userToken();
-    const probes: Form[] = [
-      { resource: "https://attacker-controlled.example/<script>" },
-      { audience: "attacker-controlled-audience" },
-      { audience: "calendar", scope: "attacker-controlled-scope" },
+  it.each<[string, Form]>([
+    ["a resource", { resource: "https://attacker-controlled.example/<script>" }],
+    ["an audience", { audience: "attacker-controlled-audience" }],
+    ["a scope", { audience: "calendar", scope: "attacker-controlled-scope" }],
+    [
+      "a requested_token_type",
       { audience: "calendar", requested_token_type: "urn:attacker-controlled" },
-    ];
-    for (const probe of probes) {
-      const res = await exchange(access(subject, probe));
-      const body = (await res.json()) as ErrorResponse;
-      expect(res.status).toBe(400);
-      expect(body.error_description).not.toContain("attacker-controlled");
-      expect(body.error_description).toMatch(DESCRIPTION_CHARSET);
-    }
+    ],
+  ])("rfc8693 §2.2.2: descriptions never echo request values (%s)", async (_, probe) => {
+    const subject = await userToken();
+    const res = await exchange(access(subject, probe));
+    const body = (await res.json()) as ErrorResponse;
+    expect(res.status).toBe(400);
+    expect(body.error_description).not.toContain("attacker-controlled");
+    expect(body.error_description).toMatch(DESCRIPTION_CHARSET);
   });
 });
 
@@ -529,10 +544,11 @@ describe("RFC 8693 §4.4 may_act", () => {
     );
   });
 
-  it("rfc8693 §4.4: a delegation token redeemed by another agent than its may_act is invalid_request", async () => {
-    const subject = await userToken();
-    const d = await issue(delegation(subject, "flight-booker", "flights.search"));
-    for (const agent of ["researcher", "orchestrator"]) {
+  it.each(["researcher", "orchestrator"])(
+    "rfc8693 §4.4: a delegation token redeemed by another agent than its may_act (%s) is invalid_request",
+    async (agent) => {
+      const subject = await userToken();
+      const d = await issue(delegation(subject, "flight-booker", "flights.search"));
       await refused(
         () =>
           exchange(access(d.access_token, { resource: FLIGHTS, scope: "flights.search" }), agent),
@@ -540,8 +556,8 @@ describe("RFC 8693 §4.4 may_act", () => {
         "invalid_request",
         { rule: "subject.may_act" },
       );
-    }
-  });
+    },
+  );
 
   it("rfc8693 §4.4: a user token that names its holder (azp) is usable by that agent only", async () => {
     const subject = await userToken({ agent: "flight-booker" });
@@ -732,10 +748,11 @@ describe("design §4 rule 3: one audience", () => {
     );
   });
 
-  it("rule 3: an access token Baton issued for an API is never accepted as a subject token", async () => {
-    const subject = await userToken();
-    const token = await issue(access(subject, { resource: DOCS, scope: "docs.read" }));
-    for (const type of [TOKEN_TYPE.jwt, TOKEN_TYPE.accessToken]) {
+  it.each([TOKEN_TYPE.jwt, TOKEN_TYPE.accessToken])(
+    "rule 3: an access token Baton issued for an API is never accepted as a subject token (as %s)",
+    async (type) => {
+      const subject = await userToken();
+      const token = await issue(access(subject, { resource: DOCS, scope: "docs.read" }));
       await refused(
         () =>
           exchange(
@@ -748,8 +765,8 @@ describe("design §4 rule 3: one audience", () => {
         400,
         "invalid_request",
       );
-    }
-  });
+    },
+  );
 });
 
 describe("design §4 rule 4: the chain is kept, never forged or stripped", () => {
@@ -822,19 +839,19 @@ describe("design §4 rule 4: the chain is kept, never forged or stripped", () =>
 });
 
 describe("design §4 rule 5: delegate only along policy edges", () => {
-  it("rule 5: delegation to an agent outside delegate_to is invalid_target", async () => {
-    const subject = await userToken();
-    const cases: [string, string, string][] = [
-      ["flight-booker", "orchestrator", "flights.search"],
-      ["orchestrator", "impersonator", "docs.read"],
-      ["orchestrator", "no-such-agent", "docs.read"],
-    ];
-    for (const [from, to, scope] of cases) {
+  it.each([
+    ["flight-booker", "orchestrator", "flights.search"],
+    ["orchestrator", "impersonator", "docs.read"],
+    ["orchestrator", "no-such-agent", "docs.read"],
+  ])(
+    "rule 5: delegation to an agent outside delegate_to (%s → %s) is invalid_target",
+    async (from, to, scope) => {
+      const subject = await userToken();
       await refused(() => exchange(delegation(subject, to, scope), from), 400, "invalid_target", {
         rule: "delegate.edge",
       });
-    }
-  });
+    },
+  );
 
   it("rule 5: a delegation request names its sub-agent in audience, never a resource", async () => {
     const subject = await userToken();
@@ -890,12 +907,13 @@ describe("design §4 rules on clients and approvals", () => {
     );
   });
 
-  it("rule 6 (§3.6): an elevated scope waits for a human: authorization_pending, nothing issued", async () => {
-    const subject = await userToken();
-    for (const [resource, scope] of [
-      [CALENDAR, "calendar.write"],
-      [FLIGHTS, "flights.search flights.book"],
-    ] as const) {
+  it.each([
+    [CALENDAR, "calendar.write"],
+    [FLIGHTS, "flights.search flights.book"],
+  ])(
+    "rule 6 (§3.6): an elevated scope waits for a human: authorization_pending, nothing issued (%s: %s)",
+    async (resource, scope) => {
+      const subject = await userToken();
       const mark = broker.events.length;
       const body = (await refused(
         () => exchange(access(subject, { resource, scope })),
@@ -917,8 +935,8 @@ describe("design §4 rules on clients and approvals", () => {
           scopes: scope.split(" "),
         }),
       ]);
-    }
-  });
+    },
+  );
 });
 
 describe("design §4 rule 7: revocation cascades", () => {
