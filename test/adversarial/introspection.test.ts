@@ -131,13 +131,18 @@ describe("rfc7662 §4: an agent that is none of the token's business learns noth
     });
   });
 
-  it("an unrelated authenticated agent gets exactly {active:false} for a live token", async () => {
-    for (const token of [tokens.calendar, tokens.flights]) {
-      await expectNothing(token, "impersonator");
-      // Disabled agents authenticate at /introspect too: being disabled entitles to nothing.
-      await expectNothing(token, "retired");
-    }
-  });
+  it.each([
+    ["calendar", "impersonator"],
+    ["flights", "impersonator"],
+    // Disabled agents authenticate at /introspect too: being disabled entitles to nothing.
+    ["calendar", "retired"],
+    ["flights", "retired"],
+  ] as const)(
+    "an unrelated authenticated agent gets exactly {active:false} for a live %s token (%s)",
+    async (token, agent) => {
+      await expectNothing(tokens[token], agent);
+    },
+  );
 
   it("the refused answer is byte-identical to an unknown and a revoked token's", async () => {
     const refused = await introspect(tokens.calendar, "impersonator");
@@ -218,11 +223,12 @@ describe("rfc7662 §4: an API's own client sees the tokens of the APIs it intros
     });
   });
 
-  it("calendar-api gets {active:false} for flights tokens", async () => {
-    for (const token of [tokens.flights, tokens.booker, tokens.researcher]) {
-      await expectNothing(token, CALENDAR_API);
-    }
-  });
+  it.each(["flights", "booker", "researcher"] as const)(
+    "calendar-api gets {active:false} for a flights token (%s)",
+    async (token) => {
+      await expectNothing(tokens[token], CALENDAR_API);
+    },
+  );
 
   it("a hot policy change that removes introspects is in force at the next request", async () => {
     await expectClaims(tokens.calendar, CALENDAR_API);
@@ -256,9 +262,15 @@ describe("rfc7662 §4: development tokens", () => {
     await expectClaims(open, "impersonator");
   });
 
-  it("a person's sign-in token for the approval page is no agent's: inactive to all", async () => {
-    const signIn = await broker.devToken(USER, { for: "approvals" });
-    for (const agent of ["orchestrator", "impersonator"]) await expectNothing(signIn, agent);
-    await expectNothing(signIn, CALENDAR_API);
-  });
+  it.each<[string, string | AgentCredentials]>([
+    ["orchestrator", "orchestrator"],
+    ["impersonator", "impersonator"],
+    ["calendar-api", CALENDAR_API],
+  ])(
+    "a person's sign-in token for the approval page is no agent's: inactive to %s",
+    async (_, agent) => {
+      const signIn = await broker.devToken(USER, { for: "approvals" });
+      await expectNothing(signIn, agent);
+    },
+  );
 });
