@@ -2,8 +2,9 @@
  * `baton policy explain --agent X --api Y --scope Z [--via A,B] [--task T] [--json] [DIR]`:
  * would the broker issue this grant, and which rules decide? (issue 8)
  *
- * The decision is exchange/explain-grant.ts, a replay of the broker's own functions; this file
- * only loads the policy and renders. The verdict comes first (`issued`, `issued after approval
+ * The decision is the core's `explainGrant` (exchange/operations/explain-grant.ts, through
+ * exchange/broker.ts), a replay of the broker's own functions; this file only loads the policy
+ * and prints its words for it (cli/explain-text.ts). The verdict comes first (`issued`, `issued after approval
  * by …`, or `refused: <oauth error> (<rule>)`), then one line per rule that decided. Exit 0
  * when the grant would be issued (approval or not), 2 when refused, 1 for bad input (an id the
  * policy does not define, an invalid policy). The commander wiring lives in main/program.ts.
@@ -16,10 +17,10 @@ import {
   type ExplainQuery,
   type Explanation,
   explainGrant,
-  type Verdict,
-} from "../exchange/operations/explain-grant.js";
+} from "../exchange/broker.js";
 import { loadPolicy, PolicyError } from "../policy/load.js";
 import type { Policy } from "../policy/types.js";
+import { explanationText, render } from "./explain-text.js";
 
 export interface ExplainFlags {
   readonly agent: string;
@@ -61,8 +62,9 @@ export async function policyExplain(
     out.error(`baton policy explain: ${err.message}`);
     return EXIT.badInput;
   }
-  if (flags.json) out.log(JSON.stringify(explanation, null, 2));
-  else for (const line of render(explanation)) out.log(line);
+  const text = explanationText(explanation);
+  if (flags.json) out.log(JSON.stringify(text, null, 2));
+  else for (const line of render(text)) out.log(line);
   return explanation.verdict.kind === "refused" ? EXIT.refused : EXIT.issued;
 }
 
@@ -76,24 +78,4 @@ function toQuery(flags: ExplainFlags): ExplainQuery {
     via: split(flags.via),
     ...(flags.task === undefined ? {} : { task: flags.task }),
   };
-}
-
-/** The verdict, then each finding (the refusing one names its rule), then the assumptions. */
-export function render(explanation: Explanation): string[] {
-  return [
-    verdictLine(explanation.verdict),
-    ...explanation.findings.map((f) => `  ${f.text}${f.rule === undefined ? "" : ` ← ${f.rule}`}`),
-    `  assumes: ${explanation.assumptions.join("; ")}`,
-  ];
-}
-
-export function verdictLine(verdict: Verdict): string {
-  switch (verdict.kind) {
-    case "issued":
-      return "issued";
-    case "approval":
-      return `issued after approval by ${verdict.approvers.join(" and ")}`;
-    case "refused":
-      return `refused: ${verdict.error} (${verdict.rule})`;
-  }
 }

@@ -13,13 +13,21 @@
  * @module exchange/broker
  */
 
+import type { ApprovalRecord } from "../approvals/approval-store.js";
 import type { AuditEvent } from "../audit/events.js";
+import type { LoggedEvent } from "../audit/task-tree.js";
 import { auditUnavailable, type BatonError } from "../errors.js";
 import type { Policy } from "../policy/types.js";
 import { type ApprovalView, approvalStatus } from "./operations/approval-status.js";
+import {
+  approvalFor,
+  approvalsFor,
+  authenticateApprover,
+  mayViewTask,
+} from "./operations/approvers.js";
 import { authenticateBearer, type BearerSession } from "./operations/authenticate-bearer.js";
 import { authenticateClient, type ClientCredentials } from "./operations/authenticate-client.js";
-import { decideAsSessionUser } from "./operations/decide-approval.js";
+import { type Decider, decideApproval, decideAsSessionUser } from "./operations/decide-approval.js";
 import { describeSession, type SessionView } from "./operations/describe.js";
 import { endTask } from "./operations/end-task.js";
 import { exchangeToken } from "./operations/exchange.js";
@@ -33,9 +41,27 @@ import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from 
 export type { ApprovalView } from "./operations/approval-status.js";
 export type { BearerSession } from "./operations/authenticate-bearer.js";
 export type { ClientCredentials } from "./operations/authenticate-client.js";
+export type { Decider } from "./operations/decide-approval.js";
 export type { ApiView, ScopeView, SessionView } from "./operations/describe.js";
+// `baton policy explain`: a replay of the planners, pure (no store, no keys).
+export {
+  ExplainInputError,
+  type ExplainQuery,
+  type Explanation,
+  explainGrant,
+  type Fact,
+  type Finding,
+  type Verdict,
+} from "./operations/explain-grant.js";
 export type { IntrospectionResponse } from "./operations/introspect.js";
 export type { StartTaskRequest } from "./operations/start-task.js";
+// The field shapes both doors check their input against.
+export {
+  ApprovalIdField,
+  MAX_REASON_LENGTH,
+  MAX_TOKEN_LENGTH,
+  TaskIdField,
+} from "./request-fields.js";
 // What the doors exchange with the core, importable from here alone.
 export type { PresentedTokens } from "./steps/accept-subject.js";
 export type { TaskView } from "./steps/task-view.js";
@@ -101,6 +127,30 @@ export interface ServingBroker extends Broker {
    * core audits its own refusals, so every refused exchange leaves the same trace.
    */
   refused(caller: Caller, error: BatonError): void;
+
+  // The approval page and the operator's desk (rule 6): a human decides, never an agent.
+  /**
+   * The person a user token for the approval page names (`aud` = `<issuer>/approvals`), or
+   * undefined for any token that is not a person's own (an agent's, revoked, for another
+   * audience). Throws only `temporarily_unavailable`.
+   */
+  authenticateApprover(token: string): Promise<string | undefined>;
+  /** The recent approvals this decider may decide, newest first, in every state. */
+  approvalsFor(decider: Decider): Promise<ApprovalRecord[]>;
+  /** One approval, if this decider may decide it; unknown and "not yours" look alike. */
+  approvalFor(decider: Decider, approvalId: string): Promise<ApprovalRecord | undefined>;
+  /**
+   * Decides an approval, once: a signed-in person at the page (audited `via: web`) or the
+   * operator at the command line (`via: cli`). Refused `access_denied` for an approval the
+   * decider may not decide, and 409 once it is no longer pending.
+   */
+  decideAs(
+    decider: Decider,
+    approvalId: string,
+    decision: "approved" | "denied",
+  ): Promise<ApprovalRecord>;
+  /** Issue 8: whether a person may see a task's delegation tree, given the task's events. */
+  mayViewTask(person: string, taskId: string, events: readonly LoggedEvent[]): Promise<boolean>;
 }
 
 /** A key read (never written) to learn whether the store answers. */
@@ -137,6 +187,12 @@ export function createBroker(deps: ExchangeDeps): ServingBroker {
     describe: (request, caller) =>
       describeSession(deps, caller, request.subjectToken, request.subjectTokenType, request.taskId),
     approvalStatus: (approvalId, caller) => approvalStatus(deps, caller, approvalId),
+    authenticateApprover: (token) => authenticateApprover(deps, token),
+    approvalsFor: (decider) => approvalsFor(deps, decider),
+    approvalFor: (decider, approvalId) => approvalFor(deps, decider, approvalId),
+    decideAs: (decider, approvalId, decision) =>
+      decideApproval(deps, approvalId, decision, decider, "person" in decider ? "web" : "cli"),
+    mayViewTask: (person, taskId, events) => mayViewTask(deps, person, taskId, events),
     decideApproval: ({ approvalId, decision, ...presented }, caller) =>
       decideAsSessionUser(deps, caller, presented, approvalId, decision),
   };

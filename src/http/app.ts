@@ -5,7 +5,6 @@
  */
 
 import { Hono } from "hono";
-import { createBroker } from "../exchange/broker.js";
 import { PATHS } from "../urls.js";
 import { approvalStatusEndpoint } from "./approval-status-endpoint.js";
 import { mountApprovalsPage } from "./approvals/page.js";
@@ -20,11 +19,7 @@ import { endTaskEndpoint, startTaskEndpoint } from "./task-endpoints.js";
 import { tokenEndpoint } from "./token-endpoint.js";
 import { whoamiEndpoint } from "./whoami-endpoint.js";
 
-/** What the composition hands the door; the broker is built over `deps` unless given. */
-export type AppOptions = Omit<HttpContext, "broker"> & { readonly broker?: HttpContext["broker"] };
-
-export function createApp(options: AppOptions): Hono {
-  const ctx: HttpContext = { ...options, broker: options.broker ?? createBroker(options.deps) };
+export function createApp(ctx: HttpContext): Hono {
   const app = new Hono();
 
   const { metrics } = ctx;

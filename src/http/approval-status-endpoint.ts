@@ -8,7 +8,7 @@
 
 import type { Context } from "hono";
 import { invalidRequest } from "../errors.js";
-import { ApprovalIdField } from "../exchange/request.js";
+import { ApprovalIdField } from "../exchange/broker.js";
 import type { HttpContext } from "./context.js";
 import { oauthError, oauthJson } from "./respond.js";
 import { readClientForm } from "./token-form.js";

@@ -7,8 +7,8 @@
 
 import { invalidRequest } from "../errors.js";
 import type { ClientCredentials } from "../exchange/broker.js";
-import { type FormParams, single } from "../exchange/request.js";
 import { JWT_BEARER_ASSERTION } from "../tokens/token-types.js";
+import { type FormParams, single } from "./form-params.js";
 
 export function clientCredentials(
   params: FormParams,

@@ -5,14 +5,21 @@
  */
 
 import type { LoggedEvent } from "../audit/task-tree.js";
-import type { ExchangeDeps, ServingBroker } from "../exchange/broker.js";
+import type { Clock } from "../clock.js";
+import type { ServingBroker } from "../exchange/broker.js";
 import type { Metrics } from "../metrics/metrics.js";
+import type { Store } from "../store/store.js";
 
 export interface HttpContext {
-  /** The core's front door: every OAuth endpoint reaches the core through it alone. */
+  /** The core's front door: every endpoint and page reaches the core through it alone. */
   readonly broker: ServingBroker;
-  /** The core's parts, for the approval page until its sessions move into the door (issue 15). */
-  readonly deps: ExchangeDeps;
+  /**
+   * Where the approval page keeps its browser sessions and sign-in links: the broker's store,
+   * so that every node knows them (http/approvals/approver-session.ts).
+   */
+  readonly store: Store;
+  /** The page's time: sessions' lifetimes, and what it shows of an approval's. */
+  readonly clock: Clock;
   /** Values a client assertion may carry as `aud` (RFC 7523 §3): issuer and endpoint URLs. */
   readonly assertionAudiences: readonly string[];
   /** Logs an unexpected (5xx) failure; the response itself stays generic. */

@@ -12,7 +12,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import { invalidRequest } from "../errors.js";
-import type { FormParams } from "../exchange/request.js";
+import type { FormParams } from "./form-params.js";
 
 /** Largest body the OAuth endpoints read: two tokens and some parameters fit many times. */
 export const MAX_FORM_BYTES = 64 * 1024;

@@ -9,9 +9,10 @@
 
 import type { Context } from "hono";
 import { invalidRequest } from "../errors.js";
-import { parsePresentedSubject, parseStartTaskForm, TaskIdField } from "../exchange/request.js";
+import { TaskIdField } from "../exchange/broker.js";
 import type { HttpContext } from "./context.js";
 import { oauthError, oauthJson } from "./respond.js";
+import { parsePresentedSubject, parseStartTaskForm } from "./task-forms.js";
 import { readClientForm } from "./token-form.js";
 
 export function startTaskEndpoint(ctx: HttpContext) {

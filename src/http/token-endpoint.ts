@@ -8,11 +8,12 @@
 import type { Context } from "hono";
 import { asBatonError } from "../errors.js";
 import type { Caller } from "../exchange/broker.js";
-import { parseTokenExchangeRequest, rejectRepeated } from "../exchange/request.js";
 import { clientCredentials } from "./client-credentials.js";
 import type { HttpContext } from "./context.js";
 import { readForm } from "./form.js";
+import { rejectRepeated } from "./form-params.js";
 import { oauthError, oauthJson } from "./respond.js";
+import { parseTokenExchangeRequest } from "./token-request.js";
 
 export function tokenEndpoint(ctx: HttpContext) {
   return async (c: Context) => {

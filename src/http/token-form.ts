@@ -8,10 +8,10 @@
 import type { Context } from "hono";
 import { invalidRequest } from "../errors.js";
 import type { Caller } from "../exchange/broker.js";
-import { type FormParams, rejectRepeated, single } from "../exchange/request.js";
 import { clientCredentials } from "./client-credentials.js";
 import type { HttpContext } from "./context.js";
 import { readForm } from "./form.js";
+import { type FormParams, rejectRepeated, single } from "./form-params.js";
 
 export async function readClientForm(
   ctx: HttpContext,

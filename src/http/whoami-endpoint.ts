@@ -8,9 +8,9 @@
  */
 
 import type { Context } from "hono";
-import { optionalTaskId, parsePresentedSubject } from "../exchange/request.js";
 import type { HttpContext } from "./context.js";
 import { oauthError, oauthJson } from "./respond.js";
+import { optionalTaskId, parsePresentedSubject } from "./task-forms.js";
 import { readClientForm } from "./token-form.js";
 
 export function whoamiEndpoint(ctx: HttpContext) {

@@ -4,18 +4,23 @@
  * @module main/approvals
  */
 
-import type { ExchangeDeps } from "../exchange/types.js";
+import type { Desk } from "../cli/approvals.js";
+import { createBroker } from "../exchange/broker.js";
+import { createLoginLink } from "../http/approvals/approver-session.js";
 import { openBroker } from "./compose.js";
 import { offlineOptions, type SharedFlags, terminal } from "./settings.js";
 
 /** Runs one desk command on a broker opened for it, closed again whatever happens. */
 export const desk =
-  (run: (deps: ExchangeDeps, out: { log(line: string): void }) => Promise<void>) =>
+  (run: (desk: Desk, out: { log(line: string): void }) => Promise<void>) =>
   async (flags: SharedFlags) => {
-    const broker = await openBroker(offlineOptions(flags));
+    const opened = await openBroker(offlineOptions(flags));
     try {
-      await run(broker.deps, terminal);
+      const { deps } = opened;
+      // The page's sign-in links live where its sessions do: the store every node shares.
+      const loginLink = (person: string) => createLoginLink(deps, person);
+      await run({ broker: createBroker(deps), clock: deps.clock, loginLink }, terminal);
     } finally {
-      await broker.close();
+      await opened.close();
     }
   };

@@ -128,8 +128,14 @@ const HOMES: Record<string, (file: string) => boolean> = {
   keyv: (f) => f === "store/keyv-record.ts",
   "@keyv/": (f) => f === "store/keyv-store.ts" || f === "store/redis-backend.ts",
   zod: (f) =>
-    ["config.ts", "exchange/request.ts", "policy/schema.ts", "policy/json-schema.ts"].includes(f) ||
-    f.startsWith("mcp/tools/"),
+    [
+      "config.ts",
+      "exchange/request-fields.ts",
+      "http/token-request.ts",
+      "http/task-forms.ts",
+      "policy/schema.ts",
+      "policy/json-schema.ts",
+    ].includes(f) || f.startsWith("mcp/tools/"),
   hono: (f) => f.startsWith("http/"),
   "@hono/node-server": (f) => f === "main/server.ts",
   "@modelcontextprotocol/sdk": (f) => f.startsWith("mcp/"),

@@ -11,7 +11,7 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "vitest";
 import { type ApprovalState, readApproval, stateOf } from "../../src/approvals/approval-store.js";
-import { createLoginLink } from "../../src/exchange/approver-session.js";
+import { createLoginLink } from "../../src/http/approvals/approver-session.js";
 import {
   exchange,
   expectRefused,

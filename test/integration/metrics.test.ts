@@ -7,6 +7,7 @@
 
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createBroker } from "../../src/exchange/broker.js";
 import { createApp } from "../../src/http/app.js";
 import { accessRequest, decideAs, requestApproval } from "../helpers/approvals.js";
 import { exchange, expectIssued, expectRefused } from "../helpers/assertions.js";
@@ -238,7 +239,14 @@ describe("/metrics", () => {
   });
 
   it("is not served without metrics: the HTTP door works as before", async () => {
-    const app = createApp({ deps: broker.deps, assertionAudiences: [], logFailure: () => {} });
+    const { deps } = broker;
+    const app = createApp({
+      broker: createBroker(deps),
+      store: deps.store,
+      clock: deps.clock,
+      assertionAudiences: [],
+      logFailure: () => {},
+    });
     expect((await app.request("/metrics")).status).toBe(404);
     expect((await app.request("/healthz")).status).toBe(200);
     expect((await app.request("/readyz")).status).toBe(200);

@@ -5,14 +5,14 @@
 
 import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { render } from "../../src/cli/policy-explain.js";
-import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
+import { type ExplanationText, explanationText, render } from "../../src/cli/explain-text.js";
 import {
   ExplainInputError,
   type ExplainQuery,
   type Explanation,
   explainGrant,
-} from "../../src/exchange/operations/explain-grant.js";
+} from "../../src/exchange/broker.js";
+import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
 import { loadPolicy } from "../../src/policy/load.js";
 import type { Policy } from "../../src/policy/types.js";
 import { ALICE } from "../helpers/approvals.js";
@@ -86,11 +86,12 @@ beforeAll(async () => {
   policy = await policyOf(policyYaml());
 });
 
+/** The core's replay, in the words `baton policy explain` prints. */
 const explain = (query: Partial<ExplainQuery> & { scopes: string[] }) =>
-  explainGrant(policy, { agent: "planner", api: "calendar", ...query });
+  explanationText(explainGrant(policy, { agent: "planner", api: "calendar", ...query }));
 
 /** The finding that refused: exactly one, and the last. */
-function refusing(e: Explanation) {
+function refusing(e: ExplanationText) {
   const failed = e.findings.filter((f) => !f.ok);
   expect(failed).toHaveLength(1);
   expect(e.findings.at(-1)).toBe(failed[0]);
@@ -265,12 +266,14 @@ describe("explainGrant: refusals carry the broker's code and rule", () => {
 
   it("a chain past max_depth (rule 4)", async () => {
     const shallow = await policyOf(policyYaml(2));
-    const e = explainGrant(shallow, {
-      agent: "deep",
-      api: "calendar",
-      via: ["planner", "helper"],
-      scopes: ["calendar.read"],
-    });
+    const e = explanationText(
+      explainGrant(shallow, {
+        agent: "deep",
+        api: "calendar",
+        via: ["planner", "helper"],
+        scopes: ["calendar.read"],
+      }),
+    );
     expect(e.verdict).toEqual({ kind: "refused", error: "invalid_request", rule: "chain.depth" });
     expect(refusing(e)?.text).toMatch(/act chain deep, helper, planner \(3 of max_depth 2\) ✗$/);
   });

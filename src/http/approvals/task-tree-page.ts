@@ -4,17 +4,15 @@
  *
  * Who may look: the task's own user (its subject), and any approver who may decide one of the
  * task's approval requests (its ceiling's, or a grant's inside it) while that request is still
- * on record. The same checks as deciding (`approvalFor`), so a tree shows nothing to someone
- * who could not see the requests themselves; anyone else gets the same 404 as an unknown id.
+ * on record. The same checks as deciding, so a tree shows nothing to someone who could not see
+ * the requests themselves (the core's to say: `ServingBroker.mayViewTask`); anyone else gets
+ * the same 404 as an unknown id.
  *
  * @module http/approvals/task-tree-page
  */
 
 import { html } from "hono/html";
-import { buildTaskTree, type LoggedEvent } from "../../audit/task-tree.js";
-import { approvalFor } from "../../exchange/approver-session.js";
-import type { ExchangeDeps } from "../../exchange/types.js";
-import { readTask } from "../../tasks/task-store.js";
+import { buildTaskTree } from "../../audit/task-tree.js";
 import type { HttpContext } from "../context.js";
 import type { Html } from "./html.js";
 import { taskTreeSvg } from "./task-tree-svg.js";
@@ -32,10 +30,9 @@ export async function taskTreePage(
   taskId: string,
 ): Promise<TreePage> {
   if (!TASK_ID.test(taskId)) return { found: false };
-  const { deps } = ctx;
   const events = (await ctx.readTaskEvents?.(taskId)) ?? [];
-  if (!(await mayView(deps, person, taskId, events))) return { found: false };
-  const now = deps.clock.now();
+  if (!(await ctx.broker.mayViewTask(person, taskId, events))) return { found: false };
+  const now = ctx.clock.now();
   const heading = html`<h2>Task <code>${taskId}</code></h2>`;
   if (!ctx.readTaskEvents) {
     return {
@@ -60,21 +57,4 @@ export async function taskTreePage(
     title: "Delegation tree",
     body: html`<div class="card">${heading}<p class="muted">Every token issued in this task, under the token it was exchanged from. Hover a box for its details.</p>${legend}<div class="tree">${taskTreeSvg(tree, now)}</div></div>`,
   };
-}
-
-/** The task's user, or an approver of one of its requests (see the module comment). */
-async function mayView(
-  deps: ExchangeDeps,
-  person: string,
-  taskId: string,
-  events: readonly LoggedEvent[],
-): Promise<boolean> {
-  const started = events.find((e) => e.type === "task.started");
-  if (started?.type === "task.started" && started.subject === person) return true;
-  const task = await readTask(deps.store, taskId);
-  if (task?.subject === person) return true;
-  const approvals = new Set<string>(task?.approvalId === undefined ? [] : [task.approvalId]);
-  for (const e of events) if (e.type === "approval.requested") approvals.add(e.approval);
-  for (const id of approvals) if (await approvalFor(deps, person, id)) return true;
-  return false;
 }

@@ -10,7 +10,7 @@ import {
   ApprovalIdField as ApprovalId,
   MAX_REASON_LENGTH,
   TaskIdField as TaskId,
-} from "../../exchange/request.js";
+} from "../../exchange/broker.js";
 import { MAX_TOKEN_LENGTH } from "../../tokens/verify.js";
 
 export const ScopesField = z
