@@ -113,14 +113,12 @@ describe("RFC 8693 §2.1 actor_token", () => {
     ],
   ];
 
-  for (const [name, make] of refusals) {
-    it(`refuses ${name}: 400 invalid_request, nothing issued`, async () => {
-      const { agent, token, type } = await make();
-      const { status, body, issued } = await exchange(agent, token, type);
-      expect(status).toBe(400);
-      expect(body.error).toBe("invalid_request");
-      expect(body.access_token).toBeUndefined();
-      expect(issued).toBe(0);
-    });
-  }
+  it.each(refusals)("refuses %s: 400 invalid_request, nothing issued", async (_, make) => {
+    const { agent, token, type } = await make();
+    const { status, body, issued } = await exchange(agent, token, type);
+    expect(status).toBe(400);
+    expect(body.error).toBe("invalid_request");
+    expect(body.access_token).toBeUndefined();
+    expect(issued).toBe(0);
+  });
 });

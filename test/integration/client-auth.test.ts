@@ -313,18 +313,16 @@ describe("private_key_jwt (RFC 7523 §2.2, §3)", () => {
     await expectIssued(broker, send(await docsForm(viaAssertion(await assertion({ jti })))));
   });
 
-  it("the wrong aud", async () => {
-    for (const aud of [
-      "https://evil.example",
-      `${broker.issuer}/`,
-      `${broker.issuer}/other`,
-      "researcher",
-    ]) {
-      await expectUnauthenticated(
-        send(await docsForm(viaAssertion(await assertion({ aud })))),
-        false,
-      );
-    }
+  it.each<[string, () => string]>([
+    ["another site", () => "https://evil.example"],
+    ["the issuer with a trailing slash", () => `${broker.issuer}/`],
+    ["another path of the issuer", () => `${broker.issuer}/other`],
+    ["the client's own id", () => "researcher"],
+  ])("the wrong aud: %s", async (_, aud) => {
+    await expectUnauthenticated(
+      send(await docsForm(viaAssertion(await assertion({ aud: aud() })))),
+      false,
+    );
   });
 
   it("expired, or not yet valid", async () => {
@@ -343,15 +341,16 @@ describe("private_key_jwt (RFC 7523 §2.2, §3)", () => {
     await expectUnauthenticated(send(await docsForm(viaAssertion(jwt))), false);
   });
 
-  it("an exp too far ahead (more than 10 minutes)", async () => {
-    const now = broker.clock.now();
-    for (const exp of [now + 601, now + 3600, now + 10 * 365 * 86400]) {
+  it.each([601, 3600, 10 * 365 * 86400])(
+    "an exp too far ahead (more than 10 minutes): now + %ss",
+    async (ahead) => {
+      const exp = broker.clock.now() + ahead;
       await expectUnauthenticated(
         send(await docsForm(viaAssertion(await assertion({ exp })))),
         false,
       );
-    }
-  });
+    },
+  );
 
   it("signed by another key under the researcher's kid", async () => {
     await expectUnauthenticated(
@@ -433,8 +432,9 @@ describe("private_key_jwt (RFC 7523 §2.2, §3)", () => {
 });
 
 describe("the other client-authenticated endpoints refuse alike", () => {
-  it("/introspect and /revoke with a wrong secret or none", async () => {
-    for (const path of ["/introspect", "/revoke"]) {
+  it.each(["/introspect", "/revoke"])(
+    "%s with a wrong secret: 401 and a Basic challenge",
+    async (path) => {
       const wrong = await expectRefused(
         broker,
         postForm(broker, path, { token: "x" }, { id: "orchestrator", secret: "nope" }),
@@ -442,8 +442,11 @@ describe("the other client-authenticated endpoints refuse alike", () => {
         "invalid_client",
       );
       expect(wrong.res.headers.get("www-authenticate")).toMatch(/^Basic /);
-      await expectRefused(broker, postForm(broker, path, { token: "x" }), 401, "invalid_client");
-    }
+    },
+  );
+
+  it.each(["/introspect", "/revoke"])("%s with no client authentication: 401", async (path) => {
+    await expectRefused(broker, postForm(broker, path, { token: "x" }), 401, "invalid_client");
   });
 });
 
