@@ -10,7 +10,7 @@
  * @module mcp/remote-broker
  */
 
-import { BatonError, type ErrorCode, invalidRequest, storeUnavailable } from "../errors.js";
+import { type BatonError, invalidRequest, remoteRefusal, storeUnavailable } from "../errors.js";
 import type {
   ApprovalView,
   Broker,
@@ -169,12 +169,17 @@ function poster(options: RemoteBrokerOptions) {
     }
     const text = await response.text();
     const json = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
-    if (!response.ok) throw refusalOf(response.status, json);
+    if (!response.ok) throw refusalOf(json, response.headers.get("retry-after"));
     return json;
   };
 }
 
-function refusalOf(status: number, json: Record<string, unknown>): BatonError {
+/**
+ * The refusal as the broker sent it: the HTTP body carries the code, the fixed description and
+ * the extra members, never the rule or its facts (rule `remote`): a hint from it falls back to
+ * what the code alone says (mcp/hints.ts).
+ */
+function refusalOf(json: Record<string, unknown>, retryAfter: string | null): BatonError {
   const { error, error_description, ...rest } = json;
   // The body's other members travel on: `approval_id` and its friends with
   // `authorization_pending` tell the agent which approval to wait for (rule 6).
@@ -182,12 +187,10 @@ function refusalOf(status: number, json: Record<string, unknown>): BatonError {
   for (const [name, value] of Object.entries(rest)) {
     if (typeof value === "string" || typeof value === "number") extra[name] = value;
   }
-  return new BatonError(
-    (typeof error === "string" ? error : "server_error") as ErrorCode,
-    status,
+  return remoteRefusal(
+    typeof error === "string" ? error : "server_error",
     typeof error_description === "string" ? error_description : "The broker refused the request",
-    "remote",
-    { extra },
+    { extra, headers: retryAfter === null ? {} : { "Retry-After": retryAfter } },
   );
 }
 

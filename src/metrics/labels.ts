@@ -11,10 +11,8 @@ import type { ErrorCode } from "../errors.js";
 const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   invalid_request: true,
   invalid_client: true,
-  invalid_grant: true,
   unauthorized_client: true,
   unsupported_grant_type: true,
-  unsupported_token_type: true,
   invalid_scope: true,
   invalid_target: true,
   invalid_token: true,

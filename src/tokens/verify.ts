@@ -16,7 +16,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
-import { invalidToken } from "../errors.js";
+import { invalidToken, verifierRule } from "../errors.js";
 import type { TrustedIssuer } from "../policy/types.js";
 import { verifyJwt as checkJwt, type DecodedJwt, decodeJwt, JwsError } from "./jws.js";
 import type { KeyRing } from "./key-ring.js";
@@ -46,14 +46,14 @@ export interface ExpectedClaims {
 
 /** Reads `iss` without verifying anything: only to pick the verifier. */
 export function peekIssuer(token: string, rule: string): string {
-  if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(`${rule}.oversized`);
+  if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(verifierRule(rule, "oversized"));
   try {
     const { iss } = decoded(token).payload;
     if (typeof iss === "string") return iss;
   } catch (cause) {
-    throw invalidToken(`${rule}.malformed`, cause);
+    throw invalidToken(verifierRule(rule, "malformed"), cause);
   }
-  throw invalidToken(`${rule}.malformed`);
+  throw invalidToken(verifierRule(rule, "malformed"));
 }
 
 /** The JOSE `typ` header, unverified: only to tell Baton's own token kinds apart. */
@@ -187,7 +187,7 @@ export function issuerVerifier(trusted: TrustedIssuer, clockSkew: number): Issue
       cache,
     );
     if ((claims.exp as number) - now > trusted.maxTokenLifetime) {
-      throw invalidToken(`${rule}.lifetime`);
+      throw invalidToken(verifierRule(rule, "lifetime"));
     }
     return claims;
   };
@@ -263,7 +263,7 @@ async function verifyJwt(
   rule: string,
   cache?: VerifiedTokens,
 ): Promise<JWTPayload> {
-  if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(`${rule}.oversized`);
+  if (token.length > MAX_TOKEN_LENGTH) throw invalidToken(verifierRule(rule, "oversized"));
   // What the token was checked against is part of the key: the same token verified for another
   // audience or typ is a different question.
   const key =
@@ -290,7 +290,7 @@ async function verifyJwt(
     if (key !== undefined) cache?.set(key, payload, expected.now);
     return payload;
   } catch (cause) {
-    throw invalidToken(`${rule}.${refusalRule(cause)}`, cause);
+    throw invalidToken(verifierRule(rule, refusalRule(cause)), cause);
   }
 }
 

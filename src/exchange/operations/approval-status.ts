@@ -6,7 +6,7 @@
  */
 
 import { readOwnApproval, stateOf } from "../../approvals/approval-store.js";
-import { BatonError } from "../../errors.js";
+import { invalidRequest } from "../../errors.js";
 import { approvalUri } from "../../urls.js";
 import type { Caller, ExchangeDeps } from "../types.js";
 
@@ -43,8 +43,7 @@ export async function approvalStatus(
   const mine =
     record !== undefined &&
     (caller.sessionSubject === undefined || caller.sessionSubject === record.subject);
-  if (!record || !mine)
-    throw new BatonError("invalid_request", 400, "The approval is not known", "approval.unknown");
+  if (!record || !mine) throw invalidRequest("The approval is not known", "approval.unknown");
   return {
     approval_id: record.id,
     status: stateOf(record, deps.clock.now()),

@@ -12,7 +12,7 @@ import {
   saveApproval,
   stateOf,
 } from "../../approvals/approval-store.js";
-import { BatonError } from "../../errors.js";
+import { noLongerPending, notApprover } from "../../errors.js";
 import type { Policy } from "../../policy/types.js";
 import { acceptSubject, type PresentedTokens } from "../steps/accept-subject.js";
 import type { Caller, ExchangeDeps } from "../types.js";
@@ -45,31 +45,16 @@ export async function decideApproval(
     ("person" in decider && !mayDecide(deps.active().policy, record, decider.person))
   ) {
     // The same answer for "unknown" and "not yours": an approver cannot probe others' requests.
-    throw new BatonError(
-      "access_denied",
-      403,
-      "No such approval for this approver",
-      "approval.not_approver",
-    );
+    throw notApprover();
   }
   if (stateOf(record, now) !== "pending") {
-    throw new BatonError(
-      "invalid_request",
-      409,
-      "The approval is no longer pending",
-      "approval.decided",
-    );
+    throw noLongerPending();
   }
   // One decision, ever: the first to claim it wins, across every process on the store.
   if (
     !(await deps.store.add(`approval-decided:${id}`, by, (record.expiresAt - now + 600) * 1000))
   ) {
-    throw new BatonError(
-      "invalid_request",
-      409,
-      "The approval is no longer pending",
-      "approval.decided",
-    );
+    throw noLongerPending();
   }
   // An approval decided late in its life still leaves the agent a full lifetime to redeem it.
   const redeemBy = now + deps.active().policy.broker.approvalTtl;

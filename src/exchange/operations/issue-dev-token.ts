@@ -5,7 +5,7 @@
  * @module exchange/operations/issue-dev-token
  */
 
-import { BatonError } from "../../errors.js";
+import { invalidRequest, unauthorizedClient } from "../../errors.js";
 import { newTokenId, signToken } from "../../tokens/mint.js";
 import { DEV_TOKEN_TYP } from "../../tokens/token-types.js";
 import { approvalsAudienceOf, devIssuerOf, mcpResourceOf } from "../../urls.js";
@@ -29,34 +29,23 @@ export interface DevTokenRequest {
 export async function issueDevToken(deps: ExchangeDeps, request: DevTokenRequest): Promise<string> {
   const { policy } = deps.active();
   if (!policy.broker.devIssuer) {
-    throw new BatonError(
-      "unauthorized_client",
-      400,
-      "The development issuer is off: set broker.dev_issuer: true in the policy",
+    throw unauthorizedClient(
       "dev_issuer.off",
+      "The development issuer is off: set broker.dev_issuer: true in the policy",
     );
   }
   if (request.agent !== undefined && !policy.agents.has(request.agent)) {
-    throw new BatonError(
-      "invalid_request",
-      400,
-      "The agent is not in the policy",
-      "dev_issuer.agent",
-    );
+    throw invalidRequest("The agent is not in the policy", "dev_issuer.agent");
   }
   // The broker would refuse it as a subject token (accept-subject.ts): an agent is no user.
   if (policy.agents.has(request.user)) {
-    throw new BatonError(
-      "invalid_request",
-      400,
+    throw invalidRequest(
       "The user is an agent id: a subject token is for a person, not an agent",
       "dev_issuer.agent_user",
     );
   }
   if (request.for === "approvals" && (request.agent ?? request.scopes) !== undefined) {
-    throw new BatonError(
-      "invalid_request",
-      400,
+    throw invalidRequest(
       "A token for the approval page names no agent and no scope",
       "dev_issuer.approvals_token",
     );

@@ -5,7 +5,7 @@
  * @module exchange/operations/revoke
  */
 
-import { BatonError } from "../../errors.js";
+import { notRevoker } from "../../errors.js";
 import { readActChain } from "../../tokens/act.js";
 import { anyRevoked, markRevoked } from "../steps/lineage.js";
 import { type OwnToken, verifyOwnToken } from "../steps/verify-issued-token.js";
@@ -27,12 +27,7 @@ export async function revokeToken(
   if (!own) return false;
   if (!mayRevoke(own, caller.agentId)) {
     // RFC 7009 §2.1: the server checks the token was issued to the requesting client.
-    throw new BatonError(
-      "unauthorized_client",
-      400,
-      "The client may not revoke this token",
-      "revoke.not_party",
-    );
+    throw notRevoker(revokers(own));
   }
   if (await anyRevoked(deps.store, own.lineage)) return false;
   await markRevoked(deps.store, own.id, own.payload.exp as number, now);
@@ -56,4 +51,18 @@ function mayRevoke(own: OwnToken, agentId: string): boolean {
   if (payload.client_id === agentId) return true;
   if (readActChain(payload.act)?.includes(agentId)) return true;
   return readActChain(payload.may_act)?.[0] === agentId;
+}
+
+/** The agents `mayRevoke` lets revoke the token: the facts of its refusal (rule 7). */
+function revokers(own: OwnToken): string[] {
+  const { payload } = own;
+  const named =
+    own.kind === "dev"
+      ? [payload.azp]
+      : [
+          payload.client_id,
+          ...(readActChain(payload.act) ?? []),
+          readActChain(payload.may_act)?.[0],
+        ];
+  return [...new Set(named.filter((id): id is string => typeof id === "string"))];
 }

@@ -48,7 +48,9 @@ export async function startTask(
   }
   const template = request.template === undefined ? undefined : policy.tasks.get(request.template);
   if (request.template !== undefined && !template) {
-    throw invalidRequest("The task template is not known", "task.template");
+    throw invalidRequest("The task template is not known", "task.template", {
+      templates: [...policy.tasks.keys()],
+    });
   }
   const plan = planTask(policy, { agent, subject, template, request }, now);
   const task: TaskRecord = {

@@ -17,7 +17,14 @@ import {
   readOwnApproval,
   stateOf,
 } from "../../approvals/approval-store.js";
-import { BatonError, invalidRequest } from "../../errors.js";
+import {
+  approvalDenied,
+  approvalExpired,
+  authorizationPending,
+  type BatonError,
+  invalidRequest,
+  slowDown,
+} from "../../errors.js";
 import type { Policy } from "../../policy/types.js";
 import { approvalUri } from "../../urls.js";
 import type { ExchangeDeps } from "../types.js";
@@ -72,20 +79,10 @@ export function requireApproved(deps: ExchangeDeps, record: ApprovalRecord, now:
   const state = stateOf(record, now);
   if (state === "pending") throw pending(deps, record);
   if (state === "denied") {
-    throw new BatonError(
-      "access_denied",
-      400,
-      "The approver denied the request",
-      "approval.denied",
-    );
+    throw approvalDenied();
   }
   if (state === "expired") {
-    throw new BatonError(
-      "expired_token",
-      400,
-      "The approval request has expired",
-      "approval.expired",
-    );
+    throw approvalExpired();
   }
 }
 
@@ -119,9 +116,7 @@ export async function openApproval(
     broker.approvalTtl * 1000,
   );
   if (opened > broker.maxOpenApprovals) {
-    throw new BatonError("slow_down", 429, "Too many approval requests are open", "approval.cap", {
-      headers: { "Retry-After": String(broker.approvalTtl) },
-    });
+    throw slowDown("Too many approval requests are open", "approval.cap", broker.approvalTtl);
   }
   const record: ApprovalRecord = {
     ...ask.grant,
@@ -155,19 +150,11 @@ export async function openApproval(
 
 /** The error a client polls on: the approval's id, where a human decides, how often to ask. */
 export function pending(deps: ExchangeDeps, record: ApprovalRecord): BatonError {
-  return new BatonError(
-    "authorization_pending",
-    400,
-    "The request is waiting for a human approval",
-    "approval.pending",
-    {
-      extra: {
-        approval_id: record.id,
-        approval_uri: approvalUri(deps.issuer, record.id),
-        interval: POLL_INTERVAL,
-      },
-    },
-  );
+  return authorizationPending({
+    approval_id: record.id,
+    approval_uri: approvalUri(deps.issuer, record.id),
+    interval: POLL_INTERVAL,
+  });
 }
 
 /** Fire and forget: a slow or failing webhook never holds up or fails an exchange. */

@@ -7,7 +7,7 @@
  */
 
 import { readApproval } from "../../approvals/approval-store.js";
-import { BatonError, invalidRequest } from "../../errors.js";
+import { invalidRequest } from "../../errors.js";
 import {
   readTask,
   saveTask,
@@ -104,11 +104,6 @@ export async function chargeTask(
   now: number,
 ): Promise<void> {
   if (scope && !(await spendBudget(deps.store, scope.task, now))) {
-    throw new BatonError(
-      "invalid_request",
-      400,
-      "The task has used its whole token budget",
-      "task.budget",
-    );
+    throw invalidRequest("The task has used its whole token budget", "task.budget");
   }
 }

@@ -5,7 +5,7 @@
  * @module exchange/steps/narrow
  */
 
-import { invalidScope, invalidToken } from "../../errors.js";
+import { invalidScope, invalidToken, type ScopeFacts } from "../../errors.js";
 import type { Agent, Api, Policy } from "../../policy/types.js";
 import type { Subject } from "./verify-subject.js";
 
@@ -31,37 +31,76 @@ export function narrowScopes(
   },
 ): string[] {
   const scopes = requested ?? bounds.api?.defaultScopes ?? [];
-  if (scopes.length === 0) throw invalidScope("A scope is required", "narrow.scope.none");
+  // What the request may carry instead, for the refusal's facts (policy data, never input).
+  const may = () => allowedScopes(policy, bounds);
+  if (scopes.length === 0) throw invalidScope("A scope is required", "narrow.scope.none", may());
   for (const scope of scopes) {
     const known = policy.scopes.get(scope);
-    if (!known) throw invalidScope("A requested scope is not known", "narrow.scope.unknown");
+    if (!known) throw invalidScope("A requested scope is not known", "narrow.scope.unknown", may());
     if (bounds.api && known.api !== bounds.api.id) {
-      throw invalidScope("A requested scope does not belong to the target", "narrow.scope.api");
+      throw invalidScope(
+        "A requested scope does not belong to the target",
+        "narrow.scope.api",
+        may(),
+      );
     }
     if (!bounds.agent.scopes.has(scope)) {
-      throw invalidScope("A requested scope is not allowed for this agent", "narrow.scope.agent");
+      throw invalidScope(
+        "A requested scope is not allowed for this agent",
+        "narrow.scope.agent",
+        may(),
+      );
     }
     if (bounds.subAgent && !bounds.subAgent.scopes.has(scope)) {
       throw invalidScope(
         "A requested scope is not allowed for the sub-agent",
         "narrow.scope.delegate",
+        may(),
       );
     }
     if (bounds.subject.scopes && !bounds.subject.scopes.has(scope)) {
-      throw invalidScope("A requested scope exceeds the subject token", "narrow.scope.subject");
+      throw invalidScope(
+        "A requested scope exceeds the subject token",
+        "narrow.scope.subject",
+        may(),
+      );
     }
     if (bounds.ceiling && !bounds.ceiling.includes(scope)) {
-      throw invalidScope("A requested scope is outside the task ceiling", "narrow.scope.task");
+      throw invalidScope("A requested scope is outside the task ceiling", "narrow.scope.task", {
+        ...may(),
+        ceiling: [...bounds.ceiling],
+      });
     }
     // A delegator that has since lost a scope can no longer have passed it on (issue 14).
     if (bounds.delegators?.some((d) => !d.scopes.has(scope))) {
       throw invalidScope(
         "A requested scope is no longer allowed for an agent that delegated it",
         "narrow.scope.delegator",
+        may(),
       );
     }
   }
   return [...scopes];
+}
+
+/**
+ * Every scope that passes each bound of `narrowScopes`: of the API (an access token), or of the
+ * whole policy (a delegation token, a task ceiling). For a delegation, this is what the
+ * sub-agent may receive: the delegator's ∩ the sub-agent's (∩ the subject token, the ceiling).
+ */
+function allowedScopes(policy: Policy, bounds: Parameters<typeof narrowScopes>[2]): ScopeFacts {
+  const { agent, subject, api, subAgent, ceiling, delegators } = bounds;
+  const candidates = api ? [...api.scopes.keys()] : [...policy.scopes.keys()];
+  const allowed = candidates.filter(
+    (scope) =>
+      agent.scopes.has(scope) &&
+      (subAgent === undefined || subAgent.scopes.has(scope)) &&
+      (subject.scopes === undefined || subject.scopes.has(scope)) &&
+      (ceiling === undefined || ceiling.includes(scope)) &&
+      !delegators?.some((d) => !d.scopes.has(scope)),
+  );
+  const target = api?.id ?? subAgent?.id;
+  return { ...(target === undefined ? {} : { target }), allowed };
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { BatonError } from "../../errors.js";
+import { type BatonError, slowDown } from "../../errors.js";
 import type { RateLimit } from "../../policy/types.js";
 import type { ExchangeDeps } from "../types.js";
 
@@ -72,7 +72,7 @@ export function clientAuthFailures(
     async check() {
       const failures = (await deps.store.get<number>(key)) ?? 0;
       if (failures >= limit.requests) {
-        throw slowDown(windowStart + window - now, "rate_limit.client_auth");
+        throw tooMany(windowStart + window - now, "rate_limit.client_auth");
       }
     },
     async count() {
@@ -85,7 +85,7 @@ async function charge(
   deps: ExchangeDeps,
   limit: RateLimit | undefined,
   who: string,
-  rule: string,
+  rule: RateRule,
   now: number,
 ): Promise<void> {
   if (limit === undefined) return;
@@ -94,15 +94,15 @@ async function charge(
   // The window's length is in the key too: a reload that changes it starts a fresh count
   // instead of reading one kept for another window.
   const count = await deps.store.increment(`rate:${who}:${window}s:${windowStart}`, window * 1000);
-  if (count > limit.requests) throw slowDown(windowStart + window - now, rule);
+  if (count > limit.requests) throw tooMany(windowStart + window - now, rule);
 }
 
 /**
  * One description for both limits: an agent need not learn that the user is busy elsewhere.
  * RFC 9110 §10.2.3: Retry-After in whole seconds, here until the window ends (at least 1).
  */
-function slowDown(retryAfter: number, rule: string): BatonError {
-  return new BatonError("slow_down", 429, "Too many requests, slow down", rule, {
-    headers: { "Retry-After": String(Math.max(1, retryAfter)) },
-  });
+type RateRule = Exclude<Parameters<typeof slowDown>[1], "approval.cap">;
+
+function tooMany(retryAfter: number, rule: RateRule): BatonError {
+  return slowDown("Too many requests, slow down", rule, Math.max(1, retryAfter));
 }

@@ -21,11 +21,11 @@ export function resolveApi(policy: Policy, request: TokenExchangeRequest): Api {
       );
     }
     // Byte for byte: no trimming, no case folding, no normalisation (one spelling, one API).
-    named.add(apiOr(policy.apisByResource.get(resource)));
+    named.add(apiOr(policy, policy.apisByResource.get(resource)));
   }
   // `audience` is a logical name (RFC 8693 §2.1): the API id, or its resource URI.
   for (const audience of request.audiences) {
-    named.add(apiOr(policy.apis.get(audience) ?? policy.apisByResource.get(audience)));
+    named.add(apiOr(policy, policy.apis.get(audience) ?? policy.apisByResource.get(audience)));
   }
   if (named.size > 1) throw invalidTarget("Only one target may be requested", "target.many");
   const [api] = named;
@@ -53,7 +53,9 @@ export function resolveSubAgent(policy: Policy, request: TokenExchangeRequest, f
   const agent = policy.agents.get(id);
   // Rule 5: delegate only along the edges the policy draws.
   if (!agent || !from.delegateTo.has(id)) {
-    throw invalidTarget("Delegation to this agent is not allowed", "delegate.edge");
+    throw invalidTarget("Delegation to this agent is not allowed", "delegate.edge", {
+      delegateTo: [...from.delegateTo],
+    });
   }
   return agent;
 }
@@ -69,8 +71,12 @@ function isResourceUri(text: string): boolean {
   return ABSOLUTE_URI.test(text) && URL.canParse(text);
 }
 
-function apiOr(api: Api | undefined): Api {
-  if (!api) throw invalidTarget("The requested target is not known", "target.unknown");
+function apiOr(policy: Policy, api: Api | undefined): Api {
+  if (!api) {
+    throw invalidTarget("The requested target is not known", "target.unknown", {
+      apis: [...policy.apis.keys()],
+    });
+  }
   return api;
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import { BatonError } from "../../errors.js";
+import { approvalDenied } from "../../errors.js";
 import { settleApproval } from "./approval-flow.js";
 import { ReasonField, ScopesField, TaskViewSchema, TtlField, taskResult } from "./schemas.js";
 import { defineTool } from "./tool.js";
@@ -64,12 +64,7 @@ export const startTask = defineTool({
     // Rule 6: the ceiling waits for a human once; the user decides here when it is theirs to.
     const answer = await settleApproval(backend, session, view.approval_id);
     if (answer === "denied") {
-      throw new BatonError(
-        "access_denied",
-        400,
-        "The approver denied the request",
-        "approval.denied",
-      );
+      throw approvalDenied();
     }
     if (answer === "undecided") return taskResult(view);
     const { task } = await backend.describe(view.task_id);
