@@ -8,7 +8,10 @@
  * `Broker` is the eight operations, the same wherever the core runs: `createBroker(deps)` builds
  * it over the exchange core in this process, and `baton mcp --broker` has one over HTTP
  * (mcp/remote-broker.ts). `ServingBroker` adds what only the process that serves needs: the
- * authentication of callers, readiness, the policy and keys behind discovery.
+ * authentication of callers, readiness, the policy and keys behind discovery, and what the
+ * approval page and the operator's desk ask of the core (rule 6: who a person is, what they
+ * may see and decide). Door work stays in the doors: forms in http/, the page's browser
+ * sessions in http/approvals/, explain's words in cli/.
  *
  * @module exchange/broker
  */
