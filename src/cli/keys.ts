@@ -9,13 +9,8 @@ import type { AuditSink } from "../audit/events.js";
 import type { Clock } from "../clock.js";
 import type { SigningAlg } from "../policy/types.js";
 import type { Store } from "../store/store.js";
-import {
-  KEY_REFRESH_SECONDS,
-  type KeyListing,
-  listKeys,
-  rotateKeys,
-  withdrawKey,
-} from "../tokens/key-ring.js";
+import { KEY_REFRESH_SECONDS } from "../tokens/key-ring.js";
+import { type KeyListing, listKeys, rotateKeys, withdrawKey } from "../tokens/key-ring-admin.js";
 import type { KeySealer } from "../tokens/key-seal.js";
 
 export interface Out {

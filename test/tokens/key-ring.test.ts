@@ -16,16 +16,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import type { Store } from "../../src/store/store.js";
+import { openKeyRing } from "../../src/tokens/key-ring.js";
 import {
-  kidFor,
   listKeys,
-  openKeyRing,
   rotateKeys,
   UnknownKeyError,
   withdrawKey,
-} from "../../src/tokens/key-ring.js";
+} from "../../src/tokens/key-ring-admin.js";
 import { createKeySealer, SealedKeyError } from "../../src/tokens/key-seal.js";
 import { signToken } from "../../src/tokens/mint.js";
+import { kidFor } from "../../src/tokens/stored-ring.js";
 import { startTestBroker, T0 } from "../helpers/broker.js";
 
 const MAX_TTL = 3600;

@@ -16,7 +16,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import type { Store } from "../../src/store/store.js";
-import { openKeyRing, rotateKeys } from "../../src/tokens/key-ring.js";
+import { openKeyRing } from "../../src/tokens/key-ring.js";
+import { rotateKeys } from "../../src/tokens/key-ring-admin.js";
 import {
   createKeySealer,
   MIN_KEY_SECRET_LENGTH,

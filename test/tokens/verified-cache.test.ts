@@ -7,7 +7,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { compilePolicy } from "../../src/policy/load.js";
-import { rotateKeys } from "../../src/tokens/key-ring.js";
+import { rotateKeys } from "../../src/tokens/key-ring-admin.js";
 import { VerifiedTokens } from "../../src/tokens/verified-cache.js";
 import { exchange, expectRefused } from "../helpers/assertions.js";
 import { startTestBroker, T0, type TestBroker } from "../helpers/broker.js";
