@@ -10,6 +10,7 @@
  * @module audit/task-tree
  */
 
+import type { TaskRecord } from "../tasks/task-store.js";
 import type { AuditEvent, TokenKind } from "./events.js";
 
 /** An event as the log stores it: the time it was recorded (epoch seconds) and the event. */
@@ -20,19 +21,24 @@ export type TokenStatus = "active" | "expired" | "revoked";
 /** Why a token is revoked: itself, an ancestor (rule 7 cascade), or its task ended. */
 export type RevokedCause = "token" | "ancestor" | "task";
 
-export interface TaskInfo {
-  readonly id: string;
-  readonly purpose: string;
-  /** The agent that opened it. */
-  readonly agent: string;
-  /** The user it works for. */
-  readonly subject: string;
-  readonly ceiling: readonly string[];
-  readonly deadline: number;
-  readonly maxTokens: number;
-  readonly template?: string;
+/**
+ * A task as its events tell it: the facts the store keeps (tasks/task-store.ts), when it
+ * started and who ended it, and its status at `now`.
+ */
+export interface TaskInfo
+  extends Pick<
+    TaskRecord,
+    | "id"
+    | "purpose"
+    | "agent"
+    | "subject"
+    | "ceiling"
+    | "deadline"
+    | "maxTokens"
+    | "template"
+    | "endedAt"
+  > {
   readonly startedAt?: number;
-  readonly endedAt?: number;
   readonly endedBy?: string;
   readonly status: TaskStatus;
 }

@@ -32,90 +32,96 @@ export function createMetrics(): Metrics {
   // A registry of its own, never prom-client's global one: several brokers in one process
   // (the tests) would otherwise share, or collide on, the same counters.
   const register = new Registry();
-  const registers = [register];
   const processWide = processRegistry();
-  const exchanges = new Counter({
-    name: "baton_exchanges_total",
-    help: "Token exchanges, by outcome: issued, or the OAuth error code of the refusal",
-    labelNames: ["outcome"] as const,
-    registers,
-  });
-  const latency = new Histogram({
-    name: "baton_http_request_duration_seconds",
-    help: "HTTP request duration until the response headers, by route pattern, method, status",
-    labelNames: ["route", "method", "status"] as const,
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
-  const approvals = new Counter({
-    name: "baton_approvals_total",
-    help: "Approval events: requested, approved, denied, redeemed",
-    labelNames: ["event"] as const,
-    registers,
-  });
-  const tasks = new Counter({
-    name: "baton_tasks_total",
-    help: "Task events: started, ended",
-    labelNames: ["event"] as const,
-    registers,
-  });
-  const storeErrors = new Counter({
-    name: "baton_store_errors_total",
-    help: "Failed store operations and store connection errors",
-    registers,
-  });
-  // Zero-valued series from the start, so that rate() and alerts see them before the first event.
-  exchanges.inc({ outcome: "issued" }, 0);
-  for (const event of APPROVAL_EVENTS) approvals.inc({ event }, 0);
-  for (const event of TASK_EVENTS) tasks.inc({ event }, 0);
-
-  const count = (event: AuditEvent): void => {
-    switch (event.type) {
-      case "exchange.issued":
-        exchanges.inc({ outcome: "issued" });
-        break;
-      case "exchange.denied":
-        exchanges.inc({ outcome: refusalOutcome(event.error) });
-        break;
-      case "approval.requested":
-        approvals.inc({ event: "requested" });
-        break;
-      case "approval.decided":
-        approvals.inc({ event: event.decision });
-        break;
-      case "approval.redeemed":
-        approvals.inc({ event: "redeemed" });
-        break;
-      case "task.started":
-        tasks.inc({ event: "started" });
-        break;
-      case "task.ended":
-        tasks.inc({ event: "ended" });
-        break;
-      default:
-        break;
-    }
-  };
-
+  const series = brokerSeries(register);
   return {
     auditSink: (inner) => ({
       record(event) {
         inner.record(event);
-        count(event);
+        count(series, event);
       },
       written: () => inner.written(),
       close: () => inner.close(),
       failure: () => inner.failure?.(),
     }),
-    storeError: () => storeErrors.inc(),
+    storeError: () => series.storeErrors.inc(),
     observeRequest(route, method, status, seconds) {
-      latency.observe({ route, method: methodLabel(method), status: String(status) }, seconds);
+      series.latency.observe(
+        { route, method: methodLabel(method), status: String(status) },
+        seconds,
+      );
     },
     async render() {
       const merged = Registry.merge([processWide, register]);
       return { contentType: merged.contentType, body: await merged.metrics() };
     },
   };
+}
+
+/** The broker's own series, registered in `register`, each at zero from the start. */
+function brokerSeries(register: Registry) {
+  const registers = [register];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name, help, labelNames, registers });
+  const series = {
+    exchanges: counter(
+      "baton_exchanges_total",
+      "Token exchanges, by outcome: issued, or the OAuth error code of the refusal",
+      ["outcome"],
+    ),
+    latency: new Histogram({
+      name: "baton_http_request_duration_seconds",
+      help: "HTTP request duration until the response headers, by route pattern, method, status",
+      labelNames: ["route", "method", "status"] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    approvals: counter(
+      "baton_approvals_total",
+      "Approval events: requested, approved, denied, redeemed",
+      ["event"],
+    ),
+    tasks: counter("baton_tasks_total", "Task events: started, ended", ["event"]),
+    storeErrors: counter(
+      "baton_store_errors_total",
+      "Failed store operations and store connection errors",
+    ),
+  };
+  // Zero-valued series from the start, so that rate() and alerts see them before the first event.
+  series.exchanges.inc({ outcome: "issued" }, 0);
+  for (const event of APPROVAL_EVENTS) series.approvals.inc({ event }, 0);
+  for (const event of TASK_EVENTS) series.tasks.inc({ event }, 0);
+  return series;
+}
+
+/** Counts one audit event in the series it belongs to; other events count nowhere. */
+function count(series: ReturnType<typeof brokerSeries>, event: AuditEvent): void {
+  const { exchanges, approvals, tasks } = series;
+  switch (event.type) {
+    case "exchange.issued":
+      exchanges.inc({ outcome: "issued" });
+      break;
+    case "exchange.denied":
+      exchanges.inc({ outcome: refusalOutcome(event.error) });
+      break;
+    case "approval.requested":
+      approvals.inc({ event: "requested" });
+      break;
+    case "approval.decided":
+      approvals.inc({ event: event.decision });
+      break;
+    case "approval.redeemed":
+      approvals.inc({ event: "redeemed" });
+      break;
+    case "task.started":
+      tasks.inc({ event: "started" });
+      break;
+    case "task.ended":
+      tasks.inc({ event: "ended" });
+      break;
+    default:
+      break;
+  }
 }
 
 let processMetrics: Registry | undefined;

@@ -107,6 +107,13 @@ const isSafeKeyUrl = (text: string) => {
   return url.protocol === "https:" || (url.protocol === "http:" && isLoopback(url.hostname));
 };
 
+/** A URL field that keys or notifications are fetched from or sent to: see isSafeKeyUrl. */
+const safeUrl = () =>
+  z.string().refine(isSafeKeyUrl, "must be an https URL (http only on localhost)");
+/** An identifier that must be an absolute URL (or URI, as the RFC names it). */
+const absoluteUrl = (word: "URL" | "URI") =>
+  z.string().refine(isAbsoluteUrl, `must be an absolute ${word}`);
+
 const privateMember = (name: string) =>
   z
     .never({
@@ -139,12 +146,9 @@ const Jwks = strict({
 }).describe("A JWK Set (RFC 7517 §5) of public keys, inline.");
 
 const ApprovalLogin = strict({
-  issuer: z
-    .string()
-    .refine(isSafeKeyUrl, "must be an https URL (http only on localhost)")
-    .describe(
-      "The OpenID Provider approvers sign in with (OpenID Connect discovery at <issuer>/.well-known/openid-configuration).",
-    ),
+  issuer: safeUrl().describe(
+    "The OpenID Provider approvers sign in with (OpenID Connect discovery at <issuer>/.well-known/openid-configuration).",
+  ),
   client_id: z
     .string()
     .min(1, "must not be empty")
@@ -231,9 +235,7 @@ const Broker = strict({
     .describe(
       "Most approval requests one agent may open per approval_ttl; past it, 429 slow_down. Keeps an agent from flooding approvers.",
     ),
-  approval_webhook: z
-    .string()
-    .refine(isSafeKeyUrl, "must be an https URL (http only on localhost)")
+  approval_webhook: safeUrl()
     .optional()
     .describe(
       "Called with a JSON POST (no tokens) on each new approval request, e.g. to notify approvers.",
@@ -243,15 +245,10 @@ const Broker = strict({
 }).describe("Broker settings. At most one file may hold this section.");
 
 const Issuer = strict({
-  issuer: z
-    .string()
-    .refine(isAbsoluteUrl, "must be an absolute URL")
-    .describe(
-      "The exact `iss` value of the identity provider's tokens, e.g. https://idp.example.com.",
-    ),
-  jwks_uri: z
-    .string()
-    .refine(isSafeKeyUrl, "must be an https URL (http only on localhost)")
+  issuer: absoluteUrl("URL").describe(
+    "The exact `iss` value of the identity provider's tokens, e.g. https://idp.example.com.",
+  ),
+  jwks_uri: safeUrl()
     .optional()
     .describe("Where the provider publishes its public keys. Give this or `jwks`, not both."),
   jwks: Jwks.optional().describe(
@@ -304,9 +301,7 @@ const Scope = z
   .describe("A scope: its description, or {description, approval} for an elevated scope.");
 
 const Api = strict({
-  resource: z
-    .string()
-    .refine(isAbsoluteUrl, "must be an absolute URI")
+  resource: absoluteUrl("URI")
     .refine((text) => !text.includes("#"), "must not contain a fragment (RFC 8707 §2)")
     .describe("The API's exact `resource` URI (RFC 8707): the `aud` of the tokens issued for it."),
   description: z.string().default("").describe("What the API is; shown to agents by list_apis."),
