@@ -1,7 +1,9 @@
 /**
  * The keyv adapter for the store port: `sqlite://PATH` (the embedded default, shareable by
- * several processes), `redis://HOST:PORT[/DB]` (many nodes, in `redis-backend.ts`) and
- * `memory://` (tests).
+ * several processes, in `sqlite-backend.ts`), `redis://HOST:PORT[/DB]` (many nodes, in
+ * `redis-backend.ts`) and `memory://` (tests, in `memory-backend.ts`). This module is the one
+ * entry point `main/` opens: it picks the backend from the URL and lays the port's rules over
+ * it, so every backend keeps them alike.
  *
  * keyv's adapters (design §5) do the plain reads and writes; this store, not keyv, stamps and
  * checks every record's expiry, by the clock it is given (design §7: time is an argument). The
@@ -20,20 +22,13 @@
  * @module store/keyv-store
  */
 
-import { mkdir, open } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-import { KeyvSqlite } from "@keyv/sqlite";
+import { resolve } from "node:path";
 import { type Clock, epochMs, systemClock } from "../clock.js";
 import { storeUnavailable } from "../errors.js";
-import {
-  type Backend,
-  deserialize,
-  isCountable,
-  isExpired,
-  serialize,
-  withDeadline,
-} from "./keyv-record.js";
+import { type Backend, deserialize, isExpired, serialize, withDeadline } from "./keyv-record.js";
+import { memoryBackend } from "./memory-backend.js";
 import { redisBackend } from "./redis-backend.js";
+import { sqliteBackend } from "./sqlite-backend.js";
 import type { Store } from "./store.js";
 
 export interface KeyvStoreOptions {
@@ -65,12 +60,8 @@ const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]+$/;
 const EXPECTED_URLS = "expected sqlite://PATH, redis://HOST:PORT[/DB] or memory://";
 /** Redis' default command deadline: far above a healthy round trip, far below a hung request. */
 const DEFAULT_TIMEOUT_MS = 500;
-/** How long SQLite waits for another process's write lock before failing (then: 503). */
-const BUSY_TIMEOUT_MS = 5_000;
 /** How often a SQLite store deletes expired rows: reads only skip them. */
 const SWEEP_MS = 60_000;
-/** Rows one sweep statement deletes at most: a short write lock, even after a long pause. */
-const SWEEP_BATCH = 5_000;
 
 /**
  * Opens the store named by a `--store` URL. Backend failures while opening reject with
@@ -212,83 +203,6 @@ function checkTtl(ttlMs: number | undefined): void {
   throw new RangeError("a store TTL must be a positive number of milliseconds");
 }
 
-// ---- memory:// ----------------------------------------------------------------------------
-
-function memoryBackend(): Backend {
-  const map = new MemoryMap();
-  return {
-    get: (key, now) => map.read(key, now),
-    getMany: async (keys, now) => keys.map((key) => map.read(key, now)),
-    set: (key, record) => {
-      map.set(key, record);
-    },
-    add: (key, record, now) => map.add(key, record, now),
-    increment: (key, fresh, now) => map.increment(key, fresh, now),
-    take: (key) => map.take(key),
-    close: async () => map.close(),
-  };
-}
-
-/** Records in a Map; every step is synchronous, so nothing runs in between its parts. */
-class MemoryMap extends Map<string, string> {
-  #closed = false;
-
-  /** The record at `key`; an expired one is dropped on the way, as nothing else sweeps. */
-  read(key: string, now: number): string | undefined {
-    const raw = this.get(key);
-    if (raw === undefined || !isExpired(deserialize(raw), now)) return raw;
-    this.delete(key);
-    return undefined;
-  }
-
-  override get(key: string): string | undefined {
-    this.#checkOpen();
-    return super.get(key);
-  }
-
-  override set(key: string, value: string): this {
-    this.#checkOpen();
-    return super.set(key, value);
-  }
-
-  /** Synchronous check-and-set: nothing else runs between the check and the write. */
-  add(key: string, record: string, now: number): boolean {
-    const raw = this.get(key);
-    if (raw !== undefined && !isExpired(deserialize(raw), now)) return false;
-    this.set(key, record);
-    return true;
-  }
-
-  /** Synchronous read-modify-write: nothing else runs between the read and the write. */
-  increment(key: string, fresh: string, now: number): number | undefined {
-    const raw = this.get(key);
-    const record = raw === undefined ? undefined : deserialize(raw);
-    if (record === undefined || isExpired(record, now)) {
-      this.set(key, fresh);
-      return 1;
-    }
-    if (!isCountable(record.value)) return undefined;
-    const value = record.value + 1;
-    this.set(key, serialize({ ...record, value }));
-    return value;
-  }
-
-  take(key: string): string | undefined {
-    const raw = this.get(key);
-    this.delete(key);
-    return raw;
-  }
-
-  close(): void {
-    this.#closed = true;
-    super.clear();
-  }
-
-  #checkOpen(): void {
-    if (this.#closed) throw new Error("the memory store is closed");
-  }
-}
-
 // ---- sqlite:// ----------------------------------------------------------------------------
 
 /** `sqlite://data/baton.db` is relative to the working directory; `sqlite:///abs` is absolute. */
@@ -302,193 +216,4 @@ function sqlitePath(url: string): string {
 function schemeOf(url: string): string {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
   return scheme === undefined ? "" : ` scheme "${scheme}:"`;
-}
-
-async function sqliteBackend(
-  path: string,
-  sweepMs: number,
-  now: () => number,
-  onError: ((error: unknown) => void) | undefined,
-): Promise<Backend> {
-  let adapter: SqliteAdapter | undefined;
-  try {
-    // 0700/0600: the store holds grants and token state; only the broker's user reads it.
-    // SQLite gives the -wal and -shm files the database file's mode.
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await (await open(path, "a", 0o600)).close();
-    adapter = new SqliteAdapter({ uri: `sqlite://${path}`, busyTimeout: BUSY_TIMEOUT_MS });
-    // WAL: readers do not block the writer, so processes sharing the file rarely wait; the
-    // busy timeout covers the waits that remain (one writer at a time). `synchronous` stays
-    // FULL, SQLite's default: a commit is on disk before the caller hears of it, so a power loss
-    // cannot bring back a revoked token or a used approval.
-    await adapter.query("PRAGMA journal_mode=WAL");
-  } catch (error) {
-    await adapter?.close().catch(() => undefined);
-    throw storeUnavailable(new Error(`--store: cannot open sqlite://${path}`, { cause: error }));
-  }
-  const sqlite = adapter;
-  // Expired rows read as absent already; the sweep only gives their space back. A failed sweep
-  // is told to onError and tried again next time: no caller waits on it.
-  const sweep = setInterval(() => {
-    sqlite.sweep(now(), SWEEP_BATCH).catch((error: unknown) => onError?.(error));
-  }, sweepMs);
-  sweep.unref();
-  return {
-    get: (key) => sqlite.get<string>(key),
-    getMany: (keys) => sqlite.getMany<string>([...keys]) as Promise<(string | undefined)[]>,
-    set: (key, record) => sqlite.set(key, record),
-    add: (key, record, now) => sqlite.add(key, record, now),
-    increment: (key, fresh, now) => sqlite.increment(key, fresh, now),
-    take: (key) => sqlite.take(key),
-    close: async () => {
-      clearInterval(sweep);
-      await sqlite.drained();
-      await sqlite.close();
-    },
-  };
-}
-
-type Row = { key: string; value: string };
-
-interface PendingWrite {
-  readonly key: string;
-  readonly value: string;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
-
-/** Most rows in one group commit: 2 bound values each, far below SQLite's variable limit. */
-const MAX_GROUP = 256;
-
-/** @keyv/sqlite, plus the single-statement operations keyv does not offer. */
-class SqliteAdapter extends KeyvSqlite {
-  /** Writes waiting for the next commit. */
-  #pending: PendingWrite[] = [];
-  /** True while a commit is in flight. */
-  #committing = false;
-  #idle: (() => void)[] = [];
-
-  get #table(): string {
-    return this.opts.table ?? "keyv";
-  }
-
-  /**
-   * Group commit (issue 7): a write that arrives while another commit is in flight waits for
-   * the next one, and shares it with every write that arrived meanwhile: one statement, one
-   * transaction, one WAL sync for all of them. Each caller's promise still resolves only once
-   * its own row is committed, at SQLite's default `synchronous=FULL`: nothing a caller was
-   * told is written can be lost to a crash (design §4 rule 8). With no write in flight, a write
-   * commits at once, alone, as before.
-   */
-  override set(key: string, value: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ key, value, resolve, reject });
-      if (!this.#committing) this.#commit();
-    });
-  }
-
-  /** Resolves once no write is waiting or in flight: closing must not strand one. */
-  drained(): Promise<void> {
-    if (!this.#committing) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
-  }
-
-  #commit(): void {
-    const group = this.#pending.splice(0, MAX_GROUP);
-    if (group.length === 0) {
-      this.#committing = false;
-      for (const wake of this.#idle.splice(0)) wake();
-      return;
-    }
-    this.#committing = true;
-    // Within a group the last write of a key wins, as it would one statement after another
-    // (and one INSERT may not upsert the same row twice).
-    const rows = new Map<string, string>();
-    for (const write of group) {
-      rows.delete(write.key);
-      rows.set(write.key, write.value);
-    }
-    this.query(
-      `INSERT INTO ${this.#table}(key, value) VALUES ${Array.from(rows, () => "(?, ?)").join(", ")}
-       ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
-      ...Array.from(rows).flat(),
-    )
-      .then(
-        () => {
-          for (const write of group) write.resolve();
-        },
-        (error: unknown) => {
-          for (const write of group) write.reject(error);
-        },
-      )
-      .finally(() => this.#commit());
-  }
-
-  /**
-   * One statement, so atomic across connections: insert, or replace a row whose record has
-   * expired; RETURNING yields a row only when this call wrote.
-   */
-  async add(key: string, record: string, now: number): Promise<boolean> {
-    const table = this.#table;
-    const rows: Row[] = await this.query(
-      `INSERT INTO ${table}(key, value) VALUES(?, ?)
-       ON CONFLICT(key) DO UPDATE SET value = excluded.value
-       WHERE json_extract(${table}.value, '$.expires') < ?
-       RETURNING key`,
-      key,
-      record,
-      now,
-    );
-    return rows.length > 0;
-  }
-
-  /**
-   * One statement, so atomic across connections: insert `fresh`, replace an expired record with
-   * it, or add 1 to a live integer keeping its `expires`. A live value that is not an integer
-   * (below 2^53 - 1, like isCountable) fails the WHERE: nothing is written, no row returned.
-   */
-  async increment(key: string, fresh: string, now: number): Promise<number | undefined> {
-    const table = this.#table;
-    const expired = `json_extract(${table}.value, '$.expires') < ?3`;
-    const rows: { count: number }[] = await this.query(
-      `INSERT INTO ${table}(key, value) VALUES(?1, ?2)
-       ON CONFLICT(key) DO UPDATE SET value = CASE
-         WHEN ${expired} THEN excluded.value
-         ELSE json_set(${table}.value, '$.value', json_extract(${table}.value, '$.value') + 1)
-       END
-       WHERE ${expired}
-         OR (json_type(${table}.value, '$.value') = 'integer'
-             AND json_extract(${table}.value, '$.value') < ${Number.MAX_SAFE_INTEGER})
-       RETURNING json_extract(value, '$.value') AS count`,
-      key,
-      fresh,
-      now,
-    );
-    return rows[0]?.count;
-  }
-
-  /**
-   * Deletes up to `limit` rows expired at `now`; the number deleted. Each row's expiry is
-   * checked in the statement itself, so a record add()ed fresh meanwhile is never removed.
-   */
-  async sweep(now: number, limit: number): Promise<number> {
-    const table = this.#table;
-    const rows: Row[] = await this.query(
-      `DELETE FROM ${table} WHERE rowid IN (
-         SELECT rowid FROM ${table} WHERE json_extract(value, '$.expires') < ? LIMIT ?
-       ) RETURNING key`,
-      now,
-      limit,
-    );
-    return rows.length;
-  }
-
-  /** One statement: of two concurrent deletes, only one gets the row back. */
-  async take(key: string): Promise<string | undefined> {
-    const rows: Row[] = await this.query(
-      `DELETE FROM ${this.#table} WHERE key = ? RETURNING value`,
-      key,
-    );
-    return rows[0]?.value;
-  }
 }

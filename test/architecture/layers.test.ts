@@ -126,7 +126,7 @@ const HOMES: Record<string, (file: string) => boolean> = {
   // verifies with jose itself rather than reaching into the broker's tokens/.
   jose: (f) => f.startsWith("tokens/") || f.startsWith("verify/"),
   keyv: (f) => f === "store/keyv-record.ts",
-  "@keyv/": (f) => f === "store/keyv-store.ts" || f === "store/redis-backend.ts",
+  "@keyv/": (f) => f === "store/sqlite-backend.ts" || f === "store/redis-backend.ts",
   zod: (f) =>
     [
       "config.ts",
