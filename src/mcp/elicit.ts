@@ -8,7 +8,7 @@
  */
 
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { ApprovalView } from "./backend.js";
+import type { ApprovalView } from "../exchange/broker.js";
 import { watchApproval } from "./watch-approval.js";
 
 export type HumanAnswer = "approved" | "denied" | "undecided";

@@ -1,41 +1,152 @@
 /**
- * Hints a model can act on, for each refusal (design §3.5): what to ask for instead, whom to
- * ask, or when to retry. Built from the OAuth error code, the tool input and the agent's own
- * session view (never from token contents), so both backends give the same hint.
+ * Hints a model can act on (design §3.5, issue 16 item 1): each refusal's hint is derived from its
+ * own cause, the rule and the facts the core attached (errors.ts), and names the next call and
+ * the values to use. No further call to the broker, no echoed input, never a token. "Reconnect"
+ * only when the session's own subject token is dead.
+ *
+ * A refusal from a remote broker (`baton mcp --broker`) carries no rule and no facts: the HTTP
+ * body is fixed (design §3.6). Its hint is what the code alone can say (`codeHint`).
  *
  * @module mcp/hints
  */
 
-import type { BatonError } from "../errors.js";
-import type { SessionView, ToolBackend } from "./backend.js";
+import type { BatonError, Refusal } from "../errors.js";
 
 export interface RefusalContext {
   readonly tool: string;
-  /** The API or sub-agent the call named, if any. */
-  readonly target?: string;
-  readonly scopes?: readonly string[];
   /** True when the call carried its own subject_token (a parent's delegation token). */
   readonly ownSubjectToken?: boolean;
-  /** The task the call named, if any. */
-  readonly taskId?: string;
-  readonly backend: ToolBackend;
 }
 
-export async function hintFor(error: BatonError, context: RefusalContext): Promise<string> {
+export function hintFor(error: BatonError, context: RefusalContext): string {
+  return (
+    scopeHint(error.refusal, context) ??
+    causeHint(error.refusal, context) ??
+    tokenHint(error, context) ??
+    codeHint(error)
+  );
+}
+
+const list = (values: readonly string[]) => values.join(", ");
+
+/** Rule 1: what the request may carry instead, from the bound that refused. */
+function scopeHint(refusal: Refusal, context: RefusalContext): string | undefined {
+  if (!refusal.rule.startsWith("narrow.scope.") || refusal.facts === undefined) return undefined;
+  const { allowed, target } = refusal.facts as { allowed: readonly string[]; target?: string };
+  const retry = retryWith(context.tool, target, allowed);
+  switch (refusal.rule) {
+    case "narrow.scope.delegate":
+      return allowed.length > 0
+        ? `${target} may receive only scopes both of you may hold: ${list(allowed)}. ${retry}`
+        : `${target} may receive none of the scopes you may hold: delegate other work to it, or do this step yourself.`;
+    case "narrow.scope.subject":
+      return context.ownSubjectToken
+        ? `The delegation token you passed carries only: ${list(allowed) || "none of these"}. ${allowed.length > 0 ? retry : ""} For more, ask the agent that delegated to you for a new delegation token.`.trim()
+        : `Your session's token carries only: ${list(allowed) || "none of these"}. ${retry}`;
+    case "narrow.scope.task":
+      return `Outside the task's ceiling (${list(refusal.facts.ceiling)}). ${retry} For more, end_task and call start_task with a wider ceiling.`;
+    case "narrow.scope.delegator":
+      return `An agent that delegated to you no longer holds some of these. ${retry}`;
+    default:
+      return retry;
+  }
+}
+
+function retryWith(tool: string, target: string | undefined, allowed: readonly string[]): string {
+  if (allowed.length === 0) {
+    return target === undefined || tool === "start_task"
+      ? "No scope is allowed here: call whoami to see what this agent may do."
+      : `No scope of ${target} is allowed here: call whoami to see what this agent may do.`;
+  }
+  if (tool === "delegate") return `Call delegate with scopes from: ${list(allowed)}.`;
+  if (tool === "start_task") return `Call start_task with scopes from: ${list(allowed)}.`;
+  return `Call ${tool} with api ${target} and scopes from: ${list(allowed)}.`;
+}
+
+/** Every other cause with a next call of its own: targets, tasks, approvals, revocation. */
+function causeHint(refusal: Refusal, context: RefusalContext): string | undefined {
+  const again = `Call ${context.tool} again without approval_id`;
+  switch (refusal.rule) {
+    case "target.unknown":
+      return `Name one API by id: ${list(refusal.facts.apis)} (call whoami for the scopes of each).`;
+    case "target.many":
+    case "target.resource_form":
+      return "Name exactly one API, by its id or its resource URI (call whoami to see them).";
+    case "delegate.edge":
+      return refusal.facts.delegateTo.length > 0
+        ? `You may delegate only to: ${list(refusal.facts.delegateTo)}. Call delegate with to_agent one of them.`
+        : "This agent may not delegate to anyone: do the step yourself.";
+    case "task.template":
+      return refusal.facts.templates.length > 0
+        ? `Call start_task with template one of: ${list(refusal.facts.templates)}, or give scopes instead (call whoami for each template's ceiling).`
+        : "The policy has no task templates: call start_task with scopes instead.";
+    case "task.ceiling_source":
+      return "Call start_task with exactly one of scopes (the ceiling) or template, not both and not neither.";
+    case "task.nested":
+      return "Your token is already inside a task: work in it (pass no task_id), or end it before you start another.";
+    case "task.unknown":
+    case "task.not_opener":
+    case "task.mismatch":
+    case "task.approval_missing":
+      return "That task_id is not one you may name: call again without task_id (a delegation made inside a task already carries it), or call start_task for a task of your own.";
+    case "task.ended":
+    case "task.deadline":
+    case "task.budget":
+      return "The task is over (ended, past its deadline, or out of tokens): stop working in it. If the work must go on, call start_task for a new task; call whoami to see where you stand.";
+    case "approval.used":
+      return `That approval was already used once. ${again} to ask anew.`;
+    case "approval.mismatch":
+      return `That approval covers a different request. ${again}, or repeat exactly the request it was given for.`;
+    case "approval.unknown":
+      return context.tool === "approval_status"
+        ? "No approval of yours has that id: pass the approval_id an approval_required result gave you."
+        : `No approval of yours has that id. ${again} to ask anew.`;
+    case "approval.pending":
+      return "A human must approve this first: poll approval_status with the approval_id, then call again with it.";
+    case "approval.denied":
+      return "A human denied this request. Do not retry it; tell the user.";
+    case "approval.expired":
+      return `The approval expired before anyone decided. ${again}, only if the step is still needed.`;
+    case "revoke.not_party":
+      return refusal.facts.revokers.length > 0
+        ? `This token is not yours to revoke. Only these agents may revoke it: ${list(refusal.facts.revokers)}.`
+        : "This token is not yours to revoke: only the agents it was issued to or through may.";
+    case "client.disabled":
+      return "This agent is disabled in the broker's policy. Do not retry; tell the user.";
+    default:
+      return undefined;
+  }
+}
+
+/** Rules that mean the token itself is dead: expired or revoked (rule 7). */
+const DEAD = /^(subject\.(expired|revoked|jwt_expired)|bearer\.(revoked|invalid))$/;
+
+/** A subject token refused (RFC 8693 §2.2.2: one code for every cause). */
+function tokenHint(error: BatonError, context: RefusalContext): string | undefined {
+  const { rule } = error;
+  if (error.code !== "invalid_request" || !/^(subject|chain|actor|bearer)\./.test(rule)) {
+    return undefined;
+  }
+  if (context.ownSubjectToken) {
+    return "The subject_token you passed was refused (expired, revoked, or not for this agent): ask the agent that delegated to you for a new delegation token.";
+  }
+  if (DEAD.test(rule)) {
+    return "Your session's token has expired or was revoked: ask the user to reconnect.";
+  }
+  return "Your session's authority does not allow this call: call whoami to see what this agent may do, and do not retry the same call.";
+}
+
+/** What the code alone can say: a remote broker's refusal, or a cause with no hint of its own. */
+export function codeHint(error: BatonError): string {
   switch (error.code) {
     case "invalid_scope":
-      return scopeHint(context, await view(context));
+      return "Ask for fewer or other scopes: call whoami to see the scopes this agent may ask for.";
     case "invalid_target":
-      return targetHint(context, await view(context));
+      return "Name one API this agent may use, or a sub-agent it may delegate to: call whoami to see them.";
     case "invalid_request":
-      if (context.taskId !== undefined) {
-        return `The task may have ended, passed its deadline or spent its token budget: call whoami with task_id ${context.taskId} to see. Only the agent that opened a task may name it.`;
-      }
-      return context.ownSubjectToken
-        ? "The subject_token was refused: it may be expired, revoked, meant for another agent or another user. Ask the agent that delegated to you for a new delegation token."
-        : "The request or your session's subject token was refused. Check the arguments against this tool's schema; if they are right, the user's token may have expired: ask the user to reconnect.";
+      return "The request, its task_id, approval_id or subject token was refused: check the arguments against this tool's schema, then call whoami to see what this agent may do now.";
     case "unauthorized_client":
-      return "This agent may not obtain tokens (it is disabled, or may not act on this token). Do not retry; tell the user.";
+      return "This agent may not do this. Do not retry; tell the user.";
     case "invalid_client":
       return "The broker could not authenticate this agent. Do not retry; tell the user to check the agent's credentials.";
     case "authorization_pending":
@@ -51,6 +162,19 @@ export async function hintFor(error: BatonError, context: RefusalContext): Promi
     default:
       return "Do not retry the same request. Call whoami to see what this agent may do.";
   }
+}
+
+/**
+ * A rate limit or the approval cap (design §3.6): say how long, from Retry-After, so a model
+ * waits instead of retrying at once (each attempt counts against the limit again).
+ */
+function slowDownHint(error: BatonError): string {
+  const seconds = Number(error.headers["Retry-After"]);
+  const wait =
+    Number.isInteger(seconds) && seconds > 0
+      ? `wait ${seconds} second${seconds === 1 ? "" : "s"}`
+      : "wait a minute";
+  return `Too many requests: ${wait} before asking again. Retrying sooner only counts against the limit.`;
 }
 
 /**
@@ -75,55 +199,3 @@ export function inputHint(
  */
 export const NOTHING_REVOKED_HINT =
   "Nothing to revoke: this is not a live token Baton issued. It is malformed, expired or already revoked (so already unusable), or another issuer's (only that issuer can revoke it). Pass an access_token or delegation_token that request_token or delegate returned; to end a whole task, call end_task with its task_id.";
-
-/**
- * A rate limit or the approval cap (design §3.6): say how long, from Retry-After, so a model
- * waits instead of retrying at once (each attempt counts against the limit again).
- */
-function slowDownHint(error: BatonError): string {
-  const seconds = Number(error.headers["Retry-After"]);
-  const wait =
-    Number.isInteger(seconds) && seconds > 0
-      ? `wait ${seconds} second${seconds === 1 ? "" : "s"}`
-      : "wait a minute";
-  return `Too many requests: ${wait} before asking again. Retrying sooner only counts against the limit.`;
-}
-
-async function view(context: RefusalContext): Promise<SessionView | undefined> {
-  try {
-    return await context.backend.describe(context.taskId);
-  } catch {
-    return undefined;
-  }
-}
-
-function scopeHint(context: RefusalContext, session: SessionView | undefined): string {
-  if (!session)
-    return "Ask for fewer scopes: call list_apis to see which ones this agent may ask for.";
-  if (context.ownSubjectToken && context.tool !== "delegate") {
-    // The session's view is not what bounds this request: the delegation token (and any task
-    // it belongs to) is, and its contents are not for hints to read.
-    return "Ask only for scopes of this API that the delegation token you passed carries (inside a task, the task's ceiling bounds them too); for more, ask the agent that delegated to you for a new delegation token.";
-  }
-  if (context.tool === "delegate") {
-    const allowed = session.apis.flatMap((a) => a.scopes.map((s) => s.name));
-    return `A delegation can carry only scopes both you and the sub-agent may hold. Yours: ${allowed.join(", ") || "none"}.`;
-  }
-  const api = session.apis.find((a) => a.id === context.target || a.resource === context.target);
-  return api
-    ? `Request only scopes of ${api.id} that you may hold: ${api.scopes.map((s) => s.name).join(", ") || "none"}.`
-    : "Call list_apis to see the APIs and scopes this agent may ask for.";
-}
-
-function targetHint(context: RefusalContext, session: SessionView | undefined): string {
-  if (context.tool === "delegate") {
-    const to = session?.may_delegate_to ?? [];
-    return to.length > 0
-      ? `You may delegate only to: ${to.join(", ")}.`
-      : "This agent may not delegate to anyone.";
-  }
-  const apis = session?.apis.map((a) => a.id) ?? [];
-  return apis.length > 0
-    ? `Name one API, by id or resource URI: ${apis.join(", ")}.`
-    : "Call list_apis to see the APIs this agent may use.";
-}

@@ -123,11 +123,11 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
         sessions.delete(id);
       },
     });
-    const backend = coreBackend(broker, caller, async () => {
+    const mcpSession = coreBackend(broker, caller, async () => {
       const id = transport.sessionId;
       return (id === undefined ? undefined : sessions.get(id)?.token) ?? session.token;
     });
-    await connectMcpServer(backend, transport);
+    await connectMcpServer(mcpSession, transport);
     const response = await transport.handleRequest(request);
     // A request that did not open a session (not an initialize) leaves nothing behind.
     if (transport.sessionId === undefined) await transport.close();

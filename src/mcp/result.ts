@@ -14,13 +14,13 @@ export function toolResult(out: Record<string, unknown>): CallToolResult {
   return { content: [{ type: "text", text: JSON.stringify(out) }], structuredContent: out };
 }
 
-export async function toolRefusal(err: unknown, context: RefusalContext): Promise<CallToolResult> {
+export function toolRefusal(err: unknown, context: RefusalContext): CallToolResult {
   // Unexpected errors become a generic server_error: internals stay in the server log.
   const error = asBatonError(err);
   return refusalResult({
     error: error.code,
     error_description: error.toResponseObject().error_description,
-    hint: await hintFor(error, context),
+    hint: hintFor(error, context),
   });
 }
 

@@ -1,5 +1,5 @@
 /**
- * One MCP server per session, bound to one backend (and so to one agent and one user): the
+ * One MCP server per session, bound to one session (and so to one agent and one user): the
  * identity never comes from tool arguments (design §3.5).
  *
  * @module mcp/server
@@ -8,9 +8,9 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
-import type { ToolBackend } from "./backend.js";
 import { elicitingSession } from "./elicit.js";
 import { toolRefusal, toolResult } from "./result.js";
+import type { Session } from "./session.js";
 import { guardToolInput } from "./strict-input.js";
 import { TOOLS } from "./tools/index.js";
 import { withRefusal } from "./tools/schemas.js";
@@ -29,12 +29,12 @@ const INSTRUCTIONS =
   "what you may use, request_token for a token, delegate to hand work to a sub-agent. Ask for the fewest " +
   "scopes each step needs. Follow the hint in any refusal.";
 
-export function createMcpServer(backend: ToolBackend): McpServer {
+export function createMcpServer(session: Session): McpServer {
   const server = new McpServer(SERVER_INFO, {
     instructions: INSTRUCTIONS,
     jsonSchemaValidator: validator,
   });
-  const session = elicitingSession(server);
+  const human = elicitingSession(server);
   for (const tool of TOOLS) {
     server.registerTool(
       tool.name,
@@ -47,9 +47,10 @@ export function createMcpServer(backend: ToolBackend): McpServer {
       },
       async (input: Record<string, unknown>) => {
         try {
-          return toolResult(await tool.run(backend, input, session));
+          return toolResult(await tool.run(session, input, human));
         } catch (err) {
-          return toolRefusal(err, { tool: tool.name, backend, ...tool.refusalContext?.(input) });
+          // The hint comes from the refusal's own cause: no further call to the broker.
+          return toolRefusal(err, { tool: tool.name, ...tool.refusalContext?.(input) });
         }
       },
     );
@@ -58,14 +59,11 @@ export function createMcpServer(backend: ToolBackend): McpServer {
 }
 
 /**
- * A server for `backend`, connected to `transport` behind the strict input check
+ * A server for `session`, connected to `transport` behind the strict input check
  * (`strict-input.ts`): both doors, stdio and Streamable HTTP, connect through here.
  */
-export async function connectMcpServer(
-  backend: ToolBackend,
-  transport: Transport,
-): Promise<McpServer> {
-  const server = createMcpServer(backend);
+export async function connectMcpServer(session: Session, transport: Transport): Promise<McpServer> {
+  const server = createMcpServer(session);
   await server.connect(guardToolInput(transport));
   return server;
 }

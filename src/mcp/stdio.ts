@@ -6,16 +6,16 @@
  */
 
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import type { ToolBackend } from "./backend.js";
 import { connectMcpServer } from "./server.js";
+import type { Session } from "./session.js";
 
 /** Serves until the client closes stdin; resolves then. */
-export async function serveStdio(backend: ToolBackend): Promise<void> {
+export async function serveStdio(session: Session): Promise<void> {
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = resolve;
   });
-  const server = await connectMcpServer(backend, transport);
+  const server = await connectMcpServer(session, transport);
   process.stdin.once("end", () => void server.close());
   await closed;
 }

@@ -7,10 +7,10 @@
  * @module mcp/watch-approval
  */
 
-import type { ApprovalView } from "./backend.js";
+import type { ApprovalView } from "../exchange/broker.js";
 
 export interface WatchOptions {
-  /** Where the approval stands now (the backend's `approvalStatus`). */
+  /** Where the approval stands now (the broker's `approvalStatus`). */
   readonly status: () => Promise<ApprovalView>;
   /** Called once, when the approval is approved or denied. */
   readonly onDecided: (view: ApprovalView) => void;

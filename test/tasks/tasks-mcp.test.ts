@@ -8,7 +8,7 @@
  * - request_token and delegate with task_id; flight-booker, in its own session, redeems the
  *   delegation token and delegates on to researcher, who redeems that in its own: every token
  *   carries `txn`. POST /whoami on the delegation token shows the task without task_id.
- * - Refusals are isError results whose hints name the task; end_task leaves every token of the
+ * - Refusals are isError results whose hints name the next call; end_task leaves every token of the
  *   tree inactive and is idempotent.
  */
 
@@ -236,8 +236,8 @@ describe("MCP over Streamable HTTP: a task from start_task to end_task", () => {
       { api: "flights", scopes: ["flights.search"], subject_token: tokens.toResearcher },
       "invalid_scope",
     );
-    expect(below.hint).toMatch(/delegation token/);
-    expect(below.hint).toMatch(/task/);
+    expect(below.hint).toMatch(/delegation token you passed carries only/);
+    expect(below.hint).toMatch(/agent that delegated to you/);
     expect(below.hint).not.toContain("flights.search");
 
     // Someone else's task: another agent, another user.
@@ -247,7 +247,9 @@ describe("MCP over Streamable HTTP: a task from start_task to end_task", () => {
       { api: "flights", scopes: ["flights.search"], task_id: taskId },
       "invalid_request",
     );
-    expect(notOpener.hint).toContain(taskId);
+    // Design §3.5: the hint names the next call, never echoes input (the task id).
+    expect(notOpener.hint).toMatch(/without task_id/);
+    expect(notOpener.hint).not.toContain(taskId);
     const bob = await session("orchestrator", BOB);
     const otherUser = await callRefused(
       bob,
@@ -255,7 +257,8 @@ describe("MCP over Streamable HTTP: a task from start_task to end_task", () => {
       { to_agent: "flight-booker", scopes: ["flights.search"], task_id: taskId },
       "invalid_request",
     );
-    expect(otherUser.hint).toContain(taskId);
+    expect(otherUser.hint).toMatch(/without task_id/);
+    expect(otherUser.hint).not.toContain(taskId);
     await callRefused(booker, "end_task", { task_id: taskId }, "invalid_request");
     await callRefused(bob, "end_task", { task_id: taskId }, "invalid_request");
 
@@ -271,8 +274,9 @@ describe("MCP over Streamable HTTP: a task from start_task to end_task", () => {
       { api: "docs", scopes: ["docs.read"], task_id: taskId },
       "invalid_request",
     );
-    expect(spent.hint).toMatch(/token budget/);
-    expect(spent.hint).toContain(taskId);
+    expect(spent.hint).toMatch(/out of tokens/);
+    expect(spent.hint).toMatch(/call start_task/);
+    expect(spent.hint).not.toContain(taskId);
     expect((await callOk(orchestrator, "whoami", { task_id: taskId })).task.tokens_left).toBe(0);
   });
 
@@ -294,8 +298,9 @@ describe("MCP over Streamable HTTP: a task from start_task to end_task", () => {
       { api: "calendar", scopes: ["calendar.read"], task_id: taskId },
       "invalid_request",
     );
-    expect(entered.hint).toContain(taskId);
     expect(entered.hint).toMatch(/ended/);
+    expect(entered.hint).toMatch(/call start_task/);
+    expect(entered.hint).not.toContain(taskId);
     const redeemed = await callRefused(
       researcher,
       "request_token",
@@ -446,7 +451,8 @@ describe("baton mcp over stdio", () => {
           { api: "calendar", scopes: ["calendar.read"], task_id: task.task_id },
           "invalid_request",
         );
-        expect(after.hint).toContain(task.task_id);
+        expect(after.hint).toMatch(/call start_task/);
+        expect(after.hint).not.toContain(task.task_id);
       } finally {
         await stdio.close();
       }

@@ -7,8 +7,9 @@
  */
 
 import { BatonError } from "../../errors.js";
-import type { ApprovalView, ToolBackend } from "../backend.js";
+import type { ApprovalView } from "../../exchange/broker.js";
 import type { HumanAnswer, ToolSession } from "../elicit.js";
+import { presented, type Session } from "../session.js";
 
 /** The approval id of an `authorization_pending` refusal, or undefined for any other error. */
 export function pendingApprovalId(err: unknown): string | undefined {
@@ -19,28 +20,31 @@ export function pendingApprovalId(err: unknown): string | undefined {
 
 /**
  * Asks the session's human when the grant is theirs alone to decide (`approval: subject`). Form
- * mode records their answer as their decision; it needs a backend that can prove who the user
+ * mode records their answer as their decision; it needs a session whose broker can prove who the user
  * is (the core). URL mode sends them to the approval page, where they sign in and decide; the
  * answer is then whatever the page has recorded when the client replies. Group approvals are
  * decided on the page or the CLI.
  */
 export async function settleApproval(
-  backend: ToolBackend,
-  session: ToolSession,
+  session: Session,
+  human: ToolSession,
   approvalId: string,
 ): Promise<HumanAnswer> {
-  const view = await backend.approvalStatus(approvalId);
+  const { broker, caller } = session;
+  const status = () => broker.approvalStatus(approvalId, caller);
+  const view = await status();
   const theirs = view.approvers.length === 1 && view.approvers[0] === "subject";
   if (view.status !== "pending" || !theirs) return "undecided";
-  const modes = session.modes();
-  if (modes.form && backend.decideAsUser) {
-    const answer = await session.askHuman(view);
-    if (answer !== "undecided") await backend.decideAsUser(approvalId, answer);
-    return answer;
+  const modes = human.modes();
+  if (modes.form && session.userDecides) {
+    const decision = await human.askHuman(view);
+    if (decision !== "undecided") {
+      await broker.decideApproval({ approvalId, decision, ...(await presented(session)) }, caller);
+    }
+    return decision;
   }
   if (!modes.url) return "undecided";
-  const status = () => backend.approvalStatus(approvalId);
-  if (!(await session.sendToPage(view, status))) return "undecided";
+  if (!(await human.sendToPage(view, status))) return "undecided";
   const now = await status();
   return now.status === "approved" || now.status === "denied" ? now.status : "undecided";
 }

@@ -25,8 +25,8 @@ export const approvalStatus = defineTool({
     scopes: z.array(z.string()),
   }),
   annotations: READ_ONLY,
-  async run(backend, input) {
-    const view = await backend.approvalStatus(input.approval_id);
+  async run(session, input) {
+    const view = await session.broker.approvalStatus(input.approval_id, session.caller);
     return {
       approval_id: view.approval_id,
       status: view.status,

@@ -6,7 +6,7 @@
 
 import { z } from "zod";
 import { ReasonField, ScopesField, TaskIdField, TokenField, TtlField } from "./schemas.js";
-import { defineTool, exchangeInput, exchangeRefusalContext } from "./tool.js";
+import { defineTool, exchangeRefusalContext, exchangeRequest } from "./tool.js";
 
 export const delegate = defineTool({
   name: "delegate",
@@ -42,15 +42,16 @@ export const delegate = defineTool({
     idempotentHint: false,
     openWorldHint: false,
   },
-  async run(backend, input) {
-    const out = await backend.exchange(exchangeInput("delegation", input.to_agent, input));
+  async run(session, input) {
+    const request = await exchangeRequest(session, "delegation", input.to_agent, input);
+    const out = await session.broker.exchange(request, session.caller);
     return {
       delegation_token: out.token,
       to_agent: input.to_agent,
       scope: out.scopes.join(" "),
       expires_in: out.expiresIn,
-      ...(out.taskId === undefined ? {} : { task_id: out.taskId }),
+      ...(out.txn === undefined ? {} : { task_id: out.txn }),
     };
   },
-  refusalContext: (input) => exchangeRefusalContext(input.to_agent, input),
+  refusalContext: exchangeRefusalContext,
 });

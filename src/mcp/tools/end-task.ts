@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import { presented } from "../session.js";
 import { TaskIdField } from "./schemas.js";
 import { defineTool } from "./tool.js";
 
@@ -25,8 +26,11 @@ export const endTask = defineTool({
     idempotentHint: true,
     openWorldHint: false,
   },
-  async run(backend, input) {
-    await backend.endTask(input.task_id);
+  async run(session, input) {
+    await session.broker.endTask(
+      { taskId: input.task_id, ...(await presented(session)) },
+      session.caller,
+    );
     return { task_id: input.task_id, revoked: true };
   },
 });

@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import { presented } from "../session.js";
 import { ApiViewSchema, TaskIdField } from "./schemas.js";
 import { defineTool, READ_ONLY } from "./tool.js";
 
@@ -19,8 +20,12 @@ export const listApis = defineTool({
   inputSchema: z.object({ task_id: TaskIdField }).strict(),
   outputSchema: z.object({ agent: z.string(), subject: z.string(), apis: z.array(ApiViewSchema) }),
   annotations: READ_ONLY,
-  async run(backend, input) {
-    const session = await backend.describe(input.task_id);
-    return { agent: session.agent, subject: session.subject, apis: session.apis };
+  async run(session, input) {
+    const request = {
+      ...(await presented(session)),
+      ...(input.task_id ? { taskId: input.task_id } : {}),
+    };
+    const view = await session.broker.describe(request, session.caller);
+    return { agent: view.agent, subject: view.subject, apis: view.apis };
   },
 });

@@ -5,7 +5,7 @@
  */
 
 import { z } from "zod";
-import type { ExchangeOutput } from "../backend.js";
+import type { ExchangeResult } from "../../exchange/broker.js";
 import { approvalRequired, pendingApprovalId, settleApproval } from "./approval-flow.js";
 import {
   ApprovalIdField,
@@ -16,7 +16,7 @@ import {
   TokenField,
   TtlField,
 } from "./schemas.js";
-import { defineTool, exchangeInput, exchangeRefusalContext } from "./tool.js";
+import { defineTool, exchangeRefusalContext, exchangeRequest } from "./tool.js";
 
 export const requestToken = defineTool({
   name: "request_token",
@@ -66,28 +66,29 @@ export const requestToken = defineTool({
     idempotentHint: false,
     openWorldHint: false,
   },
-  async run(backend, input, session) {
-    const ask = exchangeInput("access", input.api, input);
-    const render = (out: ExchangeOutput) => ({
+  async run(session, input, human) {
+    const ask = await exchangeRequest(session, "access", input.api, input);
+    const render = (out: ExchangeResult) => ({
       access_token: out.token,
       token_type: out.tokenType,
       expires_in: out.expiresIn,
       scope: out.scopes.join(" "),
       audience: input.api,
       issued_token_type: out.issuedTokenType,
-      ...(out.taskId === undefined ? {} : { task_id: out.taskId }),
+      ...(out.txn === undefined ? {} : { task_id: out.txn }),
     });
+    const { broker, caller } = session;
     try {
-      return render(await backend.exchange(ask));
+      return render(await broker.exchange(ask, caller));
     } catch (err) {
       const approvalId = pendingApprovalId(err);
       if (approvalId === undefined) throw err;
       // Rule 6: the user decides in their client when they can; otherwise the agent waits.
-      if ((await settleApproval(backend, session, approvalId)) === "undecided") {
-        return approvalRequired(await backend.approvalStatus(approvalId));
+      if ((await settleApproval(session, human, approvalId)) === "undecided") {
+        return approvalRequired(await broker.approvalStatus(approvalId, caller));
       }
-      return render(await backend.exchange({ ...ask, approvalId }));
+      return render(await broker.exchange({ ...ask, approvalId }, caller));
     }
   },
-  refusalContext: (input) => exchangeRefusalContext(input.api, input),
+  refusalContext: exchangeRefusalContext,
 });

@@ -27,9 +27,9 @@ export const revokeToken = defineTool({
     idempotentHint: true,
     openWorldHint: false,
   },
-  async run(backend, input) {
+  async run(session, input) {
     // RFC 7009 §2.2: an invalid token is no error, but the model is told nothing was revoked.
-    return (await backend.revoke(input.token))
+    return (await session.broker.revoke(input.token, session.caller))
       ? { revoked: true }
       : { revoked: false, hint: NOTHING_REVOKED_HINT };
   },

@@ -6,6 +6,7 @@
 
 import { z } from "zod";
 import { approvalDenied } from "../../errors.js";
+import { presented } from "../session.js";
 import { settleApproval } from "./approval-flow.js";
 import { ReasonField, ScopesField, TaskViewSchema, TtlField, taskResult } from "./schemas.js";
 import { defineTool } from "./tool.js";
@@ -52,23 +53,28 @@ export const startTask = defineTool({
     idempotentHint: false,
     openWorldHint: false,
   },
-  async run(backend, input, session) {
-    const view = await backend.startTask({
-      purpose: input.purpose,
-      ...(input.scopes === undefined ? {} : { scopes: input.scopes }),
-      ...(input.template === undefined ? {} : { template: input.template }),
-      ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
-      ...(input.max_tokens === undefined ? {} : { maxTokens: input.max_tokens }),
-    });
+  async run(session, input, human) {
+    const { broker, caller } = session;
+    const view = await broker.startTask(
+      {
+        ...(await presented(session)),
+        purpose: input.purpose,
+        ...(input.scopes === undefined ? {} : { scopes: input.scopes }),
+        ...(input.template === undefined ? {} : { template: input.template }),
+        ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
+        ...(input.max_tokens === undefined ? {} : { maxTokens: input.max_tokens }),
+      },
+      caller,
+    );
     if (view.approval_id === undefined) return taskResult(view);
     // Rule 6: the ceiling waits for a human once; the user decides here when it is theirs to.
-    const answer = await settleApproval(backend, session, view.approval_id);
+    const answer = await settleApproval(session, human, view.approval_id);
     if (answer === "denied") {
       throw approvalDenied();
     }
     if (answer === "undecided") return taskResult(view);
-    const { task } = await backend.describe(view.task_id);
+    const request = { ...(await presented(session)), taskId: view.task_id };
+    const { task } = await broker.describe(request, caller);
     return taskResult(task ?? view);
   },
-  refusalContext: (input) => ({ ...(input.scopes === undefined ? {} : { scopes: input.scopes }) }),
 });

@@ -1,14 +1,17 @@
 /**
  * The one shape every tool module exports (design §7: variants share one export shape and are
- * registered from a list).
+ * registered from a list). A tool takes the session (the `Broker`, the caller, the session's
+ * subject token), builds the core's request from its input, and renders the result.
  *
  * @module mcp/tools/tool
  */
 
 import type { z } from "zod";
-import type { ExchangeInput, ToolBackend } from "../backend.js";
+import type { TokenExchangeRequest } from "../../exchange/broker.js";
+import { TOKEN_TYPE } from "../../tokens/token-types.js";
 import type { ToolSession } from "../elicit.js";
 import type { RefusalContext } from "../hints.js";
+import type { Session } from "../session.js";
 
 export interface Tool<Input extends z.ZodObject = z.ZodObject> {
   readonly name: string;
@@ -25,12 +28,12 @@ export interface Tool<Input extends z.ZodObject = z.ZodObject> {
     readonly openWorldHint: boolean;
   };
   run(
-    backend: ToolBackend,
+    session: Session,
     input: z.output<Input>,
-    session: ToolSession,
+    human: ToolSession,
   ): Promise<Record<string, unknown>>;
-  /** What a refusal hint may use from the input. */
-  refusalContext?(input: z.output<Input>): Omit<RefusalContext, "tool" | "backend">;
+  /** What a refusal hint may know of the input: which token was used, never any value sent. */
+  refusalContext?(input: z.output<Input>): Omit<RefusalContext, "tool">;
 }
 
 /** Keeps each module's input type while the list holds them all. */
@@ -45,44 +48,44 @@ export const READ_ONLY = {
   openWorldHint: false,
 };
 
-/** The fields `request_token` and `delegate` share, as the backend's exchange input. */
-export function exchangeInput(
-  kind: ExchangeInput["kind"],
+/** The fields `request_token` and `delegate` share. */
+export interface ExchangeFields {
+  readonly scopes: readonly string[];
+  readonly ttl_seconds?: number | undefined;
+  readonly reason?: string | undefined;
+  readonly subject_token?: string | undefined;
+  readonly task_id?: string | undefined;
+  readonly approval_id?: string | undefined;
+}
+
+/**
+ * The request a client would send to `POST /token` (RFC 8693 §2.1): an access token for an API
+ * (`api` by id or resource URI), or a delegation token for a sub-agent (`audience`).
+ */
+export async function exchangeRequest(
+  session: Session,
+  kind: "access" | "delegation",
   target: string,
-  input: {
-    scopes: readonly string[];
-    ttl_seconds?: number | undefined;
-    reason?: string | undefined;
-    subject_token?: string | undefined;
-    task_id?: string | undefined;
-    approval_id?: string | undefined;
-  },
-): ExchangeInput {
+  input: ExchangeFields,
+): Promise<TokenExchangeRequest> {
+  // RFC 8707: a resource is an absolute URI; only a URI has a scheme and "//". An API id or a
+  // sub-agent id is a logical name: `audience` (RFC 8693 §2.1).
+  const isUri = target.includes("://");
   return {
-    kind,
-    target,
+    subjectToken: input.subject_token ?? (await session.subjectToken()),
+    subjectTokenType: TOKEN_TYPE.jwt,
+    requestedTokenType: kind === "delegation" ? TOKEN_TYPE.jwt : TOKEN_TYPE.accessToken,
+    resources: isUri ? [target] : [],
+    audiences: isUri ? [] : [target],
     scopes: input.scopes,
     ...(input.ttl_seconds === undefined ? {} : { ttlSeconds: input.ttl_seconds }),
     ...(input.reason === undefined ? {} : { reason: input.reason }),
-    ...(input.subject_token === undefined ? {} : { subjectToken: input.subject_token }),
     ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
     ...(input.approval_id === undefined ? {} : { approvalId: input.approval_id }),
   };
 }
 
-/** What a refusal hint may use from `request_token` and `delegate` input. */
-export function exchangeRefusalContext(
-  target: string,
-  input: {
-    scopes: readonly string[];
-    subject_token?: string | undefined;
-    task_id?: string | undefined;
-  },
-): Omit<RefusalContext, "tool" | "backend"> {
-  return {
-    target,
-    scopes: input.scopes,
-    ownSubjectToken: input.subject_token !== undefined,
-    ...(input.task_id === undefined ? {} : { taskId: input.task_id }),
-  };
-}
+/** What a refusal hint may know of `request_token` and `delegate` input. */
+export const exchangeRefusalContext = (input: ExchangeFields): Omit<RefusalContext, "tool"> => ({
+  ownSubjectToken: input.subject_token !== undefined,
+});

@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import { presented } from "../session.js";
 import { TaskIdField, TaskViewSchema, taskResult } from "./schemas.js";
 import { defineTool, READ_ONLY } from "./tool.js";
 
@@ -29,8 +30,12 @@ export const whoami = defineTool({
     policy_version: z.string().describe("The version of the broker's policy in force."),
   }),
   annotations: READ_ONLY,
-  async run(backend, input) {
-    const s = await backend.describe(input.task_id);
+  async run(session, input) {
+    const request = {
+      ...(await presented(session)),
+      ...(input.task_id ? { taskId: input.task_id } : {}),
+    };
+    const s = await session.broker.describe(request, session.caller);
     return {
       subject: s.subject,
       agent: s.agent,
