@@ -113,11 +113,14 @@ export interface TaskEnded {
 export interface ApprovalRequested {
   readonly type: "approval.requested";
   readonly approval: string;
+  /** Who asks: the agent, the agents before it, and the user they act for. */
   readonly agent: string;
-  readonly subject: string;
   readonly chain: readonly string[];
+  readonly subject: string;
+  /** What for: the API (or task template) and its scopes. */
   readonly target: string;
   readonly scopes: readonly string[];
+  /** Who may decide, until when, and the task it was asked in. */
   readonly approvers: readonly string[];
   readonly expires_at: number;
   readonly txn?: string;
