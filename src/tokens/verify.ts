@@ -5,25 +5,21 @@
  * Every failure becomes the same `invalid_request` on the wire (RFC 8693 §2.2.2); the rule
  * names the cause for the audit log only.
  *
+ * Where the keys come from (the ring, an issuer's JWKS, an agent's policy `jwks`) is
+ * key-sources.ts; this module checks what every token must satisfy, whatever signed it.
+ *
  * @module tokens/verify
  */
 
-import { KeyObject, type webcrypto } from "node:crypto";
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-} from "jose";
+import { KeyObject } from "node:crypto";
+import { errors, type JWTPayload } from "jose";
 import { invalidToken, verifierRule } from "../errors.js";
 import type { TrustedIssuer } from "../policy/types.js";
 import { verifyJwt as checkJwt, type DecodedJwt, decodeJwt, JwsError } from "./jws.js";
 import type { KeyRing } from "./key-ring.js";
+import { agentKeys, asKeyObject, issuerKeys, type KeyLookup, ringKeys } from "./key-sources.js";
 import { BROKER_ALGORITHMS } from "./token-types.js";
 import { VerifiedTokens } from "./verified-cache.js";
-
-type CryptoKey = webcrypto.CryptoKey;
 
 /** Verified JWT claims (the core reads them; only this folder imports jose). */
 export type Claims = JWTPayload;
@@ -79,28 +75,6 @@ function decoded(token: string): DecodedJwt {
   return jwt;
 }
 
-/** A key for a JWS header: Baton's ring gives node KeyObjects, jose's JWKS sets CryptoKeys. */
-type KeyLookup = (header: DecodedJwt["header"]) => Promise<KeyObject | CryptoKey> | KeyObject;
-
-/** CryptoKeys from jose's key sets, converted once each (the sets keep returning the same). */
-const keyObjects = new WeakMap<CryptoKey, KeyObject>();
-
-function asKeyObject(key: KeyObject | CryptoKey): KeyObject {
-  if (key instanceof KeyObject) return key;
-  let object = keyObjects.get(key);
-  if (!object) {
-    object = KeyObject.from(key);
-    keyObjects.set(key, object);
-  }
-  return object;
-}
-
-/** jose's key sets, asked with the header only (a compact JWS has no unprotected header). */
-const fromKeySet =
-  (getKey: JWTVerifyGetKey): KeyLookup =>
-  (header) =>
-    getKey(header as Parameters<JWTVerifyGetKey>[0], undefined as never) as Promise<CryptoKey>;
-
 /** Verifies a token signed by Baton's own keys. */
 export function verifyBrokerJwt(
   token: string,
@@ -108,17 +82,7 @@ export function verifyBrokerJwt(
   expected: ExpectedClaims,
   rule: string,
 ): Promise<JWTPayload> {
-  const getKey: KeyLookup = (header) => {
-    const kid = typeof header.kid === "string" ? header.kid : undefined;
-    const known = kid === undefined ? undefined : keys.verificationKey(kid);
-    if (known) return known;
-    return (kid === undefined ? Promise.resolve(undefined) : keys.findVerificationKey(kid)).then(
-      (key) => {
-        if (!key) throw new errors.JWKSNoMatchingKey();
-        return key;
-      },
-    );
-  };
+  const getKey = ringKeys(keys);
   // The ring's JWKS object changes whenever a key leaves it (or joins it): a new cache then.
   const published = keys.jwks();
   let cache = brokerCaches.get(published);
@@ -155,18 +119,7 @@ export type IssuerVerifier = (
  * years is a credential nobody can take back).
  */
 export function issuerVerifier(trusted: TrustedIssuer, clockSkew: number): IssuerVerifier {
-  const getKey = fromKeySet(
-    trusted.jwksUri
-      ? // jose caches the JWKS, refetches on an unknown kid at most once per cooldown.
-        withFailureCooldown(
-          createRemoteJWKSet(new URL(trusted.jwksUri), {
-            cooldownDuration: JWKS_COOLDOWN_MS,
-            cacheMaxAge: 10 * 60_000,
-            timeoutDuration: 5_000,
-          }),
-        )
-      : createLocalJWKSet({ keys: (trusted.jwks?.keys ?? []) as never[] }),
-  );
+  const getKey = issuerKeys(trusted);
   const algorithms = [...trusted.algorithms];
   // Built once per policy load: a reload that changes the issuer's keys starts afresh.
   const cache = new VerifiedTokens();
@@ -196,9 +149,6 @@ export function issuerVerifier(trusted: TrustedIssuer, clockSkew: number): Issue
 /** Algorithms accepted from agents' own keys: asymmetric only, never `none` or HMAC. */
 const AGENT_ALGORITHMS = ["EdDSA", "ES256", "ES384", "PS256", "RS256"];
 
-/** One key set per policy `jwks` object, so keys are imported once, not per request. */
-const agentKeySets = new WeakMap<object, KeyLookup>();
-
 /**
  * Verifies a JWT an agent signed with a key of its policy `jwks`: a `private_key_jwt` client
  * assertion (RFC 7523 §3) or a self-signed actor token. `jti` and `exp` are required.
@@ -215,11 +165,7 @@ export function verifyAgentJwt(
   },
   rule: string,
 ): Promise<JWTPayload> {
-  let getKey = agentKeySets.get(jwks);
-  if (!getKey) {
-    getKey = fromKeySet(createLocalJWKSet({ keys: jwks.keys as never[] }));
-    agentKeySets.set(jwks, getKey);
-  }
+  const getKey = agentKeys(jwks);
   const { clockSkew, ...claims } = expected;
   return verifyJwt(
     token,
@@ -229,29 +175,6 @@ export function verifyAgentJwt(
     clockSkew,
     rule,
   );
-}
-
-/** Least time between two fetches of an issuer's JWKS caused by tokens. */
-const JWKS_COOLDOWN_MS = 30_000;
-
-/**
- * jose's cooldown starts only after a successful fetch, so while an issuer's JWKS is down every
- * token naming it would cause an outbound request. After a failed fetch, fail fast until the
- * cooldown has passed: a flood of tokens cannot turn the broker into a request amplifier.
- */
-function withFailureCooldown(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
-  let failedAt = Number.NEGATIVE_INFINITY;
-  return async (header, token) => {
-    if (Date.now() - failedAt < JWKS_COOLDOWN_MS) throw new errors.JWKSNoMatchingKey();
-    try {
-      return await getKey(header, token);
-    } catch (err) {
-      const keyMissing =
-        err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys;
-      if (!keyMissing) failedAt = Date.now();
-      throw err;
-    }
-  };
 }
 
 async function verifyJwt(
