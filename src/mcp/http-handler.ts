@@ -12,6 +12,7 @@
 
 import { randomBytes } from "node:crypto";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { epochMs } from "../clock.js";
 import { BatonError } from "../errors.js";
 import {
   type BearerSession,
@@ -33,7 +34,7 @@ export interface McpHttpOptions {
   /** RFC 9728 §5.1: where a client finds this resource's metadata. */
   readonly resourceMetadataUrl: string;
   readonly maxSessions?: number;
-  /** Sessions unused this long (ms) are closed. */
+  /** Sessions unused this long (ms, by the deps' clock) are closed. */
   readonly idleMs?: number;
   readonly maxBodyBytes?: number;
 }
@@ -55,94 +56,57 @@ export interface McpHttpHandler {
 export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
   const broker = options.broker ?? createBroker(options.deps);
   const sessions = new Map<string, Session>();
-  const maxSessions = options.maxSessions ?? 1000;
-  const idleMs = options.idleMs ?? 30 * 60_000;
-
-  const challenge = (error?: string) =>
-    `Bearer resource_metadata="${options.resourceMetadataUrl}"${error ? `, error="${error}"` : ""}`;
+  const now = () => epochMs(options.deps.clock);
 
   async function handle(request: Request): Promise<Response> {
     const refused = checkHostAndOrigin(request, options);
     if (refused) return refused;
-
-    const header = request.headers.get("authorization") ?? "";
-    const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
-    // RFC 6750 §3.1: no error code when the request carried no credentials at all, or used
-    // another authentication scheme; a malformed Bearer credential is invalid_request.
-    const bearer = /^Bearer(\s|$)/i.test(header);
-    if (!match) return unauthorized(challenge(bearer ? "invalid_request" : undefined));
-    const token = match[1] as string;
-    let caller: BearerSession;
-    try {
-      caller = await broker.authenticateBearer(token);
-    } catch (err) {
-      if (err instanceof BatonError && err.status === 401)
-        return unauthorized(challenge("invalid_token"));
-      return jsonRpcError(503, "The service is temporarily unavailable", { "Retry-After": "1" });
-    }
+    const bearer = await authenticate(request, broker, options.resourceMetadataUrl);
+    if (bearer instanceof Response) return bearer;
 
     const sessionId = request.headers.get("mcp-session-id");
-    if (sessionId !== null) {
-      const session = sessions.get(sessionId);
-      if (!session) return jsonRpcError(404, "Session not found");
-      // The session belongs to the user and agent that opened it, whatever token is presented.
-      if (session.subject !== caller.sessionSubject || session.agentId !== caller.agentId) {
-        return jsonRpcError(403, "This session belongs to another user or agent");
-      }
-      session.token = token;
-      session.lastSeen = Date.now();
-      return session.transport.handleRequest(request);
+    if (sessionId === null) return openSession(request, bearer);
+    const session = sessions.get(sessionId);
+    if (!session) return jsonRpcError(404, "Session not found");
+    // The session belongs to the user and agent that opened it, whatever token is presented.
+    if (
+      session.subject !== bearer.caller.sessionSubject ||
+      session.agentId !== bearer.caller.agentId
+    ) {
+      return jsonRpcError(403, "This session belongs to another user or agent");
     }
-    return openSession(request, caller, token);
+    session.token = bearer.token;
+    session.lastSeen = now();
+    return session.transport.handleRequest(request);
   }
 
-  async function openSession(
-    request: Request,
-    caller: BearerSession,
-    token: string,
-  ): Promise<Response> {
-    sweep();
-    if (sessions.size >= maxSessions) {
+  async function openSession(request: Request, { caller, token }: Bearer): Promise<Response> {
+    closeIdle(sessions, now() - (options.idleMs ?? 30 * 60_000));
+    if (sessions.size >= (options.maxSessions ?? 1000)) {
       return jsonRpcError(503, "Too many open sessions", { "Retry-After": "5" });
     }
-    const session: Partial<Session> & { token: string } = { token };
     const transport = new WebStandardStreamableHTTPServerTransport({
       // 128 random bits: a session id cannot be guessed (MCP transports: session management).
       sessionIdGenerator: () => randomBytes(16).toString("base64url"),
       maxRequestBodySize: options.maxBodyBytes ?? 256 * 1024,
       onsessioninitialized: (id) => {
-        sessions.set(id, {
-          transport,
-          agentId: caller.agentId,
-          subject: caller.sessionSubject,
-          token: session.token,
-          lastSeen: Date.now(),
-        });
+        const { agentId, sessionSubject: subject } = caller;
+        sessions.set(id, { transport, agentId, subject, token, lastSeen: now() });
       },
       onsessionclosed: (id) => {
         sessions.delete(id);
       },
     });
+    // The session's subject token is the latest bearer token it was presented with.
     const mcpSession = coreBackend(broker, caller, async () => {
       const id = transport.sessionId;
-      return (id === undefined ? undefined : sessions.get(id)?.token) ?? session.token;
+      return (id === undefined ? undefined : sessions.get(id)?.token) ?? token;
     });
     await connectMcpServer(mcpSession, transport);
     const response = await transport.handleRequest(request);
     // A request that did not open a session (not an initialize) leaves nothing behind.
     if (transport.sessionId === undefined) await transport.close();
     return response;
-  }
-
-  /** Closes sessions idle past the limit. */
-  function sweep(): void {
-    const cutoff = Date.now() - idleMs;
-    for (const [id, session] of sessions) {
-      if (session.lastSeen < cutoff) {
-        sessions.delete(id);
-        void session.transport.close();
-      }
-    }
   }
 
   return {
@@ -152,6 +116,47 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
       sessions.clear();
     },
   };
+}
+
+interface Bearer {
+  readonly caller: BearerSession;
+  readonly token: string;
+}
+
+/**
+ * The bearer token (RFC 6750 §2.1) and whom it names, or the 401 that answers its absence.
+ * RFC 6750 §3.1: no error code when the request carried no credentials at all, or used another
+ * authentication scheme; a malformed Bearer credential is `invalid_request`.
+ */
+async function authenticate(
+  request: Request,
+  broker: ServingBroker,
+  resourceMetadataUrl: string,
+): Promise<Bearer | Response> {
+  const challenge = (error?: string) =>
+    unauthorized(
+      `Bearer resource_metadata="${resourceMetadataUrl}"${error ? `, error="${error}"` : ""}`,
+    );
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(header);
+  if (!match) return challenge(/^Bearer(\s|$)/i.test(header) ? "invalid_request" : undefined);
+  const token = match[1] as string;
+  try {
+    return { caller: await broker.authenticateBearer(token), token };
+  } catch (err) {
+    if (err instanceof BatonError && err.status === 401) return challenge("invalid_token");
+    return jsonRpcError(503, "The service is temporarily unavailable", { "Retry-After": "1" });
+  }
+}
+
+/** Closes the sessions last seen before `cutoff` (epoch ms). */
+function closeIdle(sessions: Map<string, Session>, cutoff: number): void {
+  for (const [id, session] of sessions) {
+    if (session.lastSeen < cutoff) {
+      sessions.delete(id);
+      void session.transport.close();
+    }
+  }
 }
 
 /**

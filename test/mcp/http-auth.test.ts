@@ -451,3 +451,22 @@ describe("request bodies are limited (256 KiB)", () => {
     expect(messages(ping)[0]).toMatchObject({ id: 3, result: {} });
   });
 });
+
+describe("idle sessions close by the broker's clock (30 minutes unused)", () => {
+  const ping = (token: string, sessionId: string) =>
+    send({ token, sessionId, body: { jsonrpc: "2.0", id: 11, method: "ping" } });
+
+  it("a session unused past the limit is closed when the next opens; one in use stays", async () => {
+    const first = await broker.devToken(ALICE, { agent: "orchestrator" });
+    const idle = await openSession(first);
+    const busy = await openSession(first);
+    broker.clock.advance(20 * 60);
+    expect((await ping(first, busy)).status, "used at 20 minutes").toBe(200);
+    broker.clock.advance(20 * 60);
+    // 40 minutes after `idle` was last used, 20 after `busy`: a new session sweeps.
+    const fresh = await broker.devToken(ALICE, { agent: "orchestrator" });
+    await openSession(fresh);
+    await expectRefused({ token: fresh, sessionId: idle, body: REQUEST_TOKEN }, 404);
+    expect((await ping(fresh, busy)).status, "the session in use stays open").toBe(200);
+  });
+});
