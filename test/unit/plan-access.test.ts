@@ -533,3 +533,25 @@ describe("planDelegation: refusals", () => {
     ).toEqual(["orchestrator"]);
   });
 });
+
+describe("an unknown API's refusal lists only the APIs the agent may ask for (its facts)", () => {
+  const factsOf = (agentId: string) => {
+    try {
+      access(agentId, { audiences: ["payroll"], scopes: ["docs.read"] });
+    } catch (err) {
+      return (err as { refusal: { rule: string; facts?: unknown } }).refusal;
+    }
+    throw new Error("an unknown API must be refused");
+  };
+
+  it("researcher holds docs and flights scopes: those two, never calendar", () => {
+    expect(factsOf("researcher")).toEqual({
+      rule: "target.unknown",
+      facts: { apis: ["flights", "docs"] },
+    });
+  });
+
+  it("orchestrator holds scopes of all three", () => {
+    expect(factsOf("orchestrator")?.facts).toEqual({ apis: ["calendar", "flights", "docs"] });
+  });
+});

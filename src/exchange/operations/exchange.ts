@@ -16,7 +16,7 @@ import type { TaskRecord } from "../../tasks/task-store.js";
 import { actClaim } from "../../tokens/act.js";
 import { newTokenId, signToken } from "../../tokens/mint.js";
 import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../../tokens/token-types.js";
-import { acceptSubject } from "../steps/accept-subject.js";
+import { acceptSubject, requireDelegated } from "../steps/accept-subject.js";
 import { approversFor, requireApproval } from "../steps/approval.js";
 import { chargeTask, resolveTask } from "../steps/enter-task.js";
 import { type Origin, recordToken } from "../steps/lineage.js";
@@ -43,6 +43,7 @@ export async function exchangeToken(
     const accepted = await acceptSubject(deps, caller, request, now, (s) => {
       subject = s;
     });
+    requireDelegated(accepted);
     await chargeSubjectRate(deps, accepted.subject.sub, now);
     const scope = await resolveTask(deps, accepted, request.taskId, now);
     const plan = request.requestedTokenType === TOKEN_TYPE.jwt ? planDelegation : planAccess;
@@ -114,7 +115,7 @@ export function planAccess(
   now: number,
   delegators: readonly Agent[] = [],
 ): Grant {
-  const api = resolveApi(policy, request);
+  const api = resolveApi(policy, request, agent);
   const scopes = narrowScopes(policy, request.scopes, {
     agent,
     subject,

@@ -10,8 +10,17 @@ import { invalidRequest, invalidTarget } from "../../errors.js";
 import type { Agent, Api, Policy } from "../../policy/types.js";
 import type { TokenExchangeRequest } from "../types.js";
 
-/** The API an access token is for. */
-export function resolveApi(policy: Policy, request: TokenExchangeRequest): Api {
+/**
+ * The API an access token is for. An unknown target's refusal lists the APIs `agent` may ask
+ * for (those its scopes belong to), so that a caller learns nothing of APIs it cannot use.
+ */
+export function resolveApi(policy: Policy, request: TokenExchangeRequest, agent?: Agent): Api {
+  const apiOr = (api: Api | undefined): Api => {
+    if (api) return api;
+    throw invalidTarget("The requested target is not known", "target.unknown", {
+      apis: agent ? apisOf(policy, agent) : [...policy.apis.keys()],
+    });
+  };
   const named = new Set<Api>();
   for (const resource of request.resources) {
     if (!isResourceUri(resource)) {
@@ -21,11 +30,11 @@ export function resolveApi(policy: Policy, request: TokenExchangeRequest): Api {
       );
     }
     // Byte for byte: no trimming, no case folding, no normalisation (one spelling, one API).
-    named.add(apiOr(policy, policy.apisByResource.get(resource)));
+    named.add(apiOr(policy.apisByResource.get(resource)));
   }
   // `audience` is a logical name (RFC 8693 §2.1): the API id, or its resource URI.
   for (const audience of request.audiences) {
-    named.add(apiOr(policy, policy.apis.get(audience) ?? policy.apisByResource.get(audience)));
+    named.add(apiOr(policy.apis.get(audience) ?? policy.apisByResource.get(audience)));
   }
   if (named.size > 1) throw invalidTarget("Only one target may be requested", "target.many");
   const [api] = named;
@@ -71,13 +80,10 @@ function isResourceUri(text: string): boolean {
   return ABSOLUTE_URI.test(text) && URL.canParse(text);
 }
 
-function apiOr(policy: Policy, api: Api | undefined): Api {
-  if (!api) {
-    throw invalidTarget("The requested target is not known", "target.unknown", {
-      apis: [...policy.apis.keys()],
-    });
-  }
-  return api;
+/** The ids of the APIs an agent holds scopes of, in policy order. */
+function apisOf(policy: Policy, agent: Agent): string[] {
+  const held = new Set([...agent.scopes].map((s) => policy.scopes.get(s)?.api));
+  return [...policy.apis.keys()].filter((id) => held.has(id));
 }
 
 /** With no target, scopes (each of which belongs to exactly one API) may still name it. */
