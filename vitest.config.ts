@@ -42,6 +42,9 @@ const UNIT = [
   "test/verify/**/*.test.ts",
 ];
 
+/** The projects that spawn `baton` run the build, made fresh first (test/setup/build-dist.ts). */
+const BUILD_DIST = "test/setup/build-dist.ts";
+
 /** Tests in headless Chromium (the approval page, the sign-in). */
 const BROWSER = ["test/**/*.browser.test.ts"];
 
@@ -81,6 +84,7 @@ export default defineConfig({
         test: {
           name: "system",
           include: ["test/**/*.test.ts"],
+          globalSetup: [BUILD_DIST],
           exclude: [...configDefaults.exclude, ...UNIT, ...BROWSER],
           sequence: { groupOrder: 1 },
         },
@@ -88,7 +92,12 @@ export default defineConfig({
       // The approval page and the sign-in in Debian's headless Chromium.
       {
         extends: true,
-        test: { name: "browser", include: BROWSER, sequence: { groupOrder: 1 } },
+        test: {
+          name: "browser",
+          include: BROWSER,
+          globalSetup: [BUILD_DIST],
+          sequence: { groupOrder: 1 },
+        },
       },
     ],
   },

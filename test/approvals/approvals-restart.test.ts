@@ -1,7 +1,7 @@
 /**
  * Issue 5, "done when": a restart between approval and redemption (SQLite) keeps the approval
  * valid and still single-use; and the operator's approval desk (`baton approvals list | approve
- * | deny | login`). The real CLI is spawned through test/helpers/baton-cli.ts with the demo
+ * | deny | login`). The real CLI (`bin/baton.js` on the fresh build) is spawned with the demo
  * policies (`policies/`: calendar.write needs `approval: subject`), on a temp SQLite file and a
  * free loopback port.
  */
@@ -24,7 +24,7 @@ const USER = "alice@example.com";
 /** The demo orchestrator's client secret (policies/agents.yaml says so in its comments). */
 const ORCHESTRATOR_SECRET = "orchestrator-secret";
 const APPROVAL_ID = /apr_[A-Za-z0-9_-]{22}/;
-/** Each spawned command loads TypeScript through tsx: seconds each, several per test. */
+/** Each spawned command starts a node process of its own: a second or so each, several per test. */
 const SLOW = 120_000;
 
 let dir: string;

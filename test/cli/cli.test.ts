@@ -1,6 +1,6 @@
 /**
- * The `baton` command line (design §3.1), spawned for real: `node --import tsx` runs
- * `src/main/index.ts` through test/helpers/baton-cli.ts, exactly as bin/baton.js runs the build.
+ * The `baton` command line (design §3.1), spawned for real: `bin/baton.js` runs
+ * the build (made fresh by test/setup/build-dist.ts), exactly as a user runs it.
  * Every store, audit log and policy copy lives in a temp dir; servers listen on loopback only
  * and are stopped by pid after each test.
  */

@@ -1,7 +1,7 @@
 /**
  * Issue 2, "done when": restarting the broker on the same SQLite file keeps the keys and the
  * revocations. The real CLI (`baton serve`, `baton dev-token`) is spawned through
- * test/helpers/baton-cli.ts; everything lives in a temp dir, on a loopback port.
+ * `bin/baton.js` (the fresh build); everything lives in a temp dir, on a loopback port.
  */
 
 import type { ChildProcess } from "node:child_process";

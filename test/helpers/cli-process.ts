@@ -1,6 +1,6 @@
 /**
- * The real `baton` command line, spawned for tests: `node --import tsx` runs `src/main/index.ts`
- * through test/helpers/baton-cli.ts, exactly as bin/baton.js runs the build. One-shot commands
+ * The real `baton` command line, spawned for tests: `bin/baton.js` on the build that
+ * test/setup/build-dist.ts makes fresh before the process tests, as a user runs it. One-shot commands
  * run to completion (`runCli`), `baton serve` is started and waited for (`startServe`), and a
  * `Children` tracker stops every process a test spawned, by pid, and removes its temp dirs.
  */
@@ -14,7 +14,7 @@ import { expect } from "vitest";
 import { freePort } from "./broker.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const CLI = join(ROOT, "test/helpers/baton-cli.ts");
+export const CLI = join(ROOT, "bin/baton.js");
 export const DEMO_POLICIES = join(ROOT, "policies");
 
 /**
@@ -137,13 +137,13 @@ export function spawnNode(
   return child;
 }
 
-/** `baton <args>` as a child process: node runs src/main/index.ts through tsx, as bin/baton.js does. */
+/** `baton <args>` as a child process: `bin/baton.js` on the fresh build. */
 export function spawnCli(
   children: Children,
   args: readonly string[],
   options: SpawnOptions = {},
 ): ChildProcess {
-  return spawnNode(children, ["--import", "tsx", CLI, ...args], options);
+  return spawnNode(children, [CLI, ...args], options);
 }
 
 /** `baton <args>` with stdin as a pipe (the MCP tests write to it or end it themselves). */

@@ -164,7 +164,7 @@ export async function connectStdio(
 ): Promise<StdioSession> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ["--import", "tsx", CLI, "mcp", ...args],
+    args: [CLI, "mcp", ...args],
     cwd: ROOT,
     // Only the SDK's safe default variables: no BATON_* leaks in from the test's environment.
     env: { ...getDefaultEnvironment(), ...env },

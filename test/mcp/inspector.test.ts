@@ -1,7 +1,7 @@
 /**
  * A real third-party MCP client against `baton mcp` on stdio (issue 3, "done when"): the MCP
  * Inspector CLI (`@modelcontextprotocol/inspector-cli`, a devDependency) spawns the real CLI
- * (`node --import tsx test/helpers/baton-cli.ts mcp …`, as bin/baton.js runs the build),
+ * (`bin/baton.js mcp …` on the fresh build, as a user runs it),
  * lists the tools and calls request_token. Its JSON stdout is what the test reads.
  */
 
@@ -46,8 +46,6 @@ afterAll(() => children.removeDirs());
 function inspect(methodArgs: readonly string[]): Promise<CliResult> {
   const baton = [
     process.execPath,
-    "--import",
-    "tsx",
     CLI,
     "mcp",
     "--agent",

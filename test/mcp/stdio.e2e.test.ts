@@ -1,6 +1,6 @@
 /**
  * Issue 3, "done when" (stdio): the SDK `Client` spawns `baton mcp` for real (node runs
- * src/main/index.ts through tsx) and drives it over stdio.
+ * bin/baton.js on the fresh build) and drives it over stdio.
  *
  * - Embedded: `baton mcp --agent orchestrator --dev-user alice` lists its tools, gets a token
  *   and delegates to flight-booker; a SECOND process, `baton mcp --agent flight-booker` with the
@@ -41,7 +41,7 @@ import {
   without,
 } from "../helpers/mcp.js";
 
-/** Spawning node with tsx takes a second or two per process. */
+/** Spawning a node process takes a second or so. */
 const SPAWN_TIMEOUT = 60_000;
 
 const children = new Children();

@@ -220,7 +220,7 @@ describe("issue 6: two nodes on one Redis", { timeout: 60_000 }, () => {
 
     const commandAt = performance.now();
     const out = await cluster.cli("keys", "rotate");
-    // The command has written the new ring by the time it exits (it starts ~2 s earlier: tsx).
+    // The command has written the new ring by the time it exits (it starts a second or so earlier).
     const rotatedAt = performance.now();
     const match = /^New signing key (\S+)\. (\S+) stays published/.exec(out);
     expect(match, out).not.toBeNull();

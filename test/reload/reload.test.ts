@@ -1,6 +1,6 @@
 /**
  * Issue 9, "done when": policy hot reload against a REAL `baton serve`, spawned through
- * test/helpers/baton-cli.ts on a free loopback port, with a temp SQLite store, a temp audit
+ * `bin/baton.js` (the fresh build) on a free loopback port, with a temp SQLite store, a temp audit
  * file and a temp copy of policies/ that the tests edit under the running broker.
  *
  * Files are replaced as editors save them (write a temp file beside the directory, rename it

@@ -1,3 +1,0 @@
-import { run } from "../../src/main/index.js";
-
-await run(process.argv);
