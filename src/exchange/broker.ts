@@ -45,7 +45,15 @@ export type { ApprovalView } from "./operations/approval-status.js";
 export type { BearerSession } from "./operations/authenticate-bearer.js";
 export type { ClientCredentials } from "./operations/authenticate-client.js";
 export type { Decider } from "./operations/decide-approval.js";
-export type { ApiView, ScopeView, SessionView } from "./operations/describe.js";
+export type {
+  ApiView,
+  DefaultsView,
+  DelegateView,
+  DelegationView,
+  ScopeView,
+  SessionView,
+  TemplateView,
+} from "./operations/describe.js";
 // `baton policy explain`: a replay of the planners, pure (no store, no keys).
 export {
   ExplainInputError,

@@ -1,8 +1,10 @@
 /**
- * POST /whoami (Baton's extension): what the authenticated agent may do for a subject token:
- * the APIs and scopes it may ask for, whom it may delegate to, the chain its next token would
- * carry, and the task (with `task_id`, or when the token is in one). The data behind the
- * `list_apis` and `whoami` tools, for clients of a remote broker.
+ * POST /whoami (Baton's extension): the one discovery answer (issue 16) for the authenticated
+ * agent on a subject token: the chain its next token would carry, the delegation the token is
+ * (when a sub-agent sends the one it was handed), the task (with `task_id`, or when the token
+ * is in one), the APIs and scopes it may ask for, the task templates it may open, whom it may
+ * delegate to with what each may receive, and the defaults. The data behind the `whoami` and
+ * `list_apis` tools, and what `baton mcp --broker` asks (mcp/remote-broker.ts).
  *
  * @module http/whoami-endpoint
  */

@@ -24,10 +24,13 @@ export const SERVER_INFO = {
   version: "0.1.0",
 } as const;
 
+// Issue 16: three sentences, one each for tasks, delegation and approvals; whoami says the rest.
 const INSTRUCTIONS =
-  "Baton gives you short-lived tokens for one API at a time, on behalf of your user. Call list_apis to see " +
-  "what you may use, request_token for a token, delegate to hand work to a sub-agent. Ask for the fewest " +
-  "scopes each step needs. Follow the hint in any refusal.";
+  "Call whoami first, and open a task with start_task when the work takes several tokens or sub-agents, " +
+  "then pass its task_id to request_token and delegate. To delegate, call delegate and hand the " +
+  "sub-agent the delegation token: it passes it as subject_token on each call, and the task comes with " +
+  "it. An elevated scope returns approval_required: show approve_url to the user (or follow the hint), " +
+  "poll approval_status, then repeat the call with approval_id; nothing you write approves it.";
 
 export function createMcpServer(session: Session): McpServer {
   const server = new McpServer(SERVER_INFO, {

@@ -68,7 +68,10 @@ describe("MCP over Streamable HTTP: user → orchestrator → flight-booker", ()
       subject: ALICE,
       agent: "orchestrator",
       chain: ["orchestrator"],
-      may_delegate_to: ["flight-booker", "researcher"],
+      delegate_to: [
+        { agent: "flight-booker", scopes: expect.any(Array) },
+        { agent: "researcher", scopes: expect.any(Array) },
+      ],
     });
   });
 

@@ -178,6 +178,9 @@ function expectNestedChain(
     subject: ALICE,
     agent: "flight-booker",
     chain: ["flight-booker", "orchestrator"],
+    // Its session token is the delegation: whoami shows what it carries (issue 16).
+    delegation: { from: "orchestrator", scopes: ["flights.search"] },
+    apis: [expect.objectContaining({ id: "flights", scopes: ["flights.search"] })],
   });
   const delegation = decode(parent.delegationToken);
   expect(sub.whoami.expires_at).toBe(new Date((delegation.exp as number) * 1000).toISOString());
@@ -210,8 +213,8 @@ function expectNestedChain(
 
 /** The scopes the orchestrator may ask for, from its own list_apis. */
 function orchestratorScopes(conversation: Conversation): Set<string> {
-  const { apis } = conversation.results.listApis as { apis: { scopes: { name: string }[] }[] };
-  return new Set(apis.flatMap((a) => a.scopes.map((s) => s.name)));
+  const { apis } = conversation.results.listApis as { apis: { scopes: string[] }[] };
+  return new Set(apis.flatMap((a) => a.scopes));
 }
 
 let embedded: Conversation;
@@ -244,11 +247,39 @@ describe("baton mcp, embedded: its own keys, store and policies", () => {
       subject: ALICE,
       agent: "orchestrator",
       chain: ["orchestrator"],
-      may_delegate_to: ["flight-booker"],
-      may_request: [
-        { api: "calendar", scopes: ["calendar.read", "calendar.write"] },
-        { api: "flights", scopes: ["flights.search", "flights.book"] },
+      apis: [
+        expect.objectContaining({
+          id: "calendar",
+          scopes: ["calendar.read", "calendar.write"],
+          elevated: ["calendar.write"],
+          max_ttl_seconds: 600,
+          default_ttl_seconds: 300,
+          default_scopes: ["calendar.read"],
+        }),
+        expect.objectContaining({
+          id: "flights",
+          scopes: ["flights.search", "flights.book"],
+          elevated: ["flights.book"],
+          max_ttl_seconds: 900,
+        }),
       ],
+      // The demo's book-trip template, as this session would open it (issue 16).
+      templates: [
+        expect.objectContaining({
+          id: "book-trip",
+          ceiling: ["flights.search", "flights.book", "calendar.read"],
+          max_ttl_seconds: 1800,
+          max_tokens: 50,
+          approval: true,
+        }),
+      ],
+      delegate_to: [
+        expect.objectContaining({
+          agent: "flight-booker",
+          scopes: ["flights.search", "flights.book"],
+        }),
+      ],
+      defaults: { token_ttl_seconds: 300, task_ttl_seconds: 3600, task_max_tokens: 1000 },
       // The demo policy's content hash (issue 9): a stable 16-hex version.
       policy_version: expect.stringMatching(/^[0-9a-f]{16}$/),
     });

@@ -1,31 +1,45 @@
 /**
- * What an agent may do for its subject right now: the APIs and scopes it may ask for (which
- * are elevated, the longest lifetime), whom it may delegate to, and the chain its next token
- * would carry. Behind the `list_apis` and `whoami` tools and `POST /whoami`.
+ * The one discovery answer (issue 16): what an agent may do for its subject right now, in one
+ * call. Who it acts for and through which chain, the delegation it holds and the task it is in,
+ * the APIs and scopes it may ask for (which are elevated, the lifetimes, the defaults), the task
+ * templates it may open, the sub-agents it may delegate to with what each may receive, and the
+ * broker's defaults. Behind the `whoami` and `list_apis` tools and `POST /whoami`.
  *
  * @module exchange/operations/describe
  */
 
-import type { Api, Policy } from "../../policy/types.js";
 import { acceptSubject } from "../steps/accept-subject.js";
 import { findTask } from "../steps/enter-task.js";
 import { type TaskView, taskView } from "../steps/task-view.js";
 import type { Caller, ExchangeDeps } from "../types.js";
+import {
+  type ApiView,
+  apiViews,
+  type DefaultsView,
+  type DelegateView,
+  defaultsView,
+  delegateViews,
+  type TemplateView,
+  templateViews,
+  type Viewer,
+} from "./describe-views.js";
 
-export interface ScopeView {
-  readonly name: string;
-  readonly description: string;
-  /** True when a human must approve it (rule 6). */
-  readonly elevated: boolean;
-}
+export type {
+  ApiView,
+  DefaultsView,
+  DelegateView,
+  ScopeView,
+  TemplateView,
+} from "./describe-views.js";
 
-export interface ApiView {
-  readonly id: string;
-  readonly resource: string;
-  readonly description: string;
-  /** The longest lifetime a token for it can have now, in seconds. */
-  readonly max_ttl_seconds: number;
-  readonly scopes: readonly ScopeView[];
+/** The delegation the subject token is, seen by the sub-agent that holds it. */
+export interface DelegationView {
+  /** The agent that delegated it to this one. */
+  readonly from: string;
+  /** The scopes it carries (what the holder may ask for at most). */
+  readonly scopes: readonly string[];
+  /** Epoch seconds. */
+  readonly expires_at: number;
 }
 
 export interface SessionView {
@@ -36,9 +50,16 @@ export interface SessionView {
   /** When the session's authority ends (epoch seconds): the subject token's `exp`, or the task deadline if sooner. */
   readonly subject_expires_at: number;
   readonly apis: readonly ApiView[];
+  /** Every policy edge from this agent; `delegates` says which are usable now, and with what. */
   readonly may_delegate_to: readonly string[];
+  readonly delegates: readonly DelegateView[];
+  /** The task templates `start_task` would open now (none inside a task). */
+  readonly templates: readonly TemplateView[];
+  readonly defaults: DefaultsView;
   /** The version of the policy in force (issue 9): what this view was computed under. */
   readonly policy_version: string;
+  /** When the subject token is a delegation token handed to this agent. */
+  readonly delegation?: DelegationView;
   /** The task the session works in, when its subject token carries one or one is named. */
   readonly task?: TaskView;
 }
@@ -52,52 +73,35 @@ export async function describeSession(
 ): Promise<SessionView> {
   const now = deps.clock.now();
   const { policy } = deps.active();
+  // The same acceptance as an exchange: a token this agent could not exchange shows nothing.
   const accepted = await acceptSubject(deps, caller, { subjectToken, subjectTokenType }, now);
-  const { agent, subject } = accepted;
+  const { agent, subject, delegators } = accepted;
   // Shown whatever its state (an ended task says so); only an active one narrows the view.
   const found = (await findTask(deps, accepted, taskId))?.task;
   const view = found ? await taskView(deps, found, now) : undefined;
   const task = view?.status === "active" ? found : undefined;
-  const usable = (scope: string) =>
-    agent.scopes.has(scope) &&
-    (!subject.scopes || subject.scopes.has(scope)) &&
-    (!task || task.ceiling.includes(scope));
   const until = Math.min(subject.exp, task?.deadline ?? Number.POSITIVE_INFINITY);
+  const viewer: Viewer = { policy, agent, subject, delegators, task, until, now };
   return {
     agent: agent.id,
     subject: subject.sub,
     chain: [agent.id, ...subject.chain],
     subject_expires_at: until,
-    apis: [...policy.apis.values()]
-      .map((api) => apiView(policy, api, usable, until, now))
-      .filter((view) => view.scopes.length > 0),
+    apis: apiViews(viewer),
     may_delegate_to: [...agent.delegateTo].filter((id) => policy.agents.has(id)),
+    delegates: delegateViews(viewer),
+    templates: templateViews(viewer),
+    defaults: defaultsView(policy),
     policy_version: policy.version,
+    ...(subject.source === "delegation" && subject.chain[0] !== undefined
+      ? {
+          delegation: {
+            from: subject.chain[0],
+            scopes: [...(subject.scopes ?? [])],
+            expires_at: subject.exp,
+          },
+        }
+      : {}),
     ...(view ? { task: view } : {}),
-  };
-}
-
-function apiView(
-  policy: Policy,
-  api: Api,
-  usable: (scope: string) => boolean,
-  until: number,
-  now: number,
-): ApiView {
-  return {
-    id: api.id,
-    resource: api.resource,
-    description: api.description,
-    max_ttl_seconds: Math.max(
-      0,
-      Math.min(api.maxTtl ?? policy.broker.maxTtl, policy.broker.maxTtl, until - now),
-    ),
-    scopes: [...api.scopes.values()]
-      .filter((scope) => usable(scope.name))
-      .map((scope) => ({
-        name: scope.name,
-        description: scope.description,
-        elevated: scope.approval !== undefined,
-      })),
   };
 }
