@@ -42,7 +42,7 @@ export type Rule =
   | `client.assertion_${"unknown" | "sub" | "lifetime" | "replay"}`
   | `subject.${"type" | "claims" | "claim.aud" | "untrusted_issuer" | "dev_issuer_off"}`
   | `subject.${"session" | "revoked" | "agent_sub" | "delegation_edge" | "may_act"}`
-  | `subject.${"holder" | "holder_conflict" | "expired"}`
+  | `subject.${"holder" | "holder_conflict" | "expired" | "delegated_only"}`
   | `actor.${"type" | "lifetime" | "untrusted_issuer" | "not_caller" | "jti" | "replay"}`
   | `bearer.${"agent" | "revoked" | "invalid"}`
   | `chain.${"cycle" | "depth"}`

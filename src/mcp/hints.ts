@@ -111,11 +111,22 @@ function causeHint(refusal: Refusal, context: RefusalContext): string | undefine
       return refusal.facts.revokers.length > 0
         ? `This token is not yours to revoke. Only these agents may revoke it: ${list(refusal.facts.revokers)}.`
         : "This token is not yours to revoke: only the agents it was issued to or through may.";
+    case "subject.delegated_only":
+      return delegatedOnlyHint(context.tool);
     case "client.disabled":
       return "This agent is disabled in the broker's policy. Do not retry; tell the user.";
     default:
       return undefined;
   }
+}
+
+/** Policy `delegated_only`: the agent works only under a delegation token it was handed. */
+function delegatedOnlyHint(tool: string): string {
+  const pass =
+    "pass the delegation token the delegating agent gave you as subject_token (its task comes with it)";
+  return tool === "start_task"
+    ? `This agent works only inside work delegated to it and opens no task of its own: call request_token and ${pass}.`
+    : `This agent acts only on a delegation token, never on its user's own: call ${tool} again and ${pass}. Without one, ask the agent that hands you the work to delegate to you.`;
 }
 
 /** Rules that mean the token itself is dead: expired or revoked (rule 7). */

@@ -205,6 +205,7 @@ function toAgent(id: string, entry: AgentEntry): Agent {
     delegateTo: new Set(entry.delegate_to),
     impersonate: entry.impersonate,
     disabled: entry.disabled,
+    delegatedOnly: entry.delegated_only,
     ...(entry.rate_limit !== undefined && { rateLimit: parseRate(entry.rate_limit) }),
     introspects: new Set(entry.introspects),
   };

@@ -26,6 +26,8 @@ interface Definitions {
   /** Scope name → the API that defines it. */
   readonly scopes: Map<string, { api: string; file: string }>;
   readonly agents: Set<string>;
+  /** Agents some agent's `delegate_to` names: the only ones a delegation can reach. */
+  readonly delegatedTo: Set<string>;
   readonly groups: Set<string>;
 }
 
@@ -49,6 +51,7 @@ function collectDefinitions(files: readonly ValidFile[], report: Report): Defini
     ids: new Map(),
     scopes: new Map(),
     agents: new Set(),
+    delegatedTo: new Set(),
     groups: new Set(),
   };
   const resources = new Map<string, { api: string; file: string }>();
@@ -103,9 +106,10 @@ function collectDefinitions(files: readonly ValidFile[], report: Report): Defini
         } else defs.scopes.set(name, { api: id, file });
       }
     }
-    for (const id of Object.keys(data.agents ?? {})) {
+    for (const [id, agent] of Object.entries(data.agents ?? {})) {
       defineId(file, "agents", id, "agent");
       defs.agents.add(id);
+      for (const target of agent.delegate_to) defs.delegatedTo.add(target);
     }
     for (const id of Object.keys(data.tasks ?? {})) defineId(file, "tasks", id, "task template");
     for (const id of Object.keys(data.approvers ?? {})) {
@@ -157,6 +161,10 @@ function checkReferences(file: string, data: PolicyFile, defs: Definitions, repo
       if (target === id) report(file, path, "an agent cannot delegate to itself");
       else if (!defs.agents.has(target)) report(file, path, `unknown agent "${target}"`);
     });
+    // An agent that acts only on delegation tokens, with no one to delegate to it, can never act.
+    if (agent.delegated_only && !defs.delegatedTo.has(id)) {
+      report(file, ["agents", id, "delegated_only"], "no agent's delegate_to names this agent");
+    }
     agent.introspects.forEach((api, i) => {
       if (defs.ids.get(api)?.kind !== "API")
         report(file, ["agents", id, "introspects", i], `unknown API "${api}"`);

@@ -343,6 +343,12 @@ const Agent = strict({
     .boolean()
     .default(false)
     .describe("A disabled agent authenticates but may not exchange. Use it to cut an agent off."),
+  delegated_only: z
+    .boolean()
+    .default(false)
+    .describe(
+      "The agent may act only on a delegation token naming it (may_act), never on its user's own token: a sub-agent that cannot slip its delegator's leash.",
+    ),
   rate_limit: Rate.optional().describe(
     "Most exchange attempts (and task starts) by this agent per window, e.g. 1200/1m: overrides broker.rate_limit.per_agent.",
   ),

@@ -112,6 +112,8 @@ export interface Agent {
   readonly impersonate: boolean;
   /** A disabled agent authenticates but may not exchange (`unauthorized_client`). */
   readonly disabled: boolean;
+  /** Acts only on a delegation token naming it in `may_act`, never on a user's own token. */
+  readonly delegatedOnly: boolean;
   /** Overrides the broker's `rateLimit.perAgent` for this agent. */
   readonly rateLimit?: RateLimit;
   /** API ids whose tokens this client may introspect in full (RFC 7662 §4). */

@@ -6,10 +6,11 @@
  * @module exchange/operations/start-task
  */
 
+import type { ApprovalRecord } from "../../approvals/approval-store.js";
 import { invalidRequest } from "../../errors.js";
 import type { Agent, Policy, TaskTemplate } from "../../policy/types.js";
-import { newTaskId, saveTask, type TaskRecord } from "../../tasks/task-store.js";
-import { acceptSubject, type PresentedTokens } from "../steps/accept-subject.js";
+import { newTaskId, readTask, saveTask, type TaskRecord } from "../../tasks/task-store.js";
+import { acceptSubject, type PresentedTokens, requireDelegated } from "../steps/accept-subject.js";
 import { approversFor, openApproval } from "../steps/approval.js";
 import { narrowScopes } from "../steps/narrow.js";
 import { pinPolicy } from "../steps/prepare-policy.js";
@@ -39,7 +40,9 @@ export async function startTask(
   const { policy } = deps.active();
   // The same counters as token exchanges: opening tasks is no way around the limits.
   await chargeAgentRate(deps, caller.agentId, now);
-  const { agent, subject } = await acceptSubject(deps, caller, request, now);
+  const accepted = await acceptSubject(deps, caller, request, now);
+  requireDelegated(accepted);
+  const { agent, subject } = accepted;
   await chargeSubjectRate(deps, subject.sub, now);
   if (subject.txn !== undefined)
     throw invalidRequest("A task cannot be opened inside another task", "task.nested");
@@ -64,30 +67,12 @@ export async function startTask(
     ...(template ? { template: template.id } : {}),
     createdAt: now,
   };
-  const { ceiling, approvers } = plan;
-  const approval =
-    approvers.length === 0
-      ? undefined
-      : await openApproval(
-          deps,
-          {
-            grant: {
-              kind: "task",
-              subject: subject.sub,
-              client: agent.id,
-              chain: [agent.id, ...subject.chain],
-              target: template?.id ?? "ceiling",
-              scopes: ceiling,
-              ttl: request.ttlSeconds ?? null,
-              task: null,
-            },
-            approvers,
-            agent: agent.id,
-            reason: request.purpose,
-            taskId: task.id,
-          },
-          now,
-        );
+  const approval = await openTaskApproval(deps, { task, plan, subject, request }, now);
+  if (approval?.taskId !== undefined && approval.taskId !== task.id) {
+    // The same request still waits for its human: the task it opened, not a second one.
+    const opened = await readTask(deps.store, approval.taskId);
+    if (opened) return taskView(deps, opened, now);
+  }
   const saved: TaskRecord = approval ? { ...task, approvalId: approval.id } : task;
   await saveTask(deps.store, saved, now);
   const started = {
@@ -95,7 +80,7 @@ export async function startTask(
     task: task.id,
     agent: agent.id,
     subject: subject.sub,
-    ceiling,
+    ceiling: plan.ceiling,
     deadline: task.deadline,
     max_tokens: task.maxTokens,
     purpose: task.purpose,
@@ -104,6 +89,41 @@ export async function startTask(
   deps.audit.record(started);
   await Promise.all([deps.audit.written(), appendToTaskLog(deps, task.id, task.deadline, started)]);
   return taskView(deps, saved, now);
+}
+
+/** Rule 6: a ceiling that needs a human waits for one, once, when the task opens. */
+function openTaskApproval(
+  deps: ExchangeDeps,
+  opening: {
+    readonly task: TaskRecord;
+    readonly plan: TaskPlan;
+    readonly subject: Subject;
+    readonly request: StartTaskRequest;
+  },
+  now: number,
+): Promise<ApprovalRecord | undefined> {
+  const { task, plan, subject } = opening;
+  if (plan.approvers.length === 0) return Promise.resolve(undefined);
+  return openApproval(
+    deps,
+    {
+      grant: {
+        kind: "task",
+        subject: subject.sub,
+        client: task.agent,
+        chain: [task.agent, ...subject.chain],
+        target: task.template ?? "ceiling",
+        scopes: plan.ceiling,
+        ttl: opening.request.ttlSeconds ?? null,
+        task: null,
+      },
+      approvers: plan.approvers,
+      agent: task.agent,
+      reason: task.purpose,
+      taskId: task.id,
+    },
+    now,
+  );
 }
 
 /** What a task will be, decided in full before anything is written. */

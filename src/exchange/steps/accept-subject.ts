@@ -73,6 +73,18 @@ export async function acceptSubject(
   return { agent, subject, lineage: origin.ids, outside: origin.outside, delegators };
 }
 
+/**
+ * Policy `delegated_only` (design §3.3): such an agent acts only on a delegation token naming it
+ * in `may_act` (checked by `checkHolder`), never on its user's own token, whichever issuer
+ * signed that one (dev, trusted, the MCP session's bearer). Called by the operations that act
+ * (exchange, start_task); describing the session or a user's decision in their client is no act.
+ */
+export function requireDelegated(accepted: AcceptedSubject): void {
+  if (accepted.agent.delegatedOnly && accepted.subject.source !== "delegation") {
+    throw invalidToken("subject.delegated_only");
+  }
+}
+
 function exchangingAgent(policy: Policy, caller: Caller): Agent {
   const agent = policy.agents.get(caller.agentId);
   // Authentication happened at the door; an agent since removed or disabled may not exchange.
