@@ -12,10 +12,8 @@ export const approvalStatus = defineTool({
   name: "approval_status",
   title: "Check an approval",
   description:
-    "Tells whether a human has decided an approval you were given by request_token or start_task: " +
-    "pending (ask again after a few seconds, no more than every 5 seconds), approved (send the original " +
-    "request again with approval_id, once), denied (do not retry; tell the user), or expired (ask again " +
-    "only if still needed). Nothing you send can change the decision.",
+    "Where an approval stands: pending (ask again in 5 s or more), approved (repeat the call with " +
+    "approval_id), denied (stop, tell the user) or expired (ask anew if needed). Refused: follow the hint.",
   inputSchema: z.object({ approval_id: ApprovalIdField.unwrap() }).strict(),
   outputSchema: z.object({
     approval_id: z.string(),

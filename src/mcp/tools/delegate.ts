@@ -5,28 +5,32 @@
  */
 
 import { z } from "zod";
-import { ReasonField, ScopesField, TaskIdField, TokenField, TtlField } from "./schemas.js";
+import {
+  NameField,
+  ReasonField,
+  ScopesField,
+  TaskIdField,
+  TokenField,
+  TtlField,
+} from "./schemas.js";
 import { defineTool, exchangeRefusalContext, exchangeRequest } from "./tool.js";
+import { TtlCappedField, ttlCapped } from "./ttl.js";
 
 export const delegate = defineTool({
   name: "delegate",
   title: "Delegate to a sub-agent",
   description:
-    "Hands part of your work to a sub-agent: returns a delegation token that only that agent can use, " +
-    "carrying at most the scopes you name (never more than you hold) and expiring no later than your own " +
-    "authority. Give the token to the sub-agent; it passes it as subject_token to request_token. Never " +
-    "give a sub-agent your own access tokens. Refusals: invalid_target means you may not delegate to that " +
-    "agent (the hint lists whom you may); invalid_scope means ask for scopes both of you may hold.",
+    "Hands work to a sub-agent: a delegation token only to_agent can use, with at most the scopes you " +
+    "name and no longer than your authority; it carries your task. Hand it over as its subject_token, " +
+    "never your access tokens. Refused: follow the hint.",
   inputSchema: z
     .object({
-      to_agent: z.string().min(1).max(64).describe('The sub-agent\'s id, e.g. "flight-booker".'),
+      to_agent: NameField(64),
       scopes: ScopesField,
       ttl_seconds: TtlField,
       reason: ReasonField,
       task_id: TaskIdField,
-      subject_token: TokenField.optional().describe(
-        "A delegation token you received, to delegate further. Omit to delegate your session's authority.",
-      ),
+      subject_token: TokenField.optional(),
     })
     .strict(),
   outputSchema: z.object({
@@ -34,7 +38,8 @@ export const delegate = defineTool({
     to_agent: z.string(),
     scope: z.string(),
     expires_in: z.number(),
-    task_id: z.string().optional().describe("The task the token belongs to, inside a task."),
+    task_id: z.string().optional(),
+    ttl_capped: TtlCappedField,
   }),
   annotations: {
     readOnlyHint: false,
@@ -51,6 +56,7 @@ export const delegate = defineTool({
       scope: out.scopes.join(" "),
       expires_in: out.expiresIn,
       ...(out.txn === undefined ? {} : { task_id: out.txn }),
+      ...ttlCapped(input.ttl_seconds, out.expiresIn),
     };
   },
   refusalContext: exchangeRefusalContext,

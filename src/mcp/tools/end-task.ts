@@ -13,12 +13,9 @@ export const endTask = defineTool({
   name: "end_task",
   title: "End a task",
   description:
-    "Ends a task you opened: every token issued in it, yours and every sub-agent's at any depth, stops " +
-    "working at once. Call it as soon as the work is done or abandoned. Ending an ended task is not an " +
-    "error. Refusal: invalid_request means the task is not yours or not known.",
-  inputSchema: z
-    .object({ task_id: TaskIdField.unwrap().describe("The task_id start_task returned.") })
-    .strict(),
+    "Ends a task you opened: every token in it, at any depth, stops working. Call it when the work is " +
+    "done or abandoned. Refused: follow the hint.",
+  inputSchema: z.object({ task_id: TaskIdField.unwrap() }).strict(),
   outputSchema: z.object({ task_id: z.string(), revoked: z.boolean() }),
   annotations: {
     readOnlyHint: false,

@@ -10,6 +10,7 @@ import { approvalRequired, pendingApprovalId, settleApproval } from "./approval-
 import {
   ApprovalIdField,
   ApprovalRequiredShape,
+  NameField,
   ReasonField,
   ScopesField,
   TaskIdField,
@@ -17,37 +18,26 @@ import {
   TtlField,
 } from "./schemas.js";
 import { defineTool, exchangeRefusalContext, exchangeRequest } from "./tool.js";
+import { TtlCappedField, ttlCapped } from "./ttl.js";
 
 export const requestToken = defineTool({
   name: "request_token",
-  title: "Get a token for one API",
+  title: "Get an API token",
   description:
-    "Gets a short-lived access token for exactly one API, on behalf of your user, with only the scopes you " +
-    "ask for. Use the token as 'Authorization: Bearer <access_token>' on that API only, and ask again when " +
-    "it expires. If another agent delegated work to you, pass its delegation token as subject_token. " +
-    "Inside a task you opened, pass its task_id: the token then stays under the task's ceiling and deadline. " +
-    "Refusals: invalid_scope means ask for fewer or other scopes (the hint lists them); invalid_target " +
-    "means the API is unknown or not yours (call list_apis); invalid_request means the subject token is " +
-    "expired, revoked or not for you (ask your delegator or user for a new one), or the task has ended, " +
-    "passed its deadline or spent its token budget. A scope that needs a human's approval: the user is " +
-    "asked in this client if it can ask; otherwise the result has status approval_required with an " +
-    "approval_id: call approval_status until it is approved, then call request_token again with the same " +
-    "arguments plus approval_id. Nothing you write can approve it.",
+    "A token for one API with only the scopes you ask for (the fewest the step needs): send it as a " +
+    "Bearer token to that API only; ask again when it expires. Pass task_id for a task you opened, " +
+    "subject_token if you were given a delegation token. Elevated scopes: " +
+    "the user may be asked here, else status approval_required: poll approval_status, then repeat with " +
+    "approval_id. Refused: follow the hint.",
   inputSchema: z
     .object({
-      api: z
-        .string()
-        .min(1)
-        .max(2048)
-        .describe('The API id (e.g. "calendar") or its resource URI.'),
+      api: NameField(2048).describe("API id or resource URI."),
       scopes: ScopesField,
       ttl_seconds: TtlField,
       reason: ReasonField,
       task_id: TaskIdField,
       approval_id: ApprovalIdField,
-      subject_token: TokenField.optional().describe(
-        "A delegation token another agent gave you. Omit to act on your own session's authority.",
-      ),
+      subject_token: TokenField.optional(),
     })
     .strict(),
   outputSchema: z.object({
@@ -58,7 +48,8 @@ export const requestToken = defineTool({
     scope: z.string(),
     audience: z.string(),
     issued_token_type: z.string(),
-    task_id: z.string().optional().describe("The task the token belongs to, inside a task."),
+    task_id: z.string().optional(),
+    ttl_capped: TtlCappedField,
   }),
   annotations: {
     readOnlyHint: false,
@@ -76,6 +67,7 @@ export const requestToken = defineTool({
       audience: input.api,
       issued_token_type: out.issuedTokenType,
       ...(out.txn === undefined ? {} : { task_id: out.txn }),
+      ...ttlCapped(input.ttl_seconds, out.expiresIn),
     });
     const { broker, caller } = session;
     try {

@@ -13,14 +13,10 @@ export const revokeToken = defineTool({
   name: "revoke_token",
   title: "Revoke a token",
   description:
-    "Revokes a token you obtained or delegated, and with it every token derived from it (for example, " +
-    "revoking a delegation token ends everything the sub-agent got with it). Call it when a step is done " +
-    "early or a sub-agent should stop. revoked: false means it was no live Baton token. Refusal: " +
-    "unauthorized_client means the token is not yours to revoke.",
-  inputSchema: z
-    .object({ token: TokenField.describe("The access or delegation token to revoke.") })
-    .strict(),
-  outputSchema: z.object({ revoked: z.boolean() }),
+    "Revokes a token you obtained or delegated and every token derived from it, e.g. when a sub-agent " +
+    "should stop. revoked: false means it was no live Baton token. Refused: follow the hint.",
+  inputSchema: z.object({ token: TokenField }).strict(),
+  outputSchema: z.object({ revoked: z.boolean(), hint: z.string().optional() }),
   annotations: {
     readOnlyHint: false,
     destructiveHint: true,

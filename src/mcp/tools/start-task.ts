@@ -8,42 +8,36 @@ import { z } from "zod";
 import { approvalDenied } from "../../errors.js";
 import { presented } from "../session.js";
 import { settleApproval } from "./approval-flow.js";
-import { ReasonField, ScopesField, TaskViewSchema, TtlField, taskResult } from "./schemas.js";
+import {
+  NameField,
+  ReasonField,
+  ScopesField,
+  TaskViewSchema,
+  TtlField,
+  taskResult,
+} from "./schemas.js";
 import { defineTool } from "./tool.js";
 
 export const startTask = defineTool({
   name: "start_task",
   title: "Start a task",
   description:
-    "Opens a task for a piece of work: a purpose, a scope ceiling, a deadline and a token budget. Every " +
-    "token issued in it, to you or to any sub-agent you delegate to, stays under the ceiling, expires by " +
-    "the deadline and counts against the budget; end_task ends them all at once. Give the ceiling as " +
-    "scopes, or name a policy template. Then pass the returned task_id to request_token and delegate. " +
-    "If the ceiling needs a human's approval, the user is asked in this client when possible; otherwise " +
-    "status is approval_required: poll approval_status with approval_id, then use the task. " +
-    "Refusals: invalid_scope means the ceiling asks for scopes you may not hold (call list_apis).",
+    "Opens a task: a ceiling (scopes or a template), a deadline and a token budget bounding every token " +
+    "in it, yours and sub-agents'. Pass its task_id to request_token and delegate; end_task revokes them " +
+    "all. approval_required: poll approval_status. Refused: follow the hint.",
   inputSchema: z
     .object({
-      purpose: ReasonField.unwrap().describe(
-        "What the task is for, in one sentence; shown to approvers and kept in the audit log.",
-      ),
-      scopes: ScopesField.optional().describe(
-        "The ceiling: every scope any token of the task may carry. Or give template.",
-      ),
-      template: z
-        .string()
-        .min(1)
-        .max(64)
-        .optional()
-        .describe("A task template of the policy that sets the ceiling."),
-      ttl_seconds: TtlField,
+      purpose: ReasonField.unwrap().describe("Shown to approvers."),
+      scopes: ScopesField.optional().describe("The ceiling, or give template."),
+      template: NameField(64).optional(),
+      ttl_seconds: TtlField.describe("Default 3600 or the template's."),
       max_tokens: z
         .number()
         .int()
         .min(1)
         .max(1_000_000)
         .optional()
-        .describe("The budget: most tokens the whole task may be issued."),
+        .describe("Token budget. Default 1000."),
     })
     .strict(),
   outputSchema: TaskViewSchema,

@@ -12,6 +12,7 @@ import { TOKEN_TYPE } from "../../tokens/token-types.js";
 import type { ToolSession } from "../elicit.js";
 import type { RefusalContext } from "../hints.js";
 import type { Session } from "../session.js";
+import { DEFAULT_DIALECT } from "./schemas.js";
 
 export interface Tool<Input extends z.ZodObject = z.ZodObject> {
   readonly name: string;
@@ -36,9 +37,12 @@ export interface Tool<Input extends z.ZodObject = z.ZodObject> {
   refusalContext?(input: z.output<Input>): Omit<RefusalContext, "tool">;
 }
 
-/** Keeps each module's input type while the list holds them all. */
+/**
+ * Keeps each module's input type while the list holds them all; the input schema is published
+ * without `$schema` (schemas.ts `DEFAULT_DIALECT`).
+ */
 export const defineTool = <Input extends z.ZodObject>(tool: Tool<Input>): Tool =>
-  tool as unknown as Tool;
+  ({ ...tool, inputSchema: tool.inputSchema.meta(DEFAULT_DIALECT) }) as unknown as Tool;
 
 /** Read-only tools: they change nothing and can be called any number of times. */
 export const READ_ONLY = {
