@@ -36,6 +36,8 @@ beforeAll(async () => {
         // Not for the flight-booker: docs.write is not among its scopes.
         "write-docs": { ceiling: ["docs.read", "docs.write"] },
       };
+      // As in the demo: the flight booker acts only on a delegation it was handed.
+      data.agents["flight-booker"].delegated_only = true;
     },
   });
 });
@@ -195,11 +197,10 @@ describe("whoami: the one discovery answer", () => {
   });
 
   it("templates are narrowed to the agent: one whose ceiling it may not hold is not offered", async () => {
-    const me = await callOk(await embedded("flight-booker"), "whoami");
-    // flight-booker lacks calendar.read (book-trip) and docs.write (write-docs).
-    expect(me.templates.map((t: { id: string }) => t.id)).toEqual(["read-docs"]);
-    // Researcher delegates back to the orchestrator only: an edge it cannot use is not listed.
     const researcher = await callOk(await embedded("researcher"), "whoami");
+    // The researcher lacks calendar.read and flights.book (book-trip), docs.write (write-docs).
+    expect(researcher.templates.map((t: { id: string }) => t.id)).toEqual(["read-docs"]);
+    // It delegates to the orchestrator: what both may hold.
     expect(researcher.delegate_to).toEqual([
       {
         agent: "orchestrator",
@@ -207,6 +208,17 @@ describe("whoami: the one discovery answer", () => {
         scopes: ["flights.search", "docs.read"],
       },
     ]);
+  });
+
+  it("a delegated_only agent on its user's own token is offered nothing, and told why", async () => {
+    const me = await callOk(await embedded("flight-booker"), "whoami");
+    expect(me).toMatchObject({
+      agent: "flight-booker",
+      delegated_only: true,
+      apis: [],
+      templates: [],
+      delegate_to: [],
+    });
   });
 
   it("list_apis is the same APIs section", async () => {

@@ -58,6 +58,11 @@ export interface SessionView {
   readonly defaults: DefaultsView;
   /** The version of the policy in force (issue 9): what this view was computed under. */
   readonly policy_version: string;
+  /**
+   * A `delegated_only` agent on its user's own token: it may act only on the delegation token
+   * it was handed, so nothing is offered until it shows it (`requireDelegated`).
+   */
+  readonly delegated_only?: true;
   /** When the subject token is a delegation token handed to this agent. */
   readonly delegation?: DelegationView;
   /** The task the session works in, when its subject token carries one or one is named. */
@@ -82,17 +87,20 @@ export async function describeSession(
   const task = view?.status === "active" ? found : undefined;
   const until = Math.min(subject.exp, task?.deadline ?? Number.POSITIVE_INFINITY);
   const viewer: Viewer = { policy, agent, subject, delegators, task, until, now };
+  // Whoami itself is no act, so it answers; but it offers only what an act would be granted.
+  const leashed = agent.delegatedOnly && subject.source !== "delegation";
   return {
     agent: agent.id,
     subject: subject.sub,
     chain: [agent.id, ...subject.chain],
     subject_expires_at: until,
-    apis: apiViews(viewer),
+    apis: leashed ? [] : apiViews(viewer),
     may_delegate_to: [...agent.delegateTo].filter((id) => policy.agents.has(id)),
-    delegates: delegateViews(viewer),
-    templates: templateViews(viewer),
+    delegates: leashed ? [] : delegateViews(viewer),
+    templates: leashed ? [] : templateViews(viewer),
     defaults: defaultsView(policy),
     policy_version: policy.version,
+    ...(leashed ? { delegated_only: true as const } : {}),
     ...(subject.source === "delegation" && subject.chain[0] !== undefined
       ? {
           delegation: {

@@ -41,6 +41,10 @@ export const WhoamiSchema = z.object({
   agent: z.string(),
   chain: names.describe("You first, then who delegated."),
   expires_at: z.string(),
+  delegated_only: z
+    .literal(true)
+    .optional()
+    .describe("You act only on a delegation token: pass it as subject_token."),
   delegation: z
     .object({ from: z.string(), scopes: names, expires_at: z.string() })
     .optional()
@@ -108,6 +112,7 @@ export function whoamiResult(s: SessionView): z.output<typeof WhoamiSchema> {
     agent: s.agent,
     chain: [...s.chain],
     expires_at: iso(s.subject_expires_at),
+    ...(s.delegated_only ? { delegated_only: true as const } : {}),
     ...(delegation
       ? {
           delegation: {
