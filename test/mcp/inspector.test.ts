@@ -124,8 +124,11 @@ describe("the MCP Inspector CLI against `baton mcp` (stdio)", () => {
       scope: "calendar.read",
       issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
     });
-    // The text content carries the same result, for clients that read only text.
-    expect(JSON.parse(result.content[0].text)).toEqual(out);
+    // Design §3.5: the text content is a one-line summary plus the token, not a second copy.
+    expect(result.content[0].text.split("\n")).toEqual([
+      expect.stringMatching(/^Access token for calendar: calendar\.read, expires in \d+ s\.$/),
+      out.access_token,
+    ]);
 
     const claims = decodeJwt(out.access_token);
     expect(claims).toMatchObject({
