@@ -1,7 +1,8 @@
 /**
- * `baton audit [--task ID]` (design §3.1): reads the audit log. Without `--task`, one line per
- * event, oldest first (`--json`: the raw lines); with `--task`, the delegation tree of that
- * task (issue 8), each token under the token it was exchanged from, with its status by rule 7.
+ * `baton audit [--task ID] [--denied]` (design §3.1): reads the audit log. Without `--task`, one
+ * line per event, oldest first (`--json`: the raw lines); with `--task`, the delegation tree of
+ * that task (issue 8), each token under the token it was exchanged from, with its status by
+ * rule 7; with `--denied`, only the refusals, each with its rule in plain words (issue 17).
  *
  * The log is read streaming; only the lines asked for (or one task's events) are kept.
  *
@@ -17,6 +18,7 @@ import {
   taskEventFilter,
 } from "../audit/task-tree.js";
 import { isDuration, parseDuration } from "../policy/duration.js";
+import { ruleWords } from "./rule-words.js";
 
 export interface AuditFlags {
   /** The audit log file (`--audit`), or `stderr`. */
@@ -27,6 +29,8 @@ export interface AuditFlags {
   readonly since?: string;
   /** Only the last N events. */
   readonly limit?: string;
+  /** Only refusals, with their rule in plain words. */
+  readonly denied?: boolean;
 }
 
 export interface AuditOut {
@@ -38,6 +42,10 @@ export interface AuditOut {
 export async function auditCommand(flags: AuditFlags, now: number, out: AuditOut): Promise<number> {
   if (flags.path === "stderr") {
     out.error("baton: the audit log goes to stderr (--audit stderr): name its file with --audit");
+    return 1;
+  }
+  if (flags.denied && flags.task !== undefined) {
+    out.error("baton: --denied and --task do not combine: a task's tree shows issued tokens");
     return 1;
   }
   let bad = 0;
@@ -91,22 +99,72 @@ async function printEvents(
     out.error("baton: --limit: must be a positive whole number");
     return 1;
   }
-  // With --limit, only the last N are kept (a ring), so a long log costs no memory.
+  // "Recent" refusals: without --since or --limit, --denied shows the last few, not a year's.
+  const keep = limit ?? (flags.denied && since === undefined ? DENIED_DEFAULT_LIMIT : undefined);
+  const show = (event: LoggedEvent) => {
+    if (flags.denied) for (const line of deniedLines(event, flags.json)) out.log(line);
+    else out.log(flags.json ? JSON.stringify(event) : formatEvent(event));
+  };
+  // With a limit, only the last N are kept (a ring), so a long log costs no memory.
   const last: LoggedEvent[] = [];
-  let printed = 0;
+  let matched = 0;
   for await (const event of events) {
     if (since !== undefined && (event.ts ?? 0) < since) continue;
-    if (limit === undefined) {
-      out.log(flags.json ? JSON.stringify(event) : formatEvent(event));
-      printed++;
-    } else {
+    if (flags.denied && !isRefusal(event)) continue;
+    matched++;
+    if (keep === undefined) show(event);
+    else {
       last.push(event);
-      if (last.length > limit) last.shift();
+      if (last.length > keep) last.shift();
     }
   }
-  for (const event of last) out.log(flags.json ? JSON.stringify(event) : formatEvent(event));
-  if (printed + last.length === 0 && !flags.json) out.log("No audit events.");
+  for (const event of last) show(event);
+  if (flags.json) return 0;
+  if (matched === 0) out.log(flags.denied ? "No refusals." : "No audit events.");
+  else if (limit === undefined && keep !== undefined && matched > keep) {
+    out.log(`(the last ${keep} of ${matched} refusals; --limit N or --since for others)`);
+  }
   return 0;
+}
+
+const DENIED_DEFAULT_LIMIT = 20;
+
+/** The events that record a refusal (audit/events.ts). */
+const REFUSALS = new Set(["exchange.denied", "client.auth_failed", "policy.rejected"]);
+
+const isRefusal = (event: LoggedEvent) => REFUSALS.has(event.type);
+
+/** A refusal for an operator: when, who, for whom and what, then why in words. */
+export function deniedLines(event: LoggedEvent, json = false): string[] {
+  const why = "rule" in event ? ruleWords(event.rule) : undefined;
+  if (json) return [JSON.stringify(why === undefined ? event : { ...event, why })];
+  const time = event.ts === undefined ? "-" : isoTime(event.ts);
+  switch (event.type) {
+    case "policy.rejected":
+      return [
+        `${time}  policy reload refused (still in force: ${event.version})`,
+        ...event.issues.map((issue) => `    ${issue}`),
+      ];
+    case "client.auth_failed":
+      return [
+        `${time}  authentication failed  agent ${plain(event.client_id ?? "(none given)")}`,
+        `    why: ${why} (${event.rule})`,
+      ];
+    case "exchange.denied": {
+      const parts = [`agent ${plain(event.agent ?? "(unknown)")}`];
+      if (event.subject !== undefined) parts.push(`user ${plain(event.subject)}`);
+      if (event.audience !== undefined) {
+        const scopes = event.scopes === undefined ? "" : ` [${event.scopes.join(" ")}]`;
+        parts.push(`for ${plain(event.audience)}${scopes}`);
+      }
+      return [
+        `${time}  refused ${event.error}  ${parts.join("  ")}`,
+        `    why: ${why} (${event.rule})`,
+      ];
+    }
+    default:
+      return [formatEvent(event)];
+  }
 }
 
 /** Seconds since the epoch, or null when `text` is neither a duration nor a time. */

@@ -182,14 +182,26 @@ function auditProgram(program: Command) {
   sharedOptions(
     program
       .command("audit")
-      .description("print the audit log; with --task, the delegation tree of that task")
+      .description(
+        "print the audit log; with --task, the delegation tree of that task; with --denied, why requests were refused",
+      )
       .option("--task <id>", "the task whose delegation tree to draw")
+      .option(
+        "--denied",
+        "only refusals, each with its rule in plain words (the last 20 by default)",
+      )
       .option("--json", "raw JSON lines (with --task: the tree as JSON)")
       .option("--since <when>", "only events since a duration ago (10m) or an ISO 8601 time")
       .option("--limit <n>", "only the last N events"),
   ).action(
     async (
-      flags: SharedFlags & { task?: string; json?: boolean; since?: string; limit?: string },
+      flags: SharedFlags & {
+        task?: string;
+        json?: boolean;
+        since?: string;
+        limit?: string;
+        denied?: boolean;
+      },
     ) => {
       process.exitCode = await auditCommand(
         { ...flags, path: flags.audit },

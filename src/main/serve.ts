@@ -78,7 +78,16 @@ export async function serveCommand(flags: ServeFlags) {
   const { issuer } = options;
   const sealed = options.keySecret !== undefined;
   const policy = serving.deps.active().policy;
-  process.stdout.write(serveBanner(issuer, policy, options.policies, flags.store, sealed));
+  process.stdout.write(
+    serveBanner({
+      issuer,
+      policy,
+      policiesDir: options.policies,
+      storeUrl: flags.store,
+      auditPath: options.audit,
+      keysSealed: sealed,
+    }),
+  );
   stopOnSignal({
     server,
     inFlight,
