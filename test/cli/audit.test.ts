@@ -184,3 +184,89 @@ describe("baton audit: refusals exit 1 with a clear message", () => {
     expect(stderr).toBe("baton: 1 unreadable line skipped\n");
   });
 });
+
+describe("issue 17: baton audit --denied says why a request was refused", () => {
+  const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+  let otherPort: string;
+
+  beforeAll(async () => {
+    // The newcomer's mistake: a dev token minted for another port than the server's.
+    otherPort = (
+      await runBaton(children, [
+        "dev-token",
+        "--user",
+        ALICE,
+        ...shared(),
+        "--issuer",
+        "http://127.0.0.1:1",
+      ])
+    ).trim();
+    const refused = await postAs(
+      url,
+      "/token",
+      {
+        grant_type: TOKEN_EXCHANGE,
+        subject_token: otherPort,
+        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+        audience: "calendar",
+        scope: "calendar.read",
+      },
+      "orchestrator",
+    );
+    expect(refused.status).toBe(400);
+    const wrongSecret = await fetch(`${url}/token`, {
+      method: "POST",
+      headers: { authorization: `Basic ${Buffer.from("orchestrator:nope").toString("base64")}` },
+      body: new URLSearchParams({ grant_type: TOKEN_EXCHANGE }),
+    });
+    expect(wrongSecret.status).toBe(401);
+  });
+
+  it("each refusal: time, agent, user, target, then the rule in plain words", async () => {
+    await expect
+      .poll(async () => (await baton(["audit", "--denied", ...shared()])).stdout, {
+        timeout: 10_000,
+      })
+      .toContain("client secret is wrong");
+    const { code, stdout, stderr } = await baton(["audit", "--denied", ...shared()]);
+    expect(code, stderr).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines.slice(-4)).toEqual([
+      expect.stringMatching(
+        /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {2}refused invalid_request {2}agent orchestrator {2}for calendar \[calendar.read\]$/,
+      ),
+      "    why: the subject token's issuer is not trusted by this broker (was it minted for another port or issuer?) (subject.untrusted_issuer)",
+      expect.stringMatching(/Z {2}authentication failed {2}agent orchestrator$/),
+      "    why: the agent is unknown or its client secret is wrong (client.secret)",
+    ]);
+    // Only refusals: nothing issued, revoked or started shows up.
+    expect(stdout).not.toMatch(/exchange\.issued|task\.started|token\.revoked/);
+    expect(stdout).not.toContain(otherPort);
+  });
+
+  it("combines with --limit, --since and --json (the raw line plus its words)", async () => {
+    const last = await baton(["audit", "--denied", "--limit", "1", "--since", "1h", ...shared()]);
+    expect(last.stdout.trimEnd().split("\n")).toHaveLength(2);
+    expect(last.stdout).toContain("(client.secret)");
+    const json = await baton(["audit", "--denied", "--json", "--limit", "2", ...shared()]);
+    const events = json.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.map((e) => [e.type, e.rule])).toEqual([
+      ["exchange.denied", "subject.untrusted_issuer"],
+      ["client.auth_failed", "client.secret"],
+    ]);
+    expect(events[0].why).toMatch(/^the subject token's issuer is not trusted/);
+    const future = await baton([
+      "audit",
+      "--denied",
+      "--since",
+      "2999-01-01T00:00:00Z",
+      ...shared(),
+    ]);
+    expect(future.stdout).toBe("No refusals.\n");
+    const both = await baton(["audit", "--denied", "--task", taskId, ...shared()]);
+    expect(both.code).toBe(1);
+  });
+});
