@@ -74,9 +74,14 @@ export {
   TaskIdField,
 } from "./request-fields.js";
 // What the doors exchange with the core, importable from here alone.
-export type { PresentedTokens } from "./steps/accept-subject.js";
-export type { TaskView } from "./steps/task-view.js";
-export type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
+export type {
+  Caller,
+  ExchangeDeps,
+  ExchangeResult,
+  PresentedTokens,
+  TaskView,
+  TokenExchangeRequest,
+};
 
 /** `whoami` / `list_apis`: the caller's session as its subject token shows it. */
 export interface DescribeRequest extends PresentedTokens {

@@ -91,30 +91,39 @@ export async function exchangeToken(
 
 /** What will be signed: decided in full before any signature or write. */
 export interface Grant {
+  // Who acts, for what target, with what, until when, in which task.
   readonly kind: TokenKind;
   readonly agent: Agent;
   /** Current actor first; empty for a permitted impersonation. */
   readonly chain: readonly string[];
-  readonly scopes: readonly string[];
-  readonly exp: number;
   /** The API id or the sub-agent id. */
   readonly audience: string;
   /** The `aud` claim: the API's resource, or the broker itself for a delegation token. */
   readonly aud?: string;
+  readonly scopes: readonly string[];
+  readonly exp: number;
   /** The task id (`txn`), inside a task. */
   readonly txn?: string;
 }
 
-/** Exported for `baton policy explain` (exchange/explain-grant.ts): one decision, never two. */
-export function planAccess(
+/**
+ * A planner decides one kind of grant in full from the policy, the request, the acting agent,
+ * its subject, the task (if any) and the delegators along the chain; it signs and writes
+ * nothing. Both are exported for `baton policy explain` (explain-replay.ts): one decision,
+ * never two.
+ */
+export type Planner = (
   policy: Policy,
   request: TokenExchangeRequest,
   agent: Agent,
   subject: Subject,
   task: TaskRecord | undefined,
   now: number,
-  delegators: readonly Agent[] = [],
-): Grant {
+  delegators?: readonly Agent[],
+) => Grant;
+
+/** An access token for one API. */
+export const planAccess: Planner = (policy, request, agent, subject, task, now, delegators) => {
   const api = resolveApi(policy, request, agent);
   const scopes = narrowScopes(policy, request.scopes, {
     agent,
@@ -137,20 +146,12 @@ export function planAccess(
     aud: api.resource,
     ...(task ? { txn: task.id } : {}),
   };
-}
+};
 
 const ceilingOf = (task: TaskRecord | undefined) => (task ? { ceiling: task.ceiling } : {});
 
-/** Exported for `baton policy explain`, like `planAccess`. */
-export function planDelegation(
-  policy: Policy,
-  request: TokenExchangeRequest,
-  agent: Agent,
-  subject: Subject,
-  task: TaskRecord | undefined,
-  now: number,
-  delegators: readonly Agent[] = [],
-): Grant {
+/** A delegation token for one sub-agent, which it could redeem. */
+export const planDelegation: Planner = (policy, request, agent, subject, task, now, delegators) => {
   const subAgent = resolveSubAgent(policy, request, agent);
   const chain = extendChain(policy, agent.id, subject.chain);
   // Refuse now what the sub-agent could never redeem: a cycle, or a chain past max_depth.
@@ -170,7 +171,7 @@ export function planDelegation(
     audience: subAgent.id,
     ...(task ? { txn: task.id } : {}),
   };
-}
+};
 
 /**
  * Rule 6: an access token with an elevated scope waits for a human, bound to this exact

@@ -58,10 +58,11 @@ export type Fact =
       readonly scopes: readonly string[];
       readonly fromLacks: readonly string[];
       readonly toLacks: readonly string[];
+      readonly maxDepth: number;
+      /** `chain` is within `maxDepth` and has no cycle. */
+      readonly fits: boolean;
       /** The act chain the delegation token would carry, outermost first. */
       readonly chain: readonly string[];
-      readonly maxDepth: number;
-      readonly fits: boolean;
     }
   | { readonly check: "api"; readonly api: string; readonly resource: string }
   | {

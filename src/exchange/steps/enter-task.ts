@@ -6,7 +6,6 @@
  * @module exchange/steps/enter-task
  */
 
-import { readApproval } from "../../approvals/approval-store.js";
 import { invalidRequest } from "../../errors.js";
 import {
   readTask,
@@ -19,6 +18,7 @@ import type { ExchangeDeps } from "../types.js";
 import type { AcceptedSubject } from "./accept-subject.js";
 import { requireApproved } from "./approval.js";
 import { anyRevoked } from "./lineage.js";
+import { awaitedApproval } from "./task-view.js";
 
 export interface TaskScope {
   readonly task: TaskRecord;
@@ -88,9 +88,9 @@ async function standingApproval(
   task: TaskRecord,
   now: number,
 ): Promise<TaskRecord> {
-  if (task.approvalId === undefined || task.approved === true) return task;
-  const record = await readApproval(deps.store, task.approvalId);
-  if (!record) throw invalidRequest("The task is not known", "task.approval_missing");
+  const record = await awaitedApproval(deps, task);
+  if (record === undefined) return task;
+  if (record === null) throw invalidRequest("The task is not known", "task.approval_missing");
   requireApproved(deps, record, now);
   const approved = { ...task, approved: true };
   await saveTask(deps.store, approved, now);

@@ -5,7 +5,7 @@
  * @module exchange/steps/task-view
  */
 
-import { readApproval, stateOf } from "../../approvals/approval-store.js";
+import { type ApprovalRecord, readApproval, stateOf } from "../../approvals/approval-store.js";
 import { type TaskRecord, tokensUsed } from "../../tasks/task-store.js";
 import { approvalUri } from "../../urls.js";
 import type { ExchangeDeps } from "../types.js";
@@ -29,7 +29,9 @@ export async function taskView(
   given: TaskRecord,
   now: number,
 ): Promise<TaskView> {
-  const task = await withApproval(deps, given, now);
+  // A task whose approval was granted since it was last entered shows as active already.
+  const record = await awaitedApproval(deps, given);
+  const task = record && stateOf(record, now) === "approved" ? { ...given, approved: true } : given;
   return {
     task_id: task.id,
     purpose: task.purpose,
@@ -50,13 +52,15 @@ function statusOf(task: TaskRecord, now: number): TaskView["status"] {
   return task.approvalId !== undefined && task.approved !== true ? "approval_required" : "active";
 }
 
-/** A task whose approval was granted since it was last entered shows as active already. */
-async function withApproval(
+/**
+ * The approval the task's ceiling waits for, read fresh (it may have been decided since the
+ * task was last entered): `undefined` when the task needs none or is approved already (a
+ * standing approval), `null` when its record is gone.
+ */
+export async function awaitedApproval(
   deps: ExchangeDeps,
   task: TaskRecord,
-  now: number,
-): Promise<TaskRecord> {
-  if (task.approvalId === undefined || task.approved === true) return task;
-  const record = await readApproval(deps.store, task.approvalId);
-  return record && stateOf(record, now) === "approved" ? { ...task, approved: true } : task;
+): Promise<ApprovalRecord | null | undefined> {
+  if (task.approvalId === undefined || task.approved === true) return undefined;
+  return (await readApproval(deps.store, task.approvalId)) ?? null;
 }
