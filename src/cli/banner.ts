@@ -9,7 +9,6 @@
 
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
-import { DEFAULTS } from "../config.js";
 import type { Agent, Policy } from "../policy/types.js";
 import { redactedStoreUrl } from "../store/store-url.js";
 import { PATHS } from "../urls.js";
@@ -23,6 +22,8 @@ export interface BannerOptions {
   readonly storeUrl: string;
   /** `--audit`: a file, or `stderr`. */
   readonly auditPath: string;
+  /** The audit path is the default one, which `baton audit` finds without `--audit`. */
+  readonly auditIsDefault?: boolean;
   readonly keysSealed?: boolean;
 }
 
@@ -67,7 +68,7 @@ export function serveBanner(options: BannerOptions): string {
   if (example) {
     lines.push("", "Try an exchange (in another terminal, from this directory):", "", ...example);
   }
-  lines.push("", ...whyRefused(options.auditPath));
+  lines.push("", ...whyRefused(options));
   return `${lines.join("\n")}\n`;
 }
 
@@ -94,7 +95,7 @@ function tryItExample(options: BannerOptions): string[] | undefined {
     `--issuer ${shellWord(issuer)}`,
     `--policies ${shellWord(resolve(options.policiesDir))}`,
     ...(credentials ? [] : [`--store ${shellWord(absoluteStore(options.storeUrl))}`]),
-    ...auditFlag(options.auditPath),
+    ...auditFlag(options),
   ].join(" ");
   return [
     `  SUBJECT=$(${devToken})`,
@@ -135,20 +136,17 @@ function absoluteStore(url: string): string {
 }
 
 /** `--audit` when the server's log is a file other than the default. */
-function auditFlag(path: string): string[] {
-  if (path === "stderr" || path === DEFAULTS.audit) return [];
-  return [`--audit ${shellWord(resolve(path))}`];
+function auditFlag({ auditPath, auditIsDefault }: BannerOptions): string[] {
+  if (auditPath === "stderr" || auditIsDefault) return [];
+  return [`--audit ${shellWord(resolve(auditPath))}`];
 }
 
-function whyRefused(auditPath: string): string[] {
-  if (auditPath === "stderr") {
+function whyRefused(options: BannerOptions): string[] {
+  if (options.auditPath === "stderr") {
     return ["Why a request was refused: the exchange.denied lines this server logs to stderr."];
   }
-  return [
-    `Why a request was refused:  npx baton audit --denied${auditFlag(auditPath)
-      .map((f) => ` ${f}`)
-      .join("")}`,
-  ];
+  const audit = ["npx baton audit --denied", ...auditFlag(options)].join(" ");
+  return [`Why a request was refused:  ${audit}`];
 }
 
 /** A word as the shell reads it back unchanged: as is when plain, single-quoted otherwise. */

@@ -11,6 +11,7 @@ import { serveBanner } from "../cli/banner.js";
 import { systemClock } from "../clock.js";
 import {
   ConfigError,
+  DEFAULTS,
   DurationSchema,
   defaultIssuer,
   IssuerSchema,
@@ -85,6 +86,7 @@ export async function serveCommand(flags: ServeFlags) {
       policiesDir: options.policies,
       storeUrl: flags.store,
       auditPath: options.audit,
+      auditIsDefault: options.audit === DEFAULTS.audit,
       keysSealed: sealed,
     }),
   );

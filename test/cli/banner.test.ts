@@ -65,6 +65,7 @@ const banner = (policy: Policy, extra: Partial<BannerOptions> = {}) =>
     policiesDir: "/srv/baton/policies",
     storeUrl: "sqlite:///srv/baton/data/baton.db",
     auditPath: "data/audit.jsonl",
+    auditIsDefault: true,
     ...extra,
   });
 
@@ -97,6 +98,7 @@ describe("serve banner: the try-it block", () => {
       policiesDir: "pol",
       storeUrl: "sqlite://d/b.db",
       auditPath: "logs/a.jsonl",
+      auditIsDefault: false,
     });
     expect(text).toContain(`--policies ${join(process.cwd(), "pol")}`);
     expect(text).toContain(`--store sqlite://${join(process.cwd(), "d/b.db")}`);
