@@ -9,11 +9,13 @@ import { configDefaults, defineConfig } from "vitest/config";
  * file goes to the system project unless it is listed here, so none is ever left out.
  */
 const UNIT = [
+  "test/adversarial/delegated-only.test.ts",
   "test/adversarial/escalation.test.ts",
   "test/adversarial/form-charset.test.ts",
   "test/adversarial/hardening.test.ts",
   "test/adversarial/introspection.test.ts",
   "test/adversarial/tokens.test.ts",
+  "test/approvals/approval-dedupe.test.ts",
   "test/approvals/approvals-http.test.ts",
   "test/approvals/task-tree-http.test.ts",
   "test/architecture/**/*.test.ts",
@@ -24,6 +26,8 @@ const UNIT = [
   "test/integration/client-auth.test.ts",
   "test/integration/remote-jwks.test.ts",
   "test/interop/**/*.test.ts",
+  "test/mcp/approval-hints.test.ts",
+  "test/mcp/context-size.test.ts",
   "test/mcp/http-auth.test.ts",
   "test/mcp/http.e2e.test.ts",
   "test/mcp/parity.test.ts",
