@@ -85,13 +85,12 @@ export async function saveApproval(
   await store.set(recordKey(record.id), record, keepMs(record.expiresAt, now));
 }
 
-/** Creates the record and lists it on the approval desk. */
-export async function createApproval(
+/** Lists a saved record on the approval desk. */
+export async function listApproval(
   store: Store,
   record: ApprovalRecord,
   now: number,
 ): Promise<void> {
-  await saveApproval(store, record, now);
   const slot = await store.increment(SEQ_KEY);
   await store.set(slotKey(slot), record.id, keepMs(record.expiresAt, now));
 }
@@ -138,4 +137,79 @@ export async function recentApprovals(store: Store): Promise<ApprovalRecord[]> {
   const ids = (await store.getMany<string>(slots)).filter((id): id is string => id !== undefined);
   const records = await store.getMany<ApprovalRecord>(ids.map(recordKey));
   return records.filter((r): r is ApprovalRecord => r !== undefined);
+}
+
+// An identical pending request gets the same approval (design §3.5): the grant's digest names
+// the pending approval opened for it. Claimed with `add`, so of two identical requests at once
+// exactly one opens; released when decided (an expired one's claim expires with it).
+const openKey = (digest: string) => `approval-open:${digest}`;
+/** How long a pending approval can stay pending: its claims last exactly that long. */
+const pendingMs = (record: ApprovalRecord, now: number) =>
+  Math.max(record.expiresAt - now, 1) * 1000;
+
+/** The approval still pending for exactly this grant (by digest), if there is one. */
+export async function pendingFor(
+  store: Store,
+  digest: string,
+  now: number,
+): Promise<ApprovalRecord | undefined> {
+  const id = await store.get<string>(openKey(digest));
+  const record = id === undefined ? undefined : await readApproval(store, id);
+  return record !== undefined && stateOf(record, now) === "pending" ? record : undefined;
+}
+
+/** Claims the grant's digest for `record`: true for exactly one of identical openers. */
+export function claimDigest(store: Store, record: ApprovalRecord, now: number): Promise<boolean> {
+  return store.add(openKey(record.digest), record.id, pendingMs(record, now));
+}
+
+/** Decided, or never opened: an identical request opens a new approval from now on. */
+export async function releaseDigest(store: Store, record: ApprovalRecord): Promise<void> {
+  if ((await store.get<string>(openKey(record.digest))) === record.id) {
+    await store.delete(openKey(record.digest));
+  }
+}
+
+/** A record that lost the race to open, or was refused by the cap: it was never listed. */
+export async function dropApproval(store: Store, record: ApprovalRecord): Promise<void> {
+  await Promise.all([store.delete(recordKey(record.id)), releaseDigest(store, record)]);
+}
+
+// The cap on open approvals (`max_open_approvals`) counts pending ones only: each pending
+// approval holds one of its client's slots, and a slot whose approval is decided, expired or
+// gone is free again. A free slot is taken with `add`; a stale one is freed once, by `add` on a
+// marker of the approval it held, so two openers never take the same slot.
+const capKey = (client: string, n: number) => `approval-cap:${client}:${n}`;
+const freedKey = (id: string) => `approval-cap-freed:${id}`;
+
+/**
+ * Takes a slot for `record` among its client's `max`; when every slot holds a pending approval,
+ * none is taken and the answer is the seconds until the first of them expires.
+ */
+export async function takeSlot(
+  store: Store,
+  record: ApprovalRecord,
+  max: number,
+  now: number,
+): Promise<{ readonly taken: true } | { readonly taken: false; readonly retryAfter: number }> {
+  const keys = Array.from({ length: max }, (_, n) => capKey(record.client, n));
+  const holders = await store.getMany<string>(keys);
+  const held = await store.getMany<ApprovalRecord>(
+    holders.filter((id): id is string => id !== undefined).map(recordKey),
+  );
+  const byId = new Map(held.flatMap((r) => (r === undefined ? [] : [[r.id, r] as const])));
+  let retryAfter = Number.POSITIVE_INFINITY;
+  for (const [n, key] of keys.entries()) {
+    const holder = holders[n];
+    const pending = holder === undefined ? undefined : byId.get(holder);
+    if (pending !== undefined && stateOf(pending, now) === "pending") {
+      retryAfter = Math.min(retryAfter, pending.expiresAt - now);
+    } else if (holder === undefined) {
+      if (await store.add(key, record.id, pendingMs(record, now))) return { taken: true };
+    } else if (await store.add(freedKey(holder), record.id, keepMs(record.expiresAt, now))) {
+      await store.set(key, record.id, pendingMs(record, now));
+      return { taken: true };
+    }
+  }
+  return { taken: false, retryAfter: Math.max(1, Math.min(retryAfter, record.expiresAt - now)) };
 }

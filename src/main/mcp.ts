@@ -58,7 +58,8 @@ export async function mcpCommand(flags: McpFlags) {
     const stopReloading = keepPolicyCurrent(broker, flags.policies, createLogger());
     const stopKeyRefresh = keepKeysCurrent(broker.deps.keys);
     try {
-      await serveStdio(coreBackend(broker.deps, { agentId: flags.agent }, session));
+      // No HTTP listener here: approvals are decided at the CLI, not on a page (design §3.5).
+      await serveStdio(coreBackend(broker.deps, { agentId: flags.agent }, session, false));
     } finally {
       stopKeyRefresh();
       stopReloading();

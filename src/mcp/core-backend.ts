@@ -12,7 +12,9 @@ export function coreBackend(
   core: Broker | ExchangeDeps,
   caller: Caller,
   subjectToken: () => Promise<string>,
+  /** False for the embedded stdio server: nothing in this process serves the approval page. */
+  approvalPage = true,
 ): Session {
   const broker = "exchange" in core ? core : createBroker(core);
-  return { broker, caller, subjectToken, userDecides: true };
+  return { broker, caller, subjectToken, userDecides: true, approvalPage };
 }

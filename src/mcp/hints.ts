@@ -22,6 +22,7 @@ export function hintFor(error: BatonError, context: RefusalContext): string {
   return (
     scopeHint(error.refusal, context) ??
     causeHint(error.refusal, context) ??
+    capHint(error) ??
     tokenHint(error, context) ??
     codeHint(error)
   );
@@ -127,6 +128,15 @@ function delegatedOnlyHint(tool: string): string {
   return tool === "start_task"
     ? `This agent works only inside work delegated to it and opens no task of its own: call request_token and ${pass}.`
     : `This agent acts only on a delegation token, never on its user's own: call ${tool} again and ${pass}. Without one, ask the agent that hands you the work to delegate to you.`;
+}
+
+/**
+ * The cap on open approvals (`max_open_approvals`): it counts pending ones only, so a decision
+ * or an expiry frees a slot; Retry-After is when the first pending one expires.
+ */
+function capHint(error: BatonError): string | undefined {
+  if (error.rule !== "approval.cap") return undefined;
+  return `Too many of your approval requests are still pending; only pending ones count, and each one decided or expired frees a slot. Ask for your pending approvals to be decided (poll approval_status on each), or wait ${error.headers["Retry-After"]} s for the first to expire, before asking again.`;
 }
 
 /** Rules that mean the token itself is dead: expired or revoked (rule 7). */

@@ -21,5 +21,7 @@ export function remoteBackend(options: RemoteBackendOptions): Session {
     subjectToken: async () => subjectToken,
     // The person deciding must sign in to the broker's page: no decision through the agent.
     userDecides: false,
+    // The broker it speaks to serves the page its approve_url names.
+    approvalPage: true,
   };
 }

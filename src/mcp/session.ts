@@ -26,6 +26,12 @@ export interface Session {
    * never through a remote broker, which decides on its page or at its CLI only (rule 6).
    */
   readonly userDecides: boolean;
+  /**
+   * Whether a human can open the approval page (`approve_url`): a broker serving HTTP (`/mcp` on
+   * `baton serve`, or `baton mcp --broker`). The embedded `baton mcp` has no listener: there the
+   * operator decides with `baton approvals approve <id>` (design §3.5). Absent: served.
+   */
+  readonly approvalPage?: boolean;
 }
 
 /** The session's own subject token, as the core's requests carry it. */

@@ -143,9 +143,10 @@ describe("an approval from request to token", () => {
     );
   });
 
-  it("each request opens its own approval with a fresh id", async () => {
+  it("each distinct request opens its own approval with a fresh id", async () => {
     const ids = new Set<string>();
-    for (let i = 0; i < 5; i++) ids.add((await openWrite()).approval_id);
+    for (let i = 0; i < 5; i++)
+      ids.add((await openWrite({ ttl_seconds: `${60 + i}` })).approval_id);
     expect(ids.size).toBe(5);
   });
 });
@@ -782,7 +783,9 @@ describe("a per-agent cap on open approvals", () => {
     const max = broker.policy.broker.maxOpenApprovals;
     expect(max).toBe(10);
     const ids: string[] = [];
-    for (let i = 0; i < max; i++) ids.push((await openWrite()).approval_id);
+    // Distinct requests (an identical one would get the same pending approval back).
+    for (let i = 0; i < max; i++)
+      ids.push((await openWrite({ ttl_seconds: `${60 + i}` })).approval_id);
     const { res } = await expectRefused(
       broker,
       exchange(broker, writeCalendar(), "orchestrator"),
@@ -802,7 +805,11 @@ describe("a per-agent cap on open approvals", () => {
     await decideAs(broker, ALICE, ids[0] as string, "approve");
     await expectIssued(
       broker,
-      exchange(broker, writeCalendar({ approval_id: ids[0] as string }), "orchestrator"),
+      exchange(
+        broker,
+        writeCalendar({ approval_id: ids[0] as string, ttl_seconds: "60" }),
+        "orchestrator",
+      ),
     );
     // The cap is per agent: another agent may still ask.
     await requestApproval(broker, "flight-booker", accessRequest(alice, "flights", "flights.book"));

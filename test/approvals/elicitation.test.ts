@@ -266,6 +266,7 @@ describe("issue 5: a client without elicitation waits for an approval", () => {
       approval_id: expect.stringMatching(/^apr_[A-Za-z0-9_-]{22,}$/),
       approve_url: `${broker.issuer}/approvals/${out.approval_id}`,
       expires_in: 600,
+      hint: expect.stringContaining("approve_url"),
     });
     const id = out.approval_id as string;
     expect(await callOk(client, "approval_status", { approval_id: id })).toEqual({

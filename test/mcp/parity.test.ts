@@ -13,6 +13,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../../src/audit/events.js";
+import { createBroker } from "../../src/exchange/broker.js";
 import type { Form } from "../helpers/assertions.js";
 import {
   startTestBroker,
@@ -373,6 +374,12 @@ describe("parity: POST /token and the MCP tools decide alike (issue 3 item 5, de
 
       if ("approval" in row.expected) {
         // Rule 6: both doors open an approval and issue nothing; the agent waits for a human.
+        // The first is decided first: an identical request still pending would get it back.
+        await createBroker(broker.deps).decideAs(
+          { operator: true },
+          http.approval_id as string,
+          "denied",
+        );
         const issuedBefore = issuedCount();
         const mcp = await viaTool(row);
         expect(issuedCount()).toBe(issuedBefore);
@@ -404,6 +411,7 @@ describe("parity: POST /token and the MCP tools decide alike (issue 3 item 5, de
           approval_id: mcp.approval_id,
           approve_url: mcp.approval_uri,
           expires_in: broker.policy.broker.approvalTtl,
+          hint: expect.stringContaining("approve_url"),
         });
         // Two requests, two approvals; otherwise the doors wrote the same audit trail.
         expect(mcp.approval_id).not.toBe(http.approval_id);

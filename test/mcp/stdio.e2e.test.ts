@@ -67,7 +67,12 @@ interface Conversation {
 const APPROVAL_TTL = 600;
 
 /** `issuer` is the broker the client talks to: the approval page is there. */
-async function converse(client: Client, issuer: string): Promise<Conversation> {
+async function converse(
+  client: Client,
+  issuer: string,
+  /** Whether a broker serves the approval page: not for the embedded server (design §3.5). */
+  page: boolean,
+): Promise<Conversation> {
   const whoami = await callOk(client, "whoami");
   const listApis = await callOk(client, "list_apis");
   const token = await callOk(client, "request_token", {
@@ -92,10 +97,15 @@ async function converse(client: Client, issuer: string): Promise<Conversation> {
   expect(elevated.out).toEqual({
     status: "approval_required",
     approval_id: approvalId,
-    approve_url: `${issuer}/approvals/${approvalId}`,
+    ...(page ? { approve_url: `${issuer}/approvals/${approvalId}` } : {}),
     // A real clock: a second may pass between opening the approval and reading it back.
     expires_in: expect.any(Number),
+    hint: expect.any(String),
   });
+  // Where a human decides: the page a broker serves, else the operator's command.
+  expect(elevated.out.hint).toContain(
+    page ? "approve_url" : `baton approvals approve ${approvalId}`,
+  );
   expect(elevated.out.expires_in).toBeGreaterThan(APPROVAL_TTL - 5);
   expect(elevated.out.expires_in).toBeLessThanOrEqual(APPROVAL_TTL);
   const unknownApi = await callRefused(
@@ -124,7 +134,7 @@ async function converse(client: Client, issuer: string): Promise<Conversation> {
         "iat",
         "exp",
       ]),
-      elevated: without(elevated.out, ["approval_id", "approve_url", "expires_in"]),
+      elevated: without(elevated.out, ["approval_id", "approve_url", "expires_in", "hint"]),
       unknownApi,
       offEdge,
     },
@@ -241,7 +251,7 @@ describe("baton mcp, embedded: its own keys, store and policies", () => {
   });
 
   it("whoami, list_apis, request_token, delegate and refusals, for alice", async () => {
-    embedded = await converse(orchestrator.client, "http://127.0.0.1:8787");
+    embedded = await converse(orchestrator.client, "http://127.0.0.1:8787", false);
     const r = embedded.results as Record<string, any>;
     expect(r.whoami).toEqual({
       subject: ALICE,
@@ -308,6 +318,7 @@ describe("baton mcp, embedded: its own keys, store and policies", () => {
       to_agent: "flight-booker",
       scope: "flights.search",
       expires_in: 600,
+      handover: expect.stringContaining("BATON_SUBJECT_TOKEN"),
     });
     expect(r.delegationClaims).toMatchObject({
       sub: ALICE,
@@ -501,7 +512,7 @@ describe("baton mcp --broker: a client of a running baton serve", () => {
       let remote: Conversation;
       try {
         await expectTools(orchestrator.client);
-        remote = await converse(orchestrator.client, url);
+        remote = await converse(orchestrator.client, url, true);
       } finally {
         await orchestrator.close();
       }

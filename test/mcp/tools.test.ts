@@ -448,6 +448,7 @@ describe("an elevated scope waits for a human (rule 6)", () => {
       approval_id: result.approval_id,
       approve_url: `${broker.issuer}/approvals/${result.approval_id}`,
       expires_in: broker.policy.broker.approvalTtl,
+      hint: expect.stringContaining("Poll approval_status"),
     });
     expect(outcome.text).toContain("approval_required");
     expect(outcome.text).toContain(result.approval_id as string);

@@ -162,22 +162,22 @@ describe("requireApproval: the approval covers the exact request, once (rule 6)"
       clock.now(),
     );
 
-  it("without an approval id: opens one and answers authorization_pending", async () => {
+  it("without an approval id: opens one and answers authorization_pending; asked again while it is pending, the same one (design §3.5)", async () => {
     const before = audit.events.length;
-    const thrown = await redeem(undefined).then(
-      () => undefined,
-      (e: unknown) => e as Refusal & { extra: Record<string, unknown> },
-    );
+    const pendingId = () =>
+      redeem(undefined).then(
+        () => undefined,
+        (e: unknown) => (e as Refusal & { extra: Record<string, unknown> }).extra.approval_id,
+      );
+    const first = await pendingId();
     expect(await asyncRefusalOf(() => redeem(undefined))).toEqual({
       code: "authorization_pending",
       status: 400,
       rule: "approval.pending",
     });
-    expect(thrown?.extra.approval_id).toMatch(/^apr_/);
-    expect(audit.events.slice(before).map((e) => e.type)).toEqual([
-      "approval.requested",
-      "approval.requested",
-    ]);
+    expect(first).toMatch(/^apr_/);
+    expect(await pendingId()).toBe(first);
+    expect(audit.events.slice(before).map((e) => e.type)).toEqual(["approval.requested"]);
   });
 
   /** The changes that are changes of this grant (its task is already none). */

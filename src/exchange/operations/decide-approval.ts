@@ -9,6 +9,7 @@
 import {
   type ApprovalRecord,
   readApproval,
+  releaseDigest,
   saveApproval,
   stateOf,
 } from "../../approvals/approval-store.js";
@@ -66,6 +67,8 @@ export async function decideApproval(
     ...(decision === "approved" ? { expiresAt: redeemBy } : {}),
   };
   await saveApproval(deps.store, decided, now);
+  // No longer pending: an identical request from now on asks a human anew (design §3.5).
+  await releaseDigest(deps.store, decided);
   deps.audit.record({ type: "approval.decided", approval: id, decision, by, via });
   // Who decided is the audit trail's to keep: the answer waits until it is written.
   await deps.audit.written();

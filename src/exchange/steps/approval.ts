@@ -10,12 +10,17 @@
 import {
   type ApprovalGrant,
   type ApprovalRecord,
+  claimDigest,
   consumeApproval,
-  createApproval,
+  dropApproval,
   grantDigest,
+  listApproval,
   newApprovalId,
+  pendingFor,
   readOwnApproval,
+  saveApproval,
   stateOf,
+  takeSlot,
 } from "../../approvals/approval-store.js";
 import {
   approvalDenied,
@@ -103,25 +108,24 @@ export async function redeem(
   });
 }
 
-/** Opens an approval request for a human to decide; throws `slow_down` past the agent's cap. */
+/**
+ * Opens an approval request for a human to decide, or returns the one still pending for this
+ * exact request (design §3.5: asking twice is no second request to a human). Throws `slow_down`
+ * when the agent already has `max_open_approvals` pending.
+ */
 export async function openApproval(
   deps: ExchangeDeps,
   ask: ApprovalAsk,
   now: number,
 ): Promise<ApprovalRecord> {
   const { broker } = deps.active().policy;
-  // A cap per agent and per approval lifetime: an agent cannot flood its approvers.
-  const opened = await deps.store.increment(
-    `approvals-opened:${ask.agent}`,
-    broker.approvalTtl * 1000,
-  );
-  if (opened > broker.maxOpenApprovals) {
-    throw slowDown("Too many approval requests are open", "approval.cap", broker.approvalTtl);
-  }
+  const digest = grantDigest(ask.grant);
+  const same = await pendingFor(deps.store, digest, now);
+  if (same) return same;
   const record: ApprovalRecord = {
     ...ask.grant,
     id: newApprovalId(),
-    digest: grantDigest(ask.grant),
+    digest,
     approvers: ask.approvers,
     state: "pending",
     ...(ask.reason === undefined ? {} : { reason: ask.reason }),
@@ -129,24 +133,41 @@ export async function openApproval(
     createdAt: now,
     expiresAt: now + broker.approvalTtl,
   };
-  await createApproval(deps.store, record, now);
-  const requested = {
-    type: "approval.requested" as const,
-    approval: record.id,
-    agent: ask.agent,
-    subject: record.subject,
-    chain: record.chain,
-    target: record.target,
-    scopes: record.scopes,
-    approvers: record.approvers,
-    expires_at: record.expiresAt,
-    ...(record.task ? { txn: record.task } : {}),
-  };
-  deps.audit.record(requested);
-  if (record.task) await appendToTaskLog(deps, record.task, record.expiresAt, requested);
+  // Written before it is claimed, so that whoever loses the claim finds the winner's record.
+  await saveApproval(deps.store, record, now);
+  if (!(await claimDigest(deps.store, record, now))) {
+    const winner = await pendingFor(deps.store, digest, now);
+    if (winner) {
+      await dropApproval(deps.store, record);
+      return winner;
+    }
+  }
+  // A cap per agent on pending approvals: an agent cannot flood its approvers.
+  const slot = await takeSlot(deps.store, record, broker.maxOpenApprovals, now);
+  if (!slot.taken) {
+    await dropApproval(deps.store, record);
+    throw slowDown("Too many approval requests are open", "approval.cap", slot.retryAfter);
+  }
+  await listApproval(deps.store, record, now);
+  const event = requested(ask.agent, record);
+  deps.audit.record(event);
+  if (record.task) await appendToTaskLog(deps, record.task, record.expiresAt, event);
   if (broker.approvalWebhook) notify(broker.approvalWebhook, deps.issuer, record);
   return record;
 }
+
+const requested = (agent: string, record: ApprovalRecord) => ({
+  type: "approval.requested" as const,
+  approval: record.id,
+  agent,
+  subject: record.subject,
+  chain: record.chain,
+  target: record.target,
+  scopes: record.scopes,
+  approvers: record.approvers,
+  expires_at: record.expiresAt,
+  ...(record.task ? { txn: record.task } : {}),
+});
 
 /** The error a client polls on: the approval's id, where a human decides, how often to ask. */
 export function pending(deps: ExchangeDeps, record: ApprovalRecord): BatonError {

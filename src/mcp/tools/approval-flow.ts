@@ -7,9 +7,10 @@
  */
 
 import { BatonError } from "../../errors.js";
-import type { ApprovalView } from "../../exchange/broker.js";
+import type { ApprovalView, TaskView } from "../../exchange/broker.js";
 import type { HumanAnswer, ToolSession } from "../elicit.js";
 import { presented, type Session } from "../session.js";
+import { taskResult } from "./schemas.js";
 
 /** The approval id of an `authorization_pending` refusal, or undefined for any other error. */
 export function pendingApprovalId(err: unknown): string | undefined {
@@ -49,12 +50,52 @@ export async function settleApproval(
   return now.status === "approved" || now.status === "denied" ? now.status : "undecided";
 }
 
-/** The result that tells an agent to wait: design §3.5 `approval_required`. */
-export function approvalRequired(view: ApprovalView) {
+/**
+ * Seconds between `approval_status` polls: the `interval` the core's `authorization_pending`
+ * names (RFC 8628 §3.5; exchange/steps/approval.ts, held equal by test/mcp/approval-hints).
+ */
+export const POLL_SECONDS = 5;
+
+/**
+ * The next steps while a human decides (design §3.5, issue 16 item 4): who decides and where
+ * (the page when one is served, else the operator's command), how often to poll, and `then`.
+ */
+export function approvalHint(session: Session, view: ApprovalView, then: string): string {
+  const where =
+    session.approvalPage === false
+      ? `No approval page is served here: ask the operator to run \`baton approvals approve ${view.approval_id}\`.`
+      : `Show ${decider(view.approvers)} approve_url to decide.`;
+  return `${where} Poll approval_status with approval_id every ${POLL_SECONDS} s; once approved, ${then}`;
+}
+
+/** Who must decide, from the approvers the policy names (rule 6). */
+function decider(approvers: readonly string[]): string {
+  const groups = approvers.filter((a) => a !== "subject");
+  const members = groups.length === 0 ? "" : `a member of ${groups.join(" and ")}`;
+  if (!approvers.includes("subject")) return members;
+  return members === "" ? "the user" : `the user and ${members}`;
+}
+
+/** The result that tells an agent to wait: design §3.5 `approval_required`, with its hint. */
+export function approvalRequired(session: Session, view: ApprovalView) {
   return {
     status: "approval_required",
     approval_id: view.approval_id,
-    approve_url: view.approval_uri,
+    // Only a link a human can open: the embedded server serves none.
+    ...(session.approvalPage === false ? {} : { approve_url: view.approval_uri }),
     expires_in: view.expires_in,
+    hint: approvalHint(session, view, "repeat this same call with approval_id added."),
+  };
+}
+
+/** A task whose ceiling waits for a human (`start_task`): the task, and what to do meanwhile. */
+export async function pendingTask(session: Session, task: TaskView) {
+  const { approve_url, ...rest } = taskResult(task);
+  if (task.approval_id === undefined) return rest;
+  const view = await session.broker.approvalStatus(task.approval_id, session.caller);
+  return {
+    ...rest,
+    ...(session.approvalPage === false || approve_url === undefined ? {} : { approve_url }),
+    hint: approvalHint(session, view, "work in the task: pass its task_id."),
   };
 }

@@ -16,6 +16,13 @@ import {
 import { defineTool, exchangeRefusalContext, exchangeRequest } from "./tool.js";
 import { TtlCappedField, ttlCapped } from "./ttl.js";
 
+/**
+ * How the token reaches the sub-agent (issue 16 item 3): each of its calls' `subject_token`, or
+ * its own server's `BATON_SUBJECT_TOKEN`; the task, if any, travels inside the token.
+ */
+export const handover = (agent: string, inTask: boolean) =>
+  `Hand it to ${agent}: it passes it as subject_token on each call, or as BATON_SUBJECT_TOKEN when starting its baton mcp server${inTask ? "; the task comes with it" : ""}.`;
+
 export const delegate = defineTool({
   name: "delegate",
   title: "Delegate to a sub-agent",
@@ -40,6 +47,7 @@ export const delegate = defineTool({
     expires_in: z.number(),
     task_id: z.string().optional(),
     ttl_capped: TtlCappedField,
+    handover: z.string(),
   }),
   annotations: {
     readOnlyHint: false,
@@ -57,6 +65,7 @@ export const delegate = defineTool({
       expires_in: out.expiresIn,
       ...(out.txn === undefined ? {} : { task_id: out.txn }),
       ...ttlCapped(input.ttl_seconds, out.expiresIn),
+      handover: handover(out.audience, out.txn !== undefined),
     };
   },
   refusalContext: exchangeRefusalContext,

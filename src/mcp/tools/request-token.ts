@@ -77,7 +77,7 @@ export const requestToken = defineTool({
       if (approvalId === undefined) throw err;
       // Rule 6: the user decides in their client when they can; otherwise the agent waits.
       if ((await settleApproval(session, human, approvalId)) === "undecided") {
-        return approvalRequired(await broker.approvalStatus(approvalId, caller));
+        return approvalRequired(session, await broker.approvalStatus(approvalId, caller));
       }
       return render(await broker.exchange({ ...ask, approvalId }, caller));
     }

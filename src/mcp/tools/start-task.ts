@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { approvalDenied } from "../../errors.js";
 import { presented } from "../session.js";
-import { settleApproval } from "./approval-flow.js";
+import { pendingTask, settleApproval } from "./approval-flow.js";
 import {
   NameField,
   ReasonField,
@@ -66,7 +66,7 @@ export const startTask = defineTool({
     if (answer === "denied") {
       throw approvalDenied();
     }
-    if (answer === "undecided") return taskResult(view);
+    if (answer === "undecided") return pendingTask(session, view);
     const request = { ...(await presented(session)), taskId: view.task_id };
     const { task } = await broker.describe(request, caller);
     return taskResult(task ?? view);
