@@ -10,7 +10,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBroker } from "../../src/exchange/broker.js";
+import { createBroker, explainGrant } from "../../src/exchange/broker.js";
 import { coreBackend } from "../../src/mcp/core-backend.js";
 import { createMcpServer } from "../../src/mcp/server.js";
 import { exchange, expectIssued, expectRefused, issuedCount } from "../helpers/assertions.js";
@@ -171,5 +171,30 @@ describe("delegated_only over MCP: the hint names the delegation token as subjec
     } finally {
       await http.close();
     }
+  });
+});
+
+describe("baton policy explain replays delegated_only: no drift from the decision", () => {
+  it("flight-booker on the user's own token: refused, subject.delegated_only", () => {
+    const explanation = explainGrant(broker.policy, {
+      agent: BOOKER,
+      api: "flights",
+      scopes: ["flights.search"],
+    });
+    expect(explanation.verdict).toEqual({
+      kind: "refused",
+      error: "invalid_request",
+      rule: "subject.delegated_only",
+    });
+  });
+
+  it("through orchestrator's delegation: issued", () => {
+    const explanation = explainGrant(broker.policy, {
+      agent: BOOKER,
+      api: "flights",
+      scopes: ["flights.search"],
+      via: ["orchestrator"],
+    });
+    expect(explanation.verdict).toEqual({ kind: "issued" });
   });
 });

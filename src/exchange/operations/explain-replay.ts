@@ -10,6 +10,7 @@ import { unauthorizedClient } from "../../errors.js";
 import type { Agent, Api, Policy, TaskTemplate } from "../../policy/types.js";
 import type { TaskRecord } from "../../tasks/task-store.js";
 import { TOKEN_TYPE } from "../../tokens/token-types.js";
+import { requireDelegated } from "../steps/accept-subject.js";
 import { extendChain } from "../steps/narrow.js";
 import type { Subject } from "../steps/verify-subject.js";
 import type { TokenExchangeRequest } from "../types.js";
@@ -58,6 +59,10 @@ export function replay(
 ): Outcome {
   const user: Subject = { source: "issuer", sub: USER, chain: [], exp: Number.POSITIVE_INFINITY };
   const opener = input.via[0] ?? input.agent;
+  // The first agent acts on the user's own token (accept-subject.ts): enabled, and not one
+  // that acts only on a delegation (policy delegated_only).
+  requireEnabled(opener, findings);
+  requireDelegated({ agent: opener, subject: user });
   const opened = input.template
     ? openTask(policy, input.template, opener, user, findings)
     : undefined;

@@ -79,7 +79,7 @@ export async function acceptSubject(
  * signed that one (dev, trusted, the MCP session's bearer). Called by the operations that act
  * (exchange, start_task); describing the session or a user's decision in their client is no act.
  */
-export function requireDelegated(accepted: AcceptedSubject): void {
+export function requireDelegated(accepted: Pick<AcceptedSubject, "agent" | "subject">): void {
   if (accepted.agent.delegatedOnly && accepted.subject.source !== "delegation") {
     throw invalidToken("subject.delegated_only");
   }
