@@ -233,7 +233,7 @@ const Broker = strict({
     .max(1000, "must be at most 1000")
     .default(BROKER_DEFAULTS.max_open_approvals)
     .describe(
-      "Most approval requests one agent may open per approval_ttl; past it, 429 slow_down. Keeps an agent from flooding approvers.",
+      "Most approval requests of one agent pending at once (decided or expired ones free their slot); past it, 429 slow_down. Keeps an agent from flooding approvers.",
     ),
   approval_webhook: safeUrl()
     .optional()
