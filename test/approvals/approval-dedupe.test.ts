@@ -20,7 +20,7 @@ import { ALICE, accessRequest, requestApproval } from "../helpers/approvals.js";
 import { exchange, expectRefused, issuedCount } from "../helpers/assertions.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { callOk, callRefused } from "../helpers/mcp.js";
-import { postTask } from "../helpers/tasks.js";
+import { endTask, postTask } from "../helpers/tasks.js";
 
 let broker: TestBroker | undefined;
 let dir: string | undefined;
@@ -93,6 +93,11 @@ describe("an identical pending request gets the same approval", () => {
     expect(first.status).toBe("approval_required");
     expect(again).toMatchObject({ task_id: first.task_id, approval_id: first.approval_id });
     expect(requested(b)).toHaveLength(1);
+    // Ended meanwhile: the same request opens a task of its own, never hands back an ended one.
+    expect((await endTask(b, "orchestrator", first.task_id, alice)).status).toBe(200);
+    const fresh = await start();
+    expect(fresh.task_id).not.toBe(first.task_id);
+    expect(fresh.status).toBe("approval_required");
   });
 });
 

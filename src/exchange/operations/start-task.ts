@@ -69,9 +69,10 @@ export async function startTask(
   };
   const approval = await openTaskApproval(deps, { task, plan, subject, request }, now);
   if (approval?.taskId !== undefined && approval.taskId !== task.id) {
-    // The same request still waits for its human: the task it opened, not a second one.
+    // The same request still waits for its human: the task it opened, not a second one
+    // (unless that one was ended meanwhile: then this one opens, under the same approval).
     const opened = await readTask(deps.store, approval.taskId);
-    if (opened) return taskView(deps, opened, now);
+    if (opened && opened.endedAt === undefined) return taskView(deps, opened, now);
   }
   const saved: TaskRecord = approval ? { ...task, approvalId: approval.id } : task;
   await saveTask(deps.store, saved, now);
