@@ -10,6 +10,7 @@
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBroker } from "../../src/exchange/broker.js";
 import { POLL_INTERVAL } from "../../src/exchange/steps/approval.js";
@@ -31,7 +32,10 @@ afterAll(async () => {
 });
 
 /** The embedded stdio server's session, as `baton mcp --agent` builds it: no page served. */
-async function embedded(agent = "orchestrator"): Promise<Client> {
+async function embedded(
+  agent = "orchestrator",
+  client = new Client({ name: "approval-hints-test", version: "0.0.0" }),
+): Promise<Client> {
   const token = await broker.devToken(ALICE, { agent });
   const session = coreBackend(
     createBroker(broker.deps),
@@ -41,7 +45,6 @@ async function embedded(agent = "orchestrator"): Promise<Client> {
   );
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await createMcpServer(session).connect(serverSide);
-  const client = new Client({ name: "approval-hints-test", version: "0.0.0" });
   await client.connect(clientSide);
   clients.push(client);
   return client;
@@ -79,6 +82,24 @@ describe("approval_required says where a human decides, how to poll, what then",
     expect(out.hint).not.toContain("approve_url");
     expectPolling(out.hint);
     expect(out.hint).toContain("repeat this same call with approval_id");
+  });
+
+  it("stdio, a client with URL-mode elicitation only: never sent to a page nothing serves", async () => {
+    const asked: unknown[] = [];
+    const client = new Client(
+      { name: "approval-hints-url", version: "0.0.0" },
+      { capabilities: { elicitation: { url: {} } } },
+    );
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params);
+      return { action: "accept" };
+    });
+    const out = await callOk(await embedded("orchestrator", client), "request_token", {
+      ...WRITE,
+      ttl_seconds: 64,
+    });
+    expect(asked).toEqual([]);
+    expect(out.hint).toContain(`baton approvals approve ${out.approval_id}`);
   });
 
   it("HTTP (/mcp): show approve_url to the user, and the url is the page's", async () => {

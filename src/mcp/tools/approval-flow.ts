@@ -44,7 +44,8 @@ export async function settleApproval(
     }
     return decision;
   }
-  if (!modes.url) return "undecided";
+  // URL mode opens the approval page: none is served by the embedded stdio server.
+  if (!modes.url || session.approvalPage === false) return "undecided";
   if (!(await human.sendToPage(view, status))) return "undecided";
   const now = await status();
   return now.status === "approved" || now.status === "denied" ? now.status : "undecided";
