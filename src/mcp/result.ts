@@ -28,8 +28,8 @@ const SUMMARIES: readonly [(out: Out) => boolean, (out: Out) => string][] = [
   [
     (o) => typeof o.delegation_token === "string",
     (o) =>
-      `Delegation token for ${o.to_agent}: ${o.scope}, expires in ${o.expires_in} s${capped(o)}${inTask(o)}; ` +
-      `${o.to_agent} passes it as subject_token.`,
+      `Delegation token for ${o.to_agent}: ${o.scope}, expires in ${o.expires_in} s${capped(o)}${inTask(o)}. ` +
+      (typeof o.handover === "string" ? o.handover : `${o.to_agent} passes it as subject_token.`),
   ],
   [
     (o) => Array.isArray(o.ceiling) && typeof o.task_id === "string",
@@ -40,9 +40,13 @@ const SUMMARIES: readonly [(out: Out) => boolean, (out: Out) => string][] = [
   ],
   [
     (o) => o.status === "approval_required",
+    // The hint says where the human decides: the page's URL, or the operator's command where no
+    // page is served (embedded stdio), so the line never shows an absent URL.
     (o) =>
-      `approval_required: approval ${o.approval_id} waits for a human (${o.approve_url}); poll ` +
-      "approval_status, then repeat the call with approval_id.",
+      typeof o.hint === "string"
+        ? `approval_required: approval ${o.approval_id} waits for a human. ${o.hint}`
+        : `approval_required: approval ${o.approval_id} waits for a human; poll approval_status, ` +
+          "then repeat the call with approval_id.",
   ],
   [
     (o) => typeof o.target === "string" && typeof o.approval_id === "string",

@@ -84,6 +84,20 @@ describe("approval_required says where a human decides, how to poll, what then",
     expect(out.hint).toContain("repeat this same call with approval_id");
   });
 
+  it("stdio: the result's one line of text carries the hint, never an absent URL", async () => {
+    const client = await embedded();
+    const result = await client.callTool({
+      name: "request_token",
+      arguments: { ...WRITE, ttl_seconds: 62 },
+    });
+    const out = result.structuredContent as Record<string, string>;
+    const [text] = result.content as { type: string; text: string }[];
+    expect(text?.text).toBe(
+      `approval_required: approval ${out.approval_id} waits for a human. ${out.hint}`,
+    );
+    expect(text?.text).not.toContain("undefined");
+  });
+
   it("stdio, a client with URL-mode elicitation only: never sent to a page nothing serves", async () => {
     const asked: unknown[] = [];
     const client = new Client(

@@ -5,15 +5,8 @@
  */
 
 import { z } from "zod";
-import {
-  NameField,
-  ReasonField,
-  ScopesField,
-  TaskIdField,
-  TokenField,
-  TtlField,
-} from "./schemas.js";
-import { defineTool, exchangeRefusalContext, exchangeRequest } from "./tool.js";
+import { ExchangeInputShape, NameField } from "./schemas.js";
+import { defineTool, exchangeRefusalContext, exchangeRequest, ISSUES } from "./tool.js";
 import { TtlCappedField, ttlCapped } from "./ttl.js";
 
 /**
@@ -33,11 +26,7 @@ export const delegate = defineTool({
   inputSchema: z
     .object({
       to_agent: NameField(64),
-      scopes: ScopesField,
-      ttl_seconds: TtlField,
-      reason: ReasonField,
-      task_id: TaskIdField,
-      subject_token: TokenField.optional(),
+      ...ExchangeInputShape,
     })
     .strict(),
   outputSchema: z.object({
@@ -49,12 +38,7 @@ export const delegate = defineTool({
     ttl_capped: TtlCappedField,
     handover: z.string(),
   }),
-  annotations: {
-    readOnlyHint: false,
-    destructiveHint: false,
-    idempotentHint: false,
-    openWorldHint: false,
-  },
+  annotations: ISSUES,
   async run(session, input) {
     const request = await exchangeRequest(session, "delegation", input.to_agent, input);
     const out = await session.broker.exchange(request, session.caller);

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { presented } from "../session.js";
 import { TaskIdField } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, ENDS } from "./tool.js";
 
 export const endTask = defineTool({
   name: "end_task",
@@ -17,12 +17,7 @@ export const endTask = defineTool({
     "done or abandoned. Refused: follow the hint.",
   inputSchema: z.object({ task_id: TaskIdField.unwrap() }).strict(),
   outputSchema: z.object({ task_id: z.string(), revoked: z.boolean() }),
-  annotations: {
-    readOnlyHint: false,
-    destructiveHint: true,
-    idempotentHint: true,
-    openWorldHint: false,
-  },
+  annotations: ENDS,
   async run(session, input) {
     await session.broker.endTask(
       { taskId: input.task_id, ...(await presented(session)) },

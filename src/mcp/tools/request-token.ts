@@ -10,14 +10,10 @@ import { approvalRequired, pendingApprovalId, settleApproval } from "./approval-
 import {
   ApprovalIdField,
   ApprovalRequiredShape,
+  ExchangeInputShape,
   NameField,
-  ReasonField,
-  ScopesField,
-  TaskIdField,
-  TokenField,
-  TtlField,
 } from "./schemas.js";
-import { defineTool, exchangeRefusalContext, exchangeRequest } from "./tool.js";
+import { defineTool, exchangeRefusalContext, exchangeRequest, ISSUES } from "./tool.js";
 import { TtlCappedField, ttlCapped } from "./ttl.js";
 
 export const requestToken = defineTool({
@@ -32,12 +28,8 @@ export const requestToken = defineTool({
   inputSchema: z
     .object({
       api: NameField(2048).describe("API id or resource URI."),
-      scopes: ScopesField,
-      ttl_seconds: TtlField,
-      reason: ReasonField,
-      task_id: TaskIdField,
+      ...ExchangeInputShape,
       approval_id: ApprovalIdField,
-      subject_token: TokenField.optional(),
     })
     .strict(),
   outputSchema: z.object({
@@ -51,12 +43,7 @@ export const requestToken = defineTool({
     task_id: z.string().optional(),
     ttl_capped: TtlCappedField,
   }),
-  annotations: {
-    readOnlyHint: false,
-    destructiveHint: false,
-    idempotentHint: false,
-    openWorldHint: false,
-  },
+  annotations: ISSUES,
   async run(session, input, human) {
     const ask = await exchangeRequest(session, "access", input.api, input);
     const render = (out: ExchangeResult) => ({

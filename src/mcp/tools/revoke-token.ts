@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { NOTHING_REVOKED_HINT } from "../hints.js";
 import { TokenField } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, ENDS } from "./tool.js";
 
 export const revokeToken = defineTool({
   name: "revoke_token",
@@ -17,12 +17,7 @@ export const revokeToken = defineTool({
     "should stop. revoked: false means it was no live Baton token. Refused: follow the hint.",
   inputSchema: z.object({ token: TokenField }).strict(),
   outputSchema: z.object({ revoked: z.boolean(), hint: z.string().optional() }),
-  annotations: {
-    readOnlyHint: false,
-    destructiveHint: true,
-    idempotentHint: true,
-    openWorldHint: false,
-  },
+  annotations: ENDS,
   async run(session, input) {
     // RFC 7009 §2.2: an invalid token is no error, but the model is told nothing was revoked.
     return (await session.broker.revoke(input.token, session.caller))

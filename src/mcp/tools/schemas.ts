@@ -57,6 +57,15 @@ export const TaskIdField = bounded(TaskId).optional();
 
 export const ApprovalIdField = bounded(ApprovalId).optional();
 
+/** The input fields `request_token` and `delegate` share: one exchange, two targets. */
+export const ExchangeInputShape = {
+  scopes: ScopesField,
+  ttl_seconds: TtlField,
+  reason: ReasonField,
+  task_id: TaskIdField,
+  subject_token: TokenField.optional(),
+};
+
 /** The members of an `approval_required` result (design §3.5). */
 export const ApprovalRequiredShape = {
   status: z.literal("approval_required").optional(),

@@ -16,7 +16,7 @@ import {
   TtlField,
   taskResult,
 } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { defineTool, ISSUES } from "./tool.js";
 
 export const startTask = defineTool({
   name: "start_task",
@@ -41,12 +41,7 @@ export const startTask = defineTool({
     })
     .strict(),
   outputSchema: TaskViewSchema,
-  annotations: {
-    readOnlyHint: false,
-    destructiveHint: false,
-    idempotentHint: false,
-    openWorldHint: false,
-  },
+  annotations: ISSUES,
   async run(session, input, human) {
     const { broker, caller } = session;
     const view = await broker.startTask(

@@ -52,6 +52,17 @@ export const READ_ONLY = {
   openWorldHint: false,
 };
 
+/** Tools that issue something new on every call (a token, a delegation, a task). */
+export const ISSUES = {
+  readOnlyHint: false,
+  destructiveHint: false,
+  idempotentHint: false,
+  openWorldHint: false,
+};
+
+/** Tools that end or revoke: destructive, and a repeat changes nothing more. */
+export const ENDS = { ...ISSUES, destructiveHint: true, idempotentHint: true };
+
 /** The fields `request_token` and `delegate` share. */
 export interface ExchangeFields {
   readonly scopes: readonly string[];
