@@ -45,17 +45,17 @@ export interface DelegationView {
 export interface SessionView {
   readonly agent: string;
   readonly subject: string;
+  readonly apis: readonly ApiView[];
   /** The `act` chain of the next token, current actor (this agent) first. */
   readonly chain: readonly string[];
   /** When the session's authority ends (epoch seconds): the subject token's `exp`, or the task deadline if sooner. */
   readonly subject_expires_at: number;
-  readonly apis: readonly ApiView[];
   /** Every policy edge from this agent; `delegates` says which are usable now, and with what. */
   readonly may_delegate_to: readonly string[];
   readonly delegates: readonly DelegateView[];
+  readonly defaults: DefaultsView;
   /** The task templates `start_task` would open now (none inside a task). */
   readonly templates: readonly TemplateView[];
-  readonly defaults: DefaultsView;
   /** The version of the policy in force (issue 9): what this view was computed under. */
   readonly policy_version: string;
   /**

@@ -156,16 +156,21 @@ export async function openApproval(
   return record;
 }
 
-const requested = (agent: string, record: ApprovalRecord) => ({
-  type: "approval.requested" as const,
-  approval: record.id,
-  agent,
+/** What an approval asks a human to grant, as the audit event and the webhook both tell it. */
+const asked = (record: ApprovalRecord) => ({
   subject: record.subject,
   chain: record.chain,
   target: record.target,
   scopes: record.scopes,
   approvers: record.approvers,
   expires_at: record.expiresAt,
+});
+
+const requested = (agent: string, record: ApprovalRecord) => ({
+  type: "approval.requested" as const,
+  approval: record.id,
+  agent,
+  ...asked(record),
   ...(record.task ? { txn: record.task } : {}),
 });
 
@@ -184,12 +189,7 @@ function notify(url: string, issuer: string, record: ApprovalRecord): void {
     type: "approval.requested",
     approval_id: record.id,
     approval_uri: approvalUri(issuer, record.id),
-    subject: record.subject,
-    chain: record.chain,
-    target: record.target,
-    scopes: record.scopes,
-    approvers: record.approvers,
-    expires_at: record.expiresAt,
+    ...asked(record),
     ...(record.reason === undefined ? {} : { reason: record.reason }),
   };
   fetch(url, {
