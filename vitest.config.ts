@@ -31,6 +31,7 @@ const UNIT = [
   "test/mcp/http-auth.test.ts",
   "test/mcp/http.e2e.test.ts",
   "test/mcp/parity.test.ts",
+  "test/mcp/scripted-agent.test.ts",
   "test/mcp/tools.test.ts",
   "test/policy/**/*.test.ts",
   "test/property/**/*.test.ts",

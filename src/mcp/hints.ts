@@ -69,7 +69,7 @@ function causeHint(refusal: Refusal, context: RefusalContext): string | undefine
   const again = `Call ${context.tool} again without approval_id`;
   switch (refusal.rule) {
     case "target.unknown":
-      return `Name one API by id: ${list(refusal.facts.apis)} (call whoami for the scopes of each).`;
+      return `Call ${context.tool} with api one of: ${list(refusal.facts.apis)} (call whoami for the scopes of each).`;
     case "target.many":
     case "target.resource_form":
       return "Name exactly one API, by its id or its resource URI (call whoami to see them).";

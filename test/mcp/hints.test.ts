@@ -164,7 +164,7 @@ describe("a hint per cause, from the refusal's own rule and facts", () => {
       ["calendr"],
     );
     expect(hint).toBe(
-      "Name one API by id: calendar, flights, docs (call whoami for the scopes of each).",
+      "Call request_token with api one of: calendar, flights, docs (call whoami for the scopes of each).",
     );
   });
 
