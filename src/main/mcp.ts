@@ -8,8 +8,8 @@ import { ConfigError, IssuerSchema, parseSetting } from "../config.js";
 import { issueDevToken } from "../exchange/operations/issue-dev-token.js";
 import type { ExchangeDeps } from "../exchange/types.js";
 import { createLogger } from "../log.js";
-import { coreBackend } from "../mcp/core-backend.js";
-import { remoteBackend } from "../mcp/remote-backend.js";
+import { embeddedSession } from "../mcp/embedded-session.js";
+import { remoteSession } from "../mcp/remote-session.js";
 import { serveStdio } from "../mcp/stdio.js";
 import { openBroker } from "./compose.js";
 import { keepKeysCurrent, keepPolicyCurrent } from "./keep-current.js";
@@ -37,7 +37,7 @@ export async function mcpCommand(flags: McpFlags) {
       );
     if (!subjectToken)
       throw new ConfigError("BATON_SUBJECT_TOKEN: required with --broker (the user's token)");
-    await serveStdio(remoteBackend({ broker, agentId: flags.agent, clientSecret, subjectToken }));
+    await serveStdio(remoteSession({ broker, agentId: flags.agent, clientSecret, subjectToken }));
     return;
   }
   if (!subjectToken && flags.devUser === undefined) {
@@ -59,7 +59,7 @@ export async function mcpCommand(flags: McpFlags) {
     const stopKeyRefresh = keepKeysCurrent(broker.deps.keys);
     try {
       // No HTTP listener here: approvals are decided at the CLI, not on a page (design §3.5).
-      await serveStdio(coreBackend(broker.deps, { agentId: flags.agent }, session, false));
+      await serveStdio(embeddedSession(broker.deps, { agentId: flags.agent }, session, false));
     } finally {
       stopKeyRefresh();
       stopReloading();

@@ -20,7 +20,7 @@ import {
   type ExchangeDeps,
   type ServingBroker,
 } from "../exchange/broker.js";
-import { coreBackend } from "./core-backend.js";
+import { embeddedSession } from "./embedded-session.js";
 import { connectMcpServer } from "./server.js";
 
 export interface McpHttpOptions {
@@ -98,7 +98,7 @@ export function createMcpHttpHandler(options: McpHttpOptions): McpHttpHandler {
       },
     });
     // The session's subject token is the latest bearer token it was presented with.
-    const mcpSession = coreBackend(broker, caller, async () => {
+    const mcpSession = embeddedSession(broker, caller, async () => {
       const id = transport.sessionId;
       return (id === undefined ? undefined : sessions.get(id)?.token) ?? token;
     });

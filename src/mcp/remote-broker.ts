@@ -1,7 +1,7 @@
 /**
  * A `Broker` over HTTP: the core's eight operations asked of a running broker, through its
  * OAuth endpoints, with one agent's own client credentials (`baton mcp --broker URL`). The
- * tools run on it exactly as on the core in this process (mcp/core-backend.ts). Refusals come
+ * tools run on it exactly as on the core in this process (mcp/embedded-session.ts). Refusals come
  * back as the broker sent them, wire code, description and extra members included.
  *
  * The caller of each operation is the agent whose credentials this broker was built with:

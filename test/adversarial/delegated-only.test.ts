@@ -11,7 +11,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBroker, explainGrant } from "../../src/exchange/broker.js";
-import { coreBackend } from "../../src/mcp/core-backend.js";
+import { embeddedSession } from "../../src/mcp/embedded-session.js";
 import { createMcpServer } from "../../src/mcp/server.js";
 import { exchange, expectIssued, expectRefused, issuedCount } from "../helpers/assertions.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
@@ -106,7 +106,11 @@ describe("delegated_only over HTTP: the user's own token is refused, a delegatio
 describe("delegated_only over MCP: the hint names the delegation token as subject_token", () => {
   let client: Client;
   beforeAll(async () => {
-    const session = coreBackend(createBroker(broker.deps), { agentId: BOOKER }, async () => own);
+    const session = embeddedSession(
+      createBroker(broker.deps),
+      { agentId: BOOKER },
+      async () => own,
+    );
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await createMcpServer(session).connect(serverSide);
     client = new Client({ name: "delegated-only-test", version: "0.0.0" });

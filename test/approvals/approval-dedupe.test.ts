@@ -14,7 +14,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createBroker } from "../../src/exchange/broker.js";
-import { coreBackend } from "../../src/mcp/core-backend.js";
+import { embeddedSession } from "../../src/mcp/embedded-session.js";
 import { createMcpServer } from "../../src/mcp/server.js";
 import { ALICE, accessRequest, requestApproval } from "../helpers/approvals.js";
 import { exchange, expectRefused, issuedCount } from "../helpers/assertions.js";
@@ -142,7 +142,7 @@ describe("the cap counts pending approvals only", () => {
     );
 
     const alice = await b.devToken(ALICE, { agent: "orchestrator" });
-    const session = coreBackend(
+    const session = embeddedSession(
       createBroker(b.deps),
       { agentId: "orchestrator" },
       async () => alice,

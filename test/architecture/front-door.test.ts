@@ -41,7 +41,7 @@ describe("design §5: one front door to the core", () => {
       target: "exchange/broker.ts",
     });
     expect(coreImports).toContainEqual({
-      from: "mcp/core-backend.ts",
+      from: "mcp/embedded-session.ts",
       target: "exchange/broker.ts",
     });
   });

@@ -14,7 +14,7 @@ import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBroker } from "../../src/exchange/broker.js";
 import { POLL_INTERVAL } from "../../src/exchange/steps/approval.js";
-import { coreBackend } from "../../src/mcp/core-backend.js";
+import { embeddedSession } from "../../src/mcp/embedded-session.js";
 import { createMcpServer } from "../../src/mcp/server.js";
 import { POLL_SECONDS } from "../../src/mcp/tools/approval-flow.js";
 import { withApproverGroup } from "../helpers/approvals.js";
@@ -37,7 +37,7 @@ async function embedded(
   client = new Client({ name: "approval-hints-test", version: "0.0.0" }),
 ): Promise<Client> {
   const token = await broker.devToken(ALICE, { agent });
-  const session = coreBackend(
+  const session = embeddedSession(
     createBroker(broker.deps),
     { agentId: agent },
     async () => token,

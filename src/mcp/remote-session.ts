@@ -2,17 +2,17 @@
  * The session of `baton mcp --broker URL`: a `Broker` that speaks HTTP (mcp/remote-broker.ts)
  * under the same tools as the embedded mode.
  *
- * @module mcp/remote-backend
+ * @module mcp/remote-session
  */
 
 import { type RemoteBrokerOptions, remoteBroker } from "./remote-broker.js";
 import type { Session } from "./session.js";
 
-export interface RemoteBackendOptions extends RemoteBrokerOptions {
+export interface RemoteSessionOptions extends RemoteBrokerOptions {
   readonly subjectToken: string;
 }
 
-export function remoteBackend(options: RemoteBackendOptions): Session {
+export function remoteSession(options: RemoteSessionOptions): Session {
   const { subjectToken, ...broker } = options;
   return {
     broker: remoteBroker(broker),

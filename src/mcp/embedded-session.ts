@@ -2,13 +2,13 @@
  * The session of `baton mcp` embedded and of `/mcp` on `baton serve`: the core in this process,
  * whose user decides approvals in their own client (elicitation).
  *
- * @module mcp/core-backend
+ * @module mcp/embedded-session
  */
 
 import { type Broker, type Caller, createBroker, type ExchangeDeps } from "../exchange/broker.js";
 import type { Session } from "./session.js";
 
-export function coreBackend(
+export function embeddedSession(
   core: Broker | ExchangeDeps,
   caller: Caller,
   subjectToken: () => Promise<string>,
