@@ -139,6 +139,9 @@ function capHint(error: BatonError): string | undefined {
   return `Too many of your approval requests are still pending; only pending ones count, and each one decided or expired frees a slot. Ask for your pending approvals to be decided (poll approval_status on each), or wait ${error.headers["Retry-After"]} s for the first to expire, before asking again.`;
 }
 
+/** Rules that mean a token of another kind was passed: an API's access token is no subject (rule 3). */
+const WRONG_KIND = /^subject\.(claim\.)?(typ|aud)$/;
+
 /** Rules that mean the token itself is dead: expired or revoked (rule 7). */
 const DEAD = /^(subject\.(expired|revoked|jwt_expired)|bearer\.(revoked|invalid))$/;
 
@@ -147,6 +150,9 @@ function tokenHint(error: BatonError, context: RefusalContext): string | undefin
   const { rule } = error;
   if (error.code !== "invalid_request" || !/^(subject|chain|actor|bearer)\./.test(rule)) {
     return undefined;
+  }
+  if (context.ownSubjectToken && WRONG_KIND.test(rule)) {
+    return "subject_token takes a delegation token (the delegation_token that delegate returned to the agent that delegated to you), never an access token for an API: pass that one, or ask that agent to call delegate with to_agent set to you.";
   }
   if (context.ownSubjectToken) {
     return "The subject_token you passed was refused (expired, revoked, or not for this agent): ask the agent that delegated to you for a new delegation token.";

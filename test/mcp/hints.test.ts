@@ -107,6 +107,22 @@ beforeEach(() => {
 });
 
 describe("a hint per cause, from the refusal's own rule and facts", () => {
+  it("an access token passed as subject_token: pass the delegation token instead", async () => {
+    const access = await callOk(orchestrator, "request_token", {
+      api: "flights",
+      scopes: ["flights.search"],
+    });
+    const hint = await refusedHint(
+      booker,
+      "request_token",
+      { api: "flights", scopes: ["flights.search"], subject_token: access.access_token },
+      "invalid_request",
+    );
+    expect(hint).toMatch(/subject_token takes a delegation token .*never an access token/);
+    expect(hint).toContain("call delegate with to_agent set to you");
+    expect(hint).not.toMatch(/reconnect/i);
+  });
+
   it("unknown template: start_task with the policy's template ids", async () => {
     const hint = await refusedHint(
       orchestrator,
