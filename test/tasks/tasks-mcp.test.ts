@@ -29,7 +29,7 @@ import {
 } from "../helpers/mcp.js";
 import { introspect, whoami } from "../helpers/tasks.js";
 
-/** Spawning node with tsx takes a second or two. */
+/** Spawning a node process takes a second or so. */
 const SPAWN_TIMEOUT = 60_000;
 
 const CEILING = ["calendar.read", "flights.search", "docs.read"];
@@ -67,7 +67,7 @@ async function session(agent: string, user = ALICE): Promise<Client> {
 
 const iso = (epochSeconds: number) => new Date(epochSeconds * 1000).toISOString();
 
-/** `may_request` or `apis` as [api, scopes] pairs. */
+/** `apis` (whoami, list_apis) or the core's API views as [api, scopes] pairs. */
 const offered = (apis: { api?: string; id?: string; scopes: (string | { name: string })[] }[]) =>
   apis.map((a) => [a.api ?? a.id, a.scopes.map((s) => (typeof s === "string" ? s : s.name))]);
 
@@ -123,18 +123,18 @@ describe("MCP over Streamable HTTP: a task from start_task to end_task", () => {
         status: "active",
       },
     });
-    expect(offered(me.may_request)).toEqual([
+    expect(offered(me.apis)).toEqual([
       ["calendar", ["calendar.read"]],
       ["flights", ["flights.search"]],
       ["docs", ["docs.read"]],
     ]);
     const listed = await callOk(orchestrator, "list_apis", { task_id: taskId });
-    expect(offered(listed.apis)).toEqual(offered(me.may_request));
+    expect(offered(listed.apis)).toEqual(offered(me.apis));
 
     // Without task_id, the session is not in the task and sees all its policy allows.
     const outside = await callOk(orchestrator, "whoami");
     expect(outside.task).toBeUndefined();
-    expect(offered(outside.may_request)).toContainEqual(["docs", ["docs.read", "docs.write"]]);
+    expect(offered(outside.apis)).toContainEqual(["docs", ["docs.read", "docs.write"]]);
   });
 
   it("request_token and delegate with task_id issue inside the task", async () => {
@@ -167,7 +167,7 @@ describe("MCP over Streamable HTTP: a task from start_task to end_task", () => {
   });
 
   it("flight-booker, in its own session, redeems the delegation token in the task and delegates on", async () => {
-    // whoami has no subject_token input: the sub-agent's view of the token is POST /whoami.
+    // The sub-agent's view of its delegation over HTTP (whoami with subject_token: whoami.test.ts).
     const view = await whoami(broker, "flight-booker", tokens.toBooker as string);
     expect(view).toMatchObject({
       agent: "flight-booker",
@@ -419,7 +419,7 @@ describe("baton mcp over stdio", () => {
         });
         const me = await callOk(client, "whoami", { task_id: task.task_id });
         expect(me.task).toMatchObject({ task_id: task.task_id, tokens_left: 3 });
-        expect(offered(me.may_request)).toEqual([
+        expect(offered(me.apis)).toEqual([
           ["calendar", ["calendar.read"]],
           ["flights", ["flights.search"]],
         ]);
