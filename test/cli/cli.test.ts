@@ -46,7 +46,7 @@ const shared = (dir: string, policies = POLICIES) => [
 
 /** `baton serve` on a loopback port (a free one by default); resolves once the banner is out. */
 const serve = (dir: string, port?: number) =>
-  startServe(children, { port, args: shared(dir), banner: "CLIENT_SECRET is" });
+  startServe(children, { port, args: shared(dir), banner: "Why a request was refused" });
 
 /** POSTs a form to the served broker as a demo agent (client_secret_basic). */
 function postForm(url: string, path: string, form: Record<string, string>, agent = "orchestrator") {
@@ -240,13 +240,18 @@ describe("baton serve (design §3.1, §3.2)", () => {
       `POST ${url}/introspect`,
       `POST ${url}/revoke`,
       "baton dev-token --user alice@example.com",
-      `curl -s -u orchestrator:$CLIENT_SECRET ${url}/token`,
+      `--issuer ${url}`,
+      `${url}/mcp`,
+      `${url}/approvals`,
+      // The published demo secret, recognised by its hash: the block runs as pasted.
+      `curl -s -u orchestrator:orchestrator-secret ${url}/token`,
       `grant_type=${TOKEN_EXCHANGE_GRANT}`,
       `subject_token_type=${TOKEN_TYPE.jwt}`,
     ]) {
       expect(banner).toContain(line);
     }
-    for (const secret of Object.values(DEMO_SECRETS)) expect(banner).not.toContain(secret);
+    // Only the orchestrator's, which the block uses; no other secret is ever printed.
+    expect(banner).not.toContain(DEMO_SECRETS["flight-booker"]);
 
     const res = await fetch(`${url}/.well-known/oauth-authorization-server`);
     expect(res.status).toBe(200);

@@ -45,7 +45,11 @@ const shared = () => storeFlags(dir, { issuer: url, policies: POLICIES });
 
 /** `baton serve` on the fixed port; resolves once it is listening (banner printed). */
 async function serve(): Promise<ChildProcess> {
-  const server = await startServe(children, { port, args: shared(), banner: "CLIENT_SECRET is" });
+  const server = await startServe(children, {
+    port,
+    args: shared(),
+    banner: "Why a request was refused",
+  });
   return server.proc;
 }
 

@@ -202,7 +202,12 @@ describe("/metrics", () => {
     const write = (extra: Record<string, string> = {}) =>
       accessRequest(alice, "calendar", "calendar.write", extra);
     const first = await requestApproval(broker, "orchestrator", write({ reason: "offsite" }));
-    const second = await requestApproval(broker, "orchestrator", write({ reason: "lunch" }));
+    // Another grant (another ttl): an identical request would get the first approval again.
+    const second = await requestApproval(
+      broker,
+      "orchestrator",
+      write({ reason: "lunch", ttl_seconds: "120" }),
+    );
     let s = await scrape();
     expect(approvals(s, "requested")).toBe(2);
     expect(approvals(s, "approved")).toBe(0);

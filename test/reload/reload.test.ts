@@ -122,6 +122,9 @@ class Broker {
     const dir = await children.tempDir("baton-reload-");
     auditFiles.push(join(dir, "audit.jsonl"));
     await cp(POLICIES, join(dir, "policies"), { recursive: true });
+    // These tests reload scopes and edges of flight-booker acting on the user's own token, which
+    // the demo's `delegated_only` forbids: the copy drops that line (delegated-only.test.ts has it).
+    await writeFile(join(dir, "policies", "agents.yaml"), agentsYaml);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const served = await startServe(children, { port, args: Broker.shared(dir, url), env });
@@ -253,7 +256,14 @@ class Broker {
   }
 }
 
-const agentsYaml = await readFile(join(POLICIES, "agents.yaml"), "utf8");
+const agentsYaml = withoutDelegatedOnly(await readFile(join(POLICIES, "agents.yaml"), "utf8"));
+
+/** The demo's agents.yaml without its one `delegated_only` line (it must be there). */
+function withoutDelegatedOnly(yaml: string): string {
+  const line = /^ {4}delegated_only: true.*\n/m;
+  expect(yaml).toMatch(line);
+  return yaml.replace(line, "");
+}
 
 /** policies/agents.yaml with `from` replaced by `to` (the line must be there). */
 function editAgents(...edits: readonly [from: string, to: string][]): string {
