@@ -345,4 +345,21 @@ describe("a lifetime above the cap is reported", () => {
     });
     expect(delegated).toMatchObject({ expires_in: 3600, ttl_capped: true });
   });
+
+  it("start_task says ttl_capped when the task's deadline is shorter than ttl_seconds", async () => {
+    const client = await embedded("orchestrator");
+    const capped = await callOk(client, "start_task", {
+      purpose: "A long one",
+      scopes: ["docs.read"],
+      ttl_seconds: 86_400,
+    });
+    expect(capped).toMatchObject({ status: "active", ttl_capped: true });
+    const asked = await callOk(client, "start_task", {
+      purpose: "A short one",
+      scopes: ["docs.read"],
+      ttl_seconds: 600,
+    });
+    expect(asked.status).toBe("active");
+    expect(asked.ttl_capped).toBeUndefined();
+  });
 });

@@ -89,7 +89,9 @@ export async function startTask(
   };
   deps.audit.record(started);
   await Promise.all([deps.audit.written(), appendToTaskLog(deps, task.id, task.deadline, started)]);
-  return taskView(deps, saved, now);
+  const view = await taskView(deps, saved, now);
+  const capped = request.ttlSeconds !== undefined && task.deadline - now < request.ttlSeconds;
+  return capped ? { ...view, ttl_capped: true } : view;
 }
 
 /** Rule 6: a ceiling that needs a human waits for one, once, when the task opens. */

@@ -22,6 +22,8 @@ export interface TaskView {
   /** While the ceiling waits for a human: the approval, and where it is decided. */
   readonly approval_id?: string;
   readonly approval_uri?: string;
+  /** In start_task's answer only: the ttl asked for was cut to a cap (rule 2), so it says so. */
+  readonly ttl_capped?: true;
 }
 
 export async function taskView(

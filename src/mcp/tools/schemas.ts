@@ -12,6 +12,7 @@ import {
   TaskIdField as TaskId,
 } from "../../exchange/broker.js";
 import { MAX_TOKEN_LENGTH } from "../../tokens/verify.js";
+import { TtlCappedField } from "./ttl.js";
 
 /**
  * A text field checked against `full` (its bounds, charset or id format) but published in
@@ -84,6 +85,7 @@ export const TaskViewSchema = z.object({
   status: z.enum(["active", "approval_required", "ended", "expired"]),
   approval_id: z.string().optional(),
   approve_url: z.string().optional(),
+  ttl_capped: TtlCappedField,
 });
 
 /** Renders a core task view for a tool result (design §3.5 names the approval link `approve_url`). */

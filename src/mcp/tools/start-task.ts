@@ -64,6 +64,6 @@ export const startTask = defineTool({
     if (answer === "undecided") return pendingTask(session, view);
     const request = { ...(await presented(session)), taskId: view.task_id };
     const { task } = await broker.describe(request, caller);
-    return taskResult(task ?? view);
+    return { ...taskResult(task ?? view), ...(view.ttl_capped ? { ttl_capped: true } : {}) };
   },
 });
