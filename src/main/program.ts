@@ -15,6 +15,7 @@ import { systemClock } from "../clock.js";
 import { DEFAULTS } from "../config.js";
 import { desk } from "./approvals.js";
 import { devTokenCommand } from "./dev-token.js";
+import { addExamples, packageVersion } from "./help.js";
 import { keysListCommand, withKeys } from "./keys.js";
 import { mcpCommand } from "./mcp.js";
 import { serveCommand } from "./serve.js";
@@ -23,6 +24,7 @@ import { auditSyncOption, type SharedFlags, sharedOptions, terminal } from "./se
 export function buildProgram(): Command {
   const program = new Command("baton")
     .description("Delegation broker for AI agents (RFC 8693)")
+    .version(packageVersion(), "-V, --version", "print the version")
     .showHelpAfterError();
   serveProgram(program);
   policyProgram(program);
@@ -31,6 +33,7 @@ export function buildProgram(): Command {
   approvalsProgram(program);
   keysProgram(program);
   auditProgram(program);
+  addExamples(program);
   return program;
 }
 
@@ -38,7 +41,9 @@ function serveProgram(program: Command) {
   sharedOptions(
     program
       .command("serve")
-      .description("run the broker: OAuth endpoints")
+      .description(
+        "run the broker: the OAuth endpoints, the MCP endpoint at /mcp and the approval page at /approvals",
+      )
       .addOption(
         new Option("--host <host>", "listen address").env("BATON_HOST").default(DEFAULTS.host),
       )
@@ -52,6 +57,7 @@ function serveProgram(program: Command) {
       )
       .option("--dev", "allow memory:// (forgets everything on exit)")
       .addOption(auditSyncOption()),
+    "issuer identifier (default: http://HOST:PORT of --host and --port)",
   ).action(serveCommand);
 }
 
@@ -105,16 +111,19 @@ function mcpProgram(program: Command) {
   sharedOptions(
     program
       .command("mcp")
-      .description("an MCP server on stdio for one agent")
+      .description(
+        "an MCP server on stdio for one agent, acting for the user of BATON_SUBJECT_TOKEN (or --dev-user)",
+      )
       .addOption(
         new Option("--agent <id>", "the agent this server acts as")
           .env("BATON_AGENT")
           .makeOptionMandatory(),
       )
       .addOption(
-        new Option("--dev-user <name>", "act for this user, with a development token").env(
-          "BATON_DEV_USER",
-        ),
+        new Option(
+          "--dev-user <name>",
+          "act for this user, with a development token (instead of BATON_SUBJECT_TOKEN)",
+        ).env("BATON_DEV_USER"),
       )
       .addOption(
         new Option(

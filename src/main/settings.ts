@@ -5,8 +5,9 @@
  * @module main/settings
  */
 
-import { readFileSync } from "node:fs";
-import { type Command, Option } from "commander";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import {
   ConfigError,
   DEFAULTS,
@@ -50,7 +51,30 @@ export const terminal = {
   error: (line: string) => void process.stderr.write(`${line}\n`),
 };
 
-export const sharedOptions = (cmd: Command) =>
+/** `--issuer` of the commands that do not listen: the served broker's, by default. */
+const OFFLINE_ISSUER =
+  "issuer identifier of the broker whose store this is (default: http://BATON_HOST:BATON_PORT, http://127.0.0.1:8787 when unset)";
+
+/**
+ * A `--store sqlite://PATH` given by the user must name a file in a directory that exists: a
+ * mistyped path is refused, never created. Only the default's directory (`./data/`) is made.
+ * Commander runs this on flags and env values, never on the default.
+ */
+export function storeArgument(value: string): string {
+  if (!value.startsWith("sqlite://") || value === DEFAULTS.store) return value;
+  const path = value.slice("sqlite://".length);
+  if (path === "") return value; // the store names what is missing
+  const dir = dirname(resolve(path));
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) {
+    throw new InvalidArgumentError(
+      `the directory ${dir} does not exist; create it first (only the default's ./data/ is created)`,
+    );
+  }
+  return value;
+}
+
+/** The flags every command that needs the broker's state shares; `issuerHelp` is serve's own. */
+export const sharedOptions = (cmd: Command, issuerHelp = OFFLINE_ISSUER) =>
   cmd
     .addOption(
       new Option("--policies <dir>", "policy directory")
@@ -60,18 +84,15 @@ export const sharedOptions = (cmd: Command) =>
     .addOption(
       new Option("--store <url>", "sqlite://PATH, redis://HOST:PORT[/DB] or memory://")
         .env("BATON_STORE")
-        .default(DEFAULTS.store),
+        .default(DEFAULTS.store)
+        .argParser(storeArgument),
     )
     .addOption(
       new Option("--store-timeout <ms>", "redis: deadline of one store operation")
         .env("BATON_STORE_TIMEOUT_MS")
         .default(String(DEFAULTS.storeTimeoutMs)),
     )
-    .addOption(
-      new Option("--issuer <url>", "issuer identifier (default: from host and port)").env(
-        "BATON_ISSUER",
-      ),
-    )
+    .addOption(new Option("--issuer <url>", issuerHelp).env("BATON_ISSUER"))
     .addOption(
       new Option("--audit <path>", 'audit log file, or "stderr"')
         .env("BATON_AUDIT")

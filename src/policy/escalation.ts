@@ -125,8 +125,8 @@ function subAgentsUnderTaskApproval(policy: Policy, fileOf: FileOf): PolicyWarni
       message:
         `${agent.id} can get elevated scope ${scope} with no approval that names it: ` +
         `delegated to inside a task opened by ${list(openers)}, it is covered by the one ` +
-        `approval of the task's ceiling (by ${approval}), which names only the opener ` +
-        `(design §4 rule 6)${templates.length > 0 ? `; task template: ${list(templates)}` : ""}`,
+        `approval of the task's ceiling (by ${approval}), which names only the opener` +
+        `${templates.length > 0 ? `; task template: ${list(templates)}` : ""}`,
     };
   });
 }
@@ -189,7 +189,7 @@ function approversThatAreAgents(policy: Policy, fileOf: FileOf): PolicyWarning[]
         path: ["approvers", group, i],
         message:
           `"${member}" is an agent id: a token whose sub is ${member} would let it decide ` +
-          "approvals, which only a human may (design §4 rule 6)",
+          "approvals, which only a human may",
       });
     });
   }
@@ -210,7 +210,7 @@ function unreachableScopes(policy: Policy, fileOf: FileOf): PolicyWarning[] {
       kind: "scope-unreachable",
       file: fileOf(scope.api),
       path: ["apis", scope.api, "scopes", scope.name],
-      message: `${who}: no token can ever carry it (design §4 rule 1)`,
+      message: `${who}: no token can ever carry it`,
     });
   }
   return warnings;
@@ -239,10 +239,10 @@ function unusableDelegations(policy: Policy, fileOf: FileOf): PolicyWarning[] {
 function deadEdgeReason(policy: Policy, from: Agent, to: Agent): string | undefined {
   if (to.disabled) return `${to.id} is disabled`;
   if (policy.broker.maxDepth < 2) {
-    return "broker.max_depth is 1, so no chain has room for two agents (design §4 rule 4)";
+    return "broker.max_depth is 1, so no chain has room for two agents";
   }
   if (![...from.scopes].some((s) => to.scopes.has(s))) {
-    return "they share no scope, and a delegation token is narrowed to both (design §4 rule 1)";
+    return "they share no scope, and a delegation token is narrowed to both";
   }
   return undefined;
 }
@@ -260,7 +260,7 @@ function agentsOutsideDelegation(policy: Policy, fileOf: FileOf): PolicyWarning[
       path: ["agents", agent.id],
       message:
         "no agent delegates to it and it delegates to none: it acts only on a user's own token. " +
-        "If it is meant to be a sub-agent, add it to its delegator's delegate_to (design §4 rule 5)",
+        "If it is meant to be a sub-agent, add it to its delegator's delegate_to",
     }));
 }
 
@@ -272,6 +272,6 @@ function agentsWithoutScopes(policy: Policy, fileOf: FileOf): PolicyWarning[] {
       kind: "agent-without-scopes" as const,
       file: fileOf(agent.id),
       path: ["agents", agent.id, "scopes"],
-      message: "lists no scopes: this agent can get no token and delegate none (design §4 rule 1)",
+      message: "lists no scopes: this agent can get no token and delegate none",
     }));
 }
