@@ -189,9 +189,9 @@ describe("baton policy check: warnings (issue 8)", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/policies\/: OK \(4 files, 3 APIs, 7 scopes, 4 agents/);
     expect(linesOf(result.stderr)).toEqual([
-      "warning: agents.yaml: agents.flight-booker.scopes[1]: flight-booker can get elevated scope flights.book with no approval that names it: delegated to inside a task opened by orchestrator, it is covered by the one approval of the task's ceiling (by subject), which names only the opener (design §4 rule 6); task template: book-trip",
-      'warning: apis.yaml: apis.payments.scopes["payments.read"]: no agent lists it: no token can ever carry it (design §4 rule 1)',
-      'warning: apis.yaml: apis.payments.scopes["payments.refund"]: no agent lists it: no token can ever carry it (design §4 rule 1)',
+      "warning: agents.yaml: agents.flight-booker.scopes[1]: flight-booker can get elevated scope flights.book with no approval that names it: delegated to inside a task opened by orchestrator, it is covered by the one approval of the task's ceiling (by subject), which names only the opener; task template: book-trip",
+      'warning: apis.yaml: apis.payments.scopes["payments.read"]: no agent lists it: no token can ever carry it',
+      'warning: apis.yaml: apis.payments.scopes["payments.refund"]: no agent lists it: no token can ever carry it',
     ]);
   });
 });
