@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { crossCheck, type ValidFile } from "./cross-check.js";
 import { parseDuration } from "./duration.js";
 import { PolicyError } from "./policy-error.js";
+import { salvagePolicyFile } from "./salvage.js";
 import { BROKER_DEFAULTS, type PolicyFile } from "./schema.js";
 import type {
   Agent,
@@ -56,16 +57,30 @@ export function policyVersion(sources: readonly PolicySource[]): string {
   return hash.digest("hex").slice(0, 16);
 }
 
+/**
+ * Validates every file. Problems are reported all at once (issue 17): the cross-file checks
+ * also run on what did parse of the invalid files (policy/salvage.ts), and their findings
+ * join the shape problems.
+ */
 function validateAll(sources: readonly PolicySource[]): ValidFile[] {
   const files: ValidFile[] = [];
+  const salvaged: ValidFile[] = [];
   const problems: string[] = [];
   for (const { file, data } of sources) {
     const result = validatePolicyFile(file, data);
-    if (result.ok) files.push({ file, data: result.value });
-    else problems.push(...result.issues);
+    if (result.ok) {
+      files.push({ file, data: result.value });
+      salvaged.push({ file, data: result.value });
+      continue;
+    }
+    problems.push(...result.issues);
+    const rest = salvagePolicyFile(data);
+    if (rest) salvaged.push({ file, data: rest });
   }
-  // Cross-checks on half-valid files would only add noise: report the shape problems first.
-  if (problems.length > 0) throw new PolicyError(problems);
+  if (problems.length > 0) {
+    const more = crossCheck(salvaged).filter((line) => !problems.includes(line));
+    throw new PolicyError([...problems, ...more]);
+  }
   return files;
 }
 

@@ -3,16 +3,16 @@
  *
  * Steps: list the `*.yaml`/`*.yml` files (sorted, not recursive), parse each as YAML, then hand
  * them to `compilePolicy`. Every problem becomes a `PolicyError` line; YAML syntax errors read
- * `file: line N: message`.
+ * `file: line N: message`, a repeated key `file: path: duplicate key (line N, first at line M)`.
  *
  * @module policy/load
  */
 
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
 import { compilePolicy, type PolicySource } from "./compile.js";
-import { PolicyError } from "./policy-error.js";
+import { issueLine, PolicyError } from "./policy-error.js";
 import type { Policy } from "./types.js";
 
 export { compilePolicy, type PolicySource } from "./compile.js";
@@ -81,10 +81,13 @@ async function readPolicyFile(
   }
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
+    // A repeated key is named by its path; yaml's message names neither key nor first line.
+    const others = doc.errors.filter((e) => e.code !== "DUPLICATE_KEY");
     return {
-      issues: doc.errors.map(
-        (e) => `${name}: line ${e.linePos?.[0].line ?? 1}: ${firstLine(e.message)}`,
-      ),
+      issues: [
+        ...others.map((e) => `${name}: line ${e.linePos?.[0].line ?? 1}: ${firstLine(e.message)}`),
+        ...(others.length < doc.errors.length ? duplicateKeyIssues(name, text) : []),
+      ],
     };
   }
   // A file of comments only is empty, not malformed.
@@ -95,6 +98,40 @@ async function readPolicyFile(
     // Raised while resolving aliases (an unknown anchor, too many aliases).
     return { issues: [`${name}: ${err instanceof Error ? err.message : String(err)}`] };
   }
+}
+
+/**
+ * Names the key a YAML file repeats: yaml's own error says only "Map keys must be unique", so
+ * the file is read again allowing repeats, to give the key's path and both lines.
+ */
+function duplicateKeyIssues(file: string, text: string): string[] {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: false, lineCounter: lines });
+  const issues: string[] = [];
+  const lineOf = (node: Node) => lines.linePos(node.range?.[0] ?? 0).line;
+  const walk = (node: unknown, path: readonly PropertyKey[]): void => {
+    if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        walk(item, [...path, i]);
+      });
+    }
+    if (!isMap(node)) return;
+    const seen = new Map<string, number>();
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const line = isScalar(pair.key) ? lineOf(pair.key) : 0;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, line);
+      else {
+        issues.push(
+          issueLine(file, [...path, key], `duplicate key (line ${line}, first at line ${first})`),
+        );
+      }
+      walk(pair.value, [...path, key]);
+    }
+  };
+  walk(doc.contents, []);
+  return issues;
 }
 
 /** yaml's message repeats the position and quotes the source below it: keep the reason only. */

@@ -13,20 +13,38 @@ function capture() {
 }
 
 describe("policyCheck", () => {
-  it("exits 0 with a one-line summary for the demo policies", async () => {
+  it("exits 0 with a one-line summary for the shipped demo policies", async () => {
+    // The one test that reads the repository's policies/ (issue 17): the demo is valid, and
+    // draws no warning but one, which is what its story shows (flight-booker books under
+    // book-trip's one approval, which names only the orchestrator) and stays until a task's
+    // approval names the agents it covers.
     const { lines, out } = capture();
     expect(await policyCheck("policies", out)).toBe(0);
     expect(lines.log).toEqual([
-      "policies/: OK (4 files, 3 APIs, 7 scopes, 4 agents, 1 task template, 1 approver group)",
+      "policies/: OK (4 files, 3 APIs, 5 scopes, 4 agents, 1 task template, 1 approver group)",
     ]);
-    // Warnings (issue 8, policy/escalation.ts) never change the exit code; the demo's are
-    // intended: payment scopes no demo agent uses, and book-trip's one approval covering
-    // flight-booker's booking.
     expect(lines.error.map((l) => l.replace(/^(warning: [^:]+: [^:]+):.*$/, "$1"))).toEqual([
       "warning: agents.yaml: agents.flight-booker.scopes[1]",
-      'warning: apis.yaml: apis.payments.scopes["payments.read"]',
-      'warning: apis.yaml: apis.payments.scopes["payments.refund"]',
     ]);
+  });
+
+  it("reports a key typo and an unknown scope in one run, as file: path: message", async () => {
+    const dir = await tempPolicyDir({
+      "apis.yaml":
+        "apis:\n  mail:\n    resource: https://mail.example.com\n    scopes: { mail.send: Send }\n",
+      "a.yaml": `agents:\n  bot:\n    secret_sha256: ${"d".repeat(64)}\n    scoeps: [mail.send]\n    scopes: [mail.send]\n`,
+      "b.yaml": `agents:\n  helper:\n    secret_sha256: ${"e".repeat(64)}\n    scopes: [mail.sned]\n`,
+    });
+    try {
+      const { lines, out } = capture();
+      expect(await policyCheck(dir, out)).toBe(1);
+      expect(lines.error).toEqual([
+        "a.yaml: agents.bot.scoeps: unknown key; expected one of: description, secret_sha256, jwks, scopes, delegate_to, impersonate, disabled, delegated_only, rate_limit, introspects",
+        'b.yaml: agents.helper.scopes[0]: unknown scope "mail.sned": no API defines it',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("exits 1 with one file: path: message line per problem", async () => {
