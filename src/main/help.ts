@@ -59,10 +59,9 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   ],
   approvals: ["baton approvals list", "baton approvals approve ID"],
   "approvals list": ["baton approvals list", "baton approvals list --all"],
-  "approvals approve": [
-    "baton approvals approve ID                  # ID from baton approvals list",
-  ],
-  "approvals deny": ["baton approvals deny ID                     # ID from baton approvals list"],
+  // Approving and denying take the same ID, from `baton approvals list`.
+  "approvals approve": ["baton approvals approve ID"],
+  "approvals deny": ["baton approvals deny ID"],
   "approvals login": ["baton approvals login --as alice@example.com"],
   keys: ["baton keys list", "baton keys rotate"],
   "keys rotate": ["baton keys rotate", "baton keys rotate --store redis://127.0.0.1:6379/0"],
