@@ -5,22 +5,11 @@
  * files, as layers.test.ts does, so the rule cannot rot silently.
  */
 
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as errors from "../../src/errors.js";
-
-const SRC = join(import.meta.dirname, "../../src");
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory()
-      ? sourceFiles(join(dir, e.name))
-      : e.name.endsWith(".ts")
-        ? [join(dir, e.name)]
-        : [],
-  );
-}
+import { SRC, sourceFiles } from "./source-files.js";
 
 /** The error classes errors.ts exports, by their exported name. */
 const CLASSES = Object.entries(errors).filter(

@@ -6,12 +6,12 @@
  * it: the list may only shrink.
  */
 
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { relative } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { SRC, sourceFiles } from "./source-files.js";
 
-const SRC = join(import.meta.dirname, "../../src");
 const MAX_FILE_LINES = 300;
 const MAX_FUNCTION_LINES = 80;
 
@@ -29,16 +29,6 @@ const MAY_WAIT = (file: string) =>
   ["exchange/", "mcp/", "http/"].some((dir) => file.startsWith(dir)) ||
   ["cli/policy-explain.ts", "cli/approvals.ts"].includes(file);
 const NEVER_WAITS = ["http/approvals/task-tree-svg.ts"];
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory()
-      ? sourceFiles(join(dir, e.name))
-      : e.name.endsWith(".ts")
-        ? [join(dir, e.name)]
-        : [],
-  );
-}
 
 interface Offender {
   /** The allowlist key: `file` or `file name`. */
