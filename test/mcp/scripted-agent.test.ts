@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decideAs } from "../helpers/approvals.js";
 import { issuedCount } from "../helpers/assertions.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { ALICE, callTool, connectHttp } from "../helpers/mcp.js";
+import { ALICE, callTool, connectHttp, TOOL_NAMES } from "../helpers/mcp.js";
 
 type Actor = "orchestrator" | "flight-booker";
 type Args = Record<string, any>;
@@ -127,21 +127,10 @@ const STORY: readonly Step[] = [
   },
 ];
 
-const TOOLS = [
-  "approval_status",
-  "delegate",
-  "end_task",
-  "list_apis",
-  "request_token",
-  "revoke_token",
-  "start_task",
-  "whoami",
-];
-
 /** The tools a hint tells the agent to call, in the order the hint names them. */
 function namedTools(hint: string): string[] {
   const named: { tool: string; at: number }[] = [];
-  for (const tool of TOOLS) {
+  for (const tool of TOOL_NAMES) {
     const at = hint.search(new RegExp(`\\b(call|Call) ${tool}\\b`));
     if (at >= 0) named.push({ tool, at });
   }
