@@ -21,6 +21,7 @@ const UNIT = [
   "test/architecture/**/*.test.ts",
   "test/audit/**/*.test.ts",
   "test/cli/banner.test.ts",
+  "test/docs/**/*.test.ts",
   "test/integration/actor-token.test.ts",
   "test/integration/chain.test.ts",
   "test/integration/client-auth.test.ts",

@@ -64,11 +64,12 @@ export function parseSetting<T>(
   schema: z.ZodType<T>,
   value: unknown,
   name: string,
-  env: string,
+  env?: string,
 ): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ConfigError(`${name} (${env}): ${result.error.issues[0]?.message ?? "is invalid"}`);
+  const setting = env === undefined ? name : `${name} (${env})`;
+  throw new ConfigError(`${setting}: ${result.error.issues[0]?.message ?? "is invalid"}`);
 }
 
 /** The default issuer for a listening address: http on loopback, as the broker is reached. */

@@ -20,7 +20,7 @@ export interface DevTokenFlags extends SharedFlags {
 export async function devTokenCommand(flags: DevTokenFlags) {
   const broker = await openBroker(offlineOptions(flags));
   try {
-    const ttl = parseSetting(DurationSchema, flags.ttl, "--ttl", "BATON_DEV_TOKEN_TTL");
+    const ttl = parseSetting(DurationSchema, flags.ttl, "--ttl");
     const token = await issueDevToken(broker.deps, {
       user: flags.user,
       ttl,

@@ -64,6 +64,16 @@ export function storeArgument(value: string): string {
   if (!value.startsWith("sqlite://") || value === DEFAULTS.store) return value;
   const path = value.slice("sqlite://".length);
   if (path === "") return value; // the store names what is missing
+  return inExistingDirectory(path, value);
+}
+
+/** `--audit PATH`, as `--store`: a file in a directory that exists; `stderr` is no file. */
+export function auditArgument(value: string): string {
+  if (value === "stderr" || value === "" || value === DEFAULTS.audit) return value;
+  return inExistingDirectory(value, value);
+}
+
+function inExistingDirectory(path: string, value: string): string {
   const dir = dirname(resolve(path));
   if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) {
     throw new InvalidArgumentError(
@@ -96,7 +106,8 @@ export const sharedOptions = (cmd: Command, issuerHelp = OFFLINE_ISSUER) =>
     .addOption(
       new Option("--audit <path>", 'audit log file, or "stderr"')
         .env("BATON_AUDIT")
-        .default(DEFAULTS.audit),
+        .default(DEFAULTS.audit)
+        .argParser(auditArgument),
     )
     .addOption(
       new Option(

@@ -14,7 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
 import {
   Children,
-  DEMO_POLICIES as POLICIES,
+  TEST_POLICIES as POLICIES,
   runCli,
   startServe,
   stopChild as stop,

@@ -21,7 +21,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
 import { startTestBroker, type TestBroker, TOKEN_TYPE } from "../helpers/broker.js";
-import { Children, DEMO_POLICIES, runBaton } from "../helpers/cli-process.js";
+import { Children, runBaton, TEST_POLICIES } from "../helpers/cli-process.js";
 import { ALICE, callOk, callRefused, callTool, connectHttp, decode } from "../helpers/mcp.js";
 
 const CALENDAR = "https://calendar.example.com";
@@ -385,7 +385,7 @@ describe("issue 5: the real `baton approvals approve` on a shared SQLite store",
         "--store",
         `sqlite://${dir}/b.db`,
         "--policies",
-        DEMO_POLICIES,
+        TEST_POLICIES,
         "--audit",
         join(dir, "cli-audit.jsonl"),
       ]);

@@ -26,11 +26,11 @@ import { freePort } from "../helpers/broker.js";
 import { HAVE_CHROMIUM, launchChromium, warnIfNoChromium } from "../helpers/browser.js";
 import {
   Children,
-  DEMO_POLICIES,
   runBaton,
   type Served,
   startServe,
   storeFlags,
+  TEST_POLICIES,
 } from "../helpers/cli-process.js";
 import { ALICE, BOB, decode } from "../helpers/mcp.js";
 import { exchange, type Form } from "../helpers/nodes.js";
@@ -82,7 +82,7 @@ async function startProvider(redirectUri: string): Promise<string> {
 /** The demo policies, with `broker.approval_login` naming the provider. */
 async function policiesWithLogin(issuer: string): Promise<string> {
   const policies = join(dir, "policies");
-  await cp(DEMO_POLICIES, policies, { recursive: true });
+  await cp(TEST_POLICIES, policies, { recursive: true });
   const file = join(policies, "broker.yaml");
   const data = parse(await readFile(file, "utf8"));
   data.broker.approval_login = { issuer, client_id: CLIENT_ID };

@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Children,
   cliEnv,
-  DEMO_POLICIES,
   ROOT,
   type Served,
   startServe,
+  TEST_POLICIES,
 } from "../helpers/cli-process.js";
 
 const run = promisify(execFile);
@@ -26,7 +26,7 @@ let served: Served;
 beforeAll(async () => {
   const dir = await children.tempDir("baton-paste-");
   const policies = join(dir, "policies");
-  await cp(DEMO_POLICIES, policies, { recursive: true, filter: (p) => !p.endsWith(".md") });
+  await cp(TEST_POLICIES, policies, { recursive: true, filter: (p) => !p.endsWith(".md") });
   served = await startServe(children, {
     args: [
       "--policies",

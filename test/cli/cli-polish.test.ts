@@ -15,12 +15,12 @@ import {
   Children,
   CLI,
   cliEnv,
-  DEMO_POLICIES,
   ROOT,
   runCli,
   SERVING,
   stderrOf,
   stopChild,
+  TEST_POLICIES,
   waitForOutput,
 } from "../helpers/cli-process.js";
 
@@ -85,7 +85,7 @@ describe("--help", () => {
   });
 });
 
-describe("--store sqlite://PATH in a directory that does not exist", () => {
+describe("--store sqlite://PATH or --audit PATH in a directory that does not exist", () => {
   it("is refused with exit 1, naming --store, and the directory is not created", async () => {
     const dir = await children.tempDir("baton-polish-");
     const missing = join(dir, "no-such", "dir");
@@ -97,7 +97,7 @@ describe("--store sqlite://PATH in a directory that does not exist", () => {
       const { code, stderr } = await baton([
         ...command,
         "--policies",
-        DEMO_POLICIES,
+        TEST_POLICIES,
         "--audit",
         join(dir, "audit.jsonl"),
         "--store",
@@ -107,7 +107,7 @@ describe("--store sqlite://PATH in a directory that does not exist", () => {
       expect(stderr).toContain("--store");
       expect(stderr).toContain(missing);
     }
-    const fromEnv = await runCli(children, ["keys", "list", "--policies", DEMO_POLICIES], {
+    const fromEnv = await runCli(children, ["keys", "list", "--policies", TEST_POLICIES], {
       env: { BATON_STORE: `sqlite://${missing}/x.db`, BATON_AUDIT: join(dir, "audit.jsonl") },
     });
     expect(fromEnv.code).toBe(1);
@@ -115,9 +115,24 @@ describe("--store sqlite://PATH in a directory that does not exist", () => {
     expect(await exists(join(dir, "no-such"))).toBe(false);
   });
 
+  it("--audit PATH in a missing directory is refused the same way, and not created", async () => {
+    const dir = await children.tempDir("baton-polish-");
+    const missing = join(dir, "no-such", "dir");
+    const { code, stderr } = await baton([
+      "keys",
+      "list",
+      ...["--policies", TEST_POLICIES, "--store", `sqlite://${dir}/b.db`],
+      ...["--audit", join(missing, "audit.jsonl")],
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("--audit");
+    expect(stderr).toContain(missing);
+    expect(await exists(join(dir, "no-such"))).toBe(false);
+  });
+
   it("the default store still makes ./data/ in the working directory (npm start needs it)", async () => {
     const cwd = await children.tempDir("baton-polish-cwd-");
-    await cp(DEMO_POLICIES, join(cwd, "policies"), { recursive: true });
+    await cp(TEST_POLICIES, join(cwd, "policies"), { recursive: true });
     const port = await freePort();
     const proc = spawn(process.execPath, [CLI, "serve", "--port", String(port)], {
       cwd,

@@ -11,7 +11,7 @@ import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
-import { Children, DEMO_POLICIES as POLICIES, runCli, startServe } from "../helpers/cli-process.js";
+import { Children, TEST_POLICIES as POLICIES, runCli, startServe } from "../helpers/cli-process.js";
 
 const USER = "alice@example.com";
 const JWT_LINE = /^[\w-]+\.[\w-]+\.[\w-]+$/;

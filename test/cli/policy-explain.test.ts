@@ -4,7 +4,7 @@
  */
 
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { Children, DEMO_POLICIES, runCli } from "../helpers/cli-process.js";
+import { Children, runCli, TEST_POLICIES } from "../helpers/cli-process.js";
 
 const children = new Children();
 afterEach(() => children.stopAll());
@@ -12,7 +12,7 @@ afterAll(() => children.removeDirs());
 
 const baton = (args: readonly string[], env: Record<string, string> = {}) =>
   runCli(children, args, { env });
-const explain = (args: readonly string[]) => baton(["policy", "explain", ...args, DEMO_POLICIES]);
+const explain = (args: readonly string[]) => baton(["policy", "explain", ...args, TEST_POLICIES]);
 const linesOf = (text: string) => text.trimEnd().split("\n");
 
 describe("baton policy explain", () => {
@@ -171,13 +171,13 @@ describe("baton policy explain", () => {
   ];
 
   it("reads --policies when no directory is given", async () => {
-    const result = await baton([...bare, "--policies", DEMO_POLICIES]);
+    const result = await baton([...bare, "--policies", TEST_POLICIES]);
     expect(result.code, result.stderr).toBe(0);
     expect(linesOf(result.stdout)[0]).toBe("issued");
   });
 
   it("reads BATON_POLICIES when neither is given", async () => {
-    const result = await baton(bare, { BATON_POLICIES: DEMO_POLICIES });
+    const result = await baton(bare, { BATON_POLICIES: TEST_POLICIES });
     expect(result.code, result.stderr).toBe(0);
     expect(linesOf(result.stdout)[0]).toBe("issued");
   });
@@ -185,7 +185,7 @@ describe("baton policy explain", () => {
 
 describe("baton policy check: warnings (issue 8)", () => {
   it("prints `warning: file: path: message` lines on stderr after the OK line, exit 0", async () => {
-    const result = await baton(["policy", "check", DEMO_POLICIES]);
+    const result = await baton(["policy", "check", TEST_POLICIES]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/policies\/: OK \(4 files, 3 APIs, 5 scopes, 4 agents/);
     // The demo's one warning is the story itself: flight-booker books under book-trip's one

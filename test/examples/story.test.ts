@@ -13,10 +13,10 @@ import { flightsApi } from "../../examples/flights-api.js";
 import { listen, runStory, type StoryResult } from "../../examples/story.js";
 import {
   Children,
-  DEMO_POLICIES,
   runBaton,
   type Served,
   startServe,
+  TEST_POLICIES,
 } from "../helpers/cli-process.js";
 
 const children = new Children();
@@ -31,7 +31,7 @@ beforeAll(async () => {
   dir = await children.tempDir("baton-story-");
   const shared = [
     "--policies",
-    DEMO_POLICIES,
+    TEST_POLICIES,
     "--store",
     `sqlite://${join(dir, "baton.db")}`,
     "--audit",

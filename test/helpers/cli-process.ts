@@ -15,7 +15,12 @@ import { freePort } from "./broker.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const CLI = join(ROOT, "bin/baton.js");
-export const DEMO_POLICIES = join(ROOT, "policies");
+/**
+ * The tests' own copy of the demo policies (issue 17): a user who edits `policies/` (adding an
+ * API, as the docs invite) changes nothing a test sees. Only test/policy/policy-check.test.ts
+ * reads the shipped `policies/`, to prove the demo valid and warning-free.
+ */
+export const TEST_POLICIES = join(ROOT, "test/fixtures/policies");
 
 /**
  * The flags every command of one test shares, so a CLI command and a running `serve` use one
@@ -28,7 +33,7 @@ export function storeFlags(
 ): string[] {
   return [
     "--policies",
-    options.policies ?? DEMO_POLICIES,
+    options.policies ?? TEST_POLICIES,
     "--store",
     `sqlite://${dir}/b.db`,
     "--audit",

@@ -18,11 +18,11 @@ import { parseDocument } from "yaml";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "./broker.js";
 import {
   type Children,
-  DEMO_POLICIES,
   runCli,
   type Served,
   startServe,
   stopChild,
+  TEST_POLICIES,
 } from "./cli-process.js";
 import type { TestRedis } from "./redis.js";
 
@@ -99,7 +99,7 @@ export class Cluster {
   /** Copies the demo policies, starts the nodes one after the other (the first makes the keys). */
   static async start(children: Children, options: ClusterOptions): Promise<Cluster> {
     const dir = await children.tempDir("baton-nodes-");
-    await cp(DEMO_POLICIES, join(dir, "policies"), { recursive: true });
+    await cp(TEST_POLICIES, join(dir, "policies"), { recursive: true });
     if (options.withoutRateLimit) await dropRateLimit(join(dir, "policies", "broker.yaml"));
     const specs = options.nodes ?? [{}, {}];
     const ports: number[] = [];

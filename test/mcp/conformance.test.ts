@@ -22,7 +22,7 @@ import { freePort } from "../helpers/broker.js";
 import {
   Children,
   collect,
-  DEMO_POLICIES as POLICIES,
+  TEST_POLICIES as POLICIES,
   ROOT,
   runCli,
   spawnNode,

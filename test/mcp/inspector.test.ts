@@ -16,7 +16,7 @@ import {
   type CliResult,
   cliEnv,
   collect,
-  DEMO_POLICIES as POLICIES,
+  TEST_POLICIES as POLICIES,
   ROOT,
 } from "../helpers/cli-process.js";
 

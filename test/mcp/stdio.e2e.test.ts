@@ -22,10 +22,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, TOKEN_TYPE } from "../helpers/broker.js";
 import {
   Children,
-  DEMO_POLICIES,
   runBaton,
   spawnBaton,
   storeFlags,
+  TEST_POLICIES,
 } from "../helpers/cli-process.js";
 import {
   ALICE,
@@ -379,7 +379,7 @@ describe("baton mcp: stdout is the MCP channel and nothing else", () => {
         "--dev-user",
         ALICE,
         "--policies",
-        DEMO_POLICIES,
+        TEST_POLICIES,
         "--store",
         `sqlite://${dir}/b.db`,
         "--audit",

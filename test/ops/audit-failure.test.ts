@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
-import { Children, DEMO_POLICIES, runBaton, startServe } from "../helpers/cli-process.js";
+import { Children, runBaton, startServe, TEST_POLICIES } from "../helpers/cli-process.js";
 import { ALICE, DEMO_SECRETS } from "../helpers/mcp.js";
 
 const children = new Children();
@@ -33,7 +33,7 @@ const exchange = (url: string, subject: string) =>
 describe("the audit log cannot be written (a full disk)", () => {
   it("every exchange, from the first, is refused with 503 and no token; /readyz says unavailable", async () => {
     const dir = await children.tempDir("baton-audit-full-");
-    const store = ["--policies", DEMO_POLICIES, "--store", `sqlite://${join(dir, "baton.db")}`];
+    const store = ["--policies", TEST_POLICIES, "--store", `sqlite://${join(dir, "baton.db")}`];
     const served = await startServe(children, {
       args: [...store, "--audit", "/dev/full"],
       env: { BATON_WATCH: "0" },

@@ -144,9 +144,9 @@ describe("loadPolicy", () => {
   });
 });
 
-describe("the demo policies in policies/", () => {
+describe("the demo policies (the tests' copy in test/fixtures/policies/)", () => {
   it("load and compile to the expected indexes", async () => {
-    const policy = await loadPolicy("policies");
+    const policy = await loadPolicy("test/fixtures/policies");
     expect(policy.files).toEqual(["agents.yaml", "apis.yaml", "broker.yaml", "tasks.yaml"]);
     expect(policy.broker).toEqual({
       signingAlg: "EdDSA",
@@ -199,7 +199,7 @@ describe("the demo policies in policies/", () => {
   it("store the SHA-256 of the documented demo secrets", async () => {
     const { createHash } = await import("node:crypto");
     const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-    const policy = await loadPolicy("policies");
+    const policy = await loadPolicy("test/fixtures/policies");
     expect(policy.agents.get("orchestrator")?.secretSha256).toBe(sha256("orchestrator-secret"));
     expect(policy.agents.get("flight-booker")?.secretSha256).toBe(sha256("flight-booker-secret"));
   });

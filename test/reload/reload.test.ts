@@ -16,7 +16,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { freePort, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../helpers/broker.js";
 import {
   Children,
-  DEMO_POLICIES as POLICIES,
+  TEST_POLICIES as POLICIES,
   runCli,
   type Served,
   startServe,

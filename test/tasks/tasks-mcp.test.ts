@@ -17,7 +17,7 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { Children, DEMO_POLICIES } from "../helpers/cli-process.js";
+import { Children, TEST_POLICIES } from "../helpers/cli-process.js";
 import {
   ALICE,
   BOB,
@@ -399,7 +399,7 @@ describe("baton mcp over stdio", () => {
         "--dev-user",
         ALICE,
         "--policies",
-        DEMO_POLICIES,
+        TEST_POLICIES,
         "--store",
         `sqlite://${dir}/b.db`,
         "--audit",
