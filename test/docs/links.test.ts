@@ -1,0 +1,72 @@
+/**
+ * The docs a newcomer reads (issue 17): a README of a few screens, and no link in it or in
+ * docs/ that leads nowhere, to a missing file or to a heading that is gone.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const PAGES = [
+  "README.md",
+  "policies/README.md",
+  "docs/architecture.md",
+  "docs/cli.md",
+  "docs/guide.md",
+  "docs/http.md",
+  "docs/operations.md",
+  "docs/performance.md",
+  "docs/security.md",
+];
+
+/** GitHub's anchor for a heading: lower case, punctuation but `-` and `_` dropped, spaces `-`. */
+const slug = (heading: string) =>
+  heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .replace(/\s/g, "-");
+
+async function anchorsOf(page: string): Promise<Set<string>> {
+  const text = (await readFile(page, "utf8")).replace(/```[\s\S]*?```/g, "");
+  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map(([, h]) => slug(h as string)));
+}
+
+/** Relative links `[text](target)`, outside code blocks. */
+async function linksOf(page: string): Promise<string[]> {
+  const text = (await readFile(page, "utf8")).replace(/```[\s\S]*?```/g, "");
+  return [...text.matchAll(/\]\(([^)\s]+)\)/g)]
+    .map(([, target]) => target as string)
+    .filter((target) => !/^[a-z]+:/.test(target));
+}
+
+describe("the README", () => {
+  it("fits on a few screens: under 250 lines", async () => {
+    const lines = (await readFile("README.md", "utf8")).split("\n").length;
+    expect(lines).toBeLessThan(250);
+  });
+
+  it("gives exactly the two commands: install and run, and test", async () => {
+    const readme = await readFile("README.md", "utf8");
+    expect(readme).toContain("npm ci && npm start");
+    expect(readme).toContain("npm test ");
+  });
+});
+
+describe.each(PAGES)("the links of %s", (page) => {
+  it("lead to files and headings that exist", async () => {
+    const broken: string[] = [];
+    const links = await linksOf(page);
+    for (const link of links) {
+      const [path, anchor] = link.split("#") as [string, string | undefined];
+      const target = path === "" ? page : join(dirname(page), path);
+      const exists = await stat(target).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) broken.push(`${link}: no file ${target}`);
+      else if (anchor !== undefined && target.endsWith(".md")) {
+        if (!(await anchorsOf(target)).has(anchor)) broken.push(`${link}: no heading #${anchor}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+});
