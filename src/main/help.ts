@@ -40,7 +40,11 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
     "baton serve --host 0.0.0.0 --issuer https://baton.example.com --store redis://127.0.0.1:6379/0",
     "baton serve --dev --store memory://         # forgets everything on exit",
   ],
-  policy: ["baton policy check ./policies", "baton policy explain --help"],
+  policy: ["baton policy init", "baton policy check ./policies", "baton policy explain --help"],
+  "policy init": [
+    "baton policy init                           # ./policies/policy.yaml, then edit it",
+    "baton policy init ./my-policies && baton serve --policies ./my-policies",
+  ],
   "policy check": ["baton policy check", "baton policy check ./my-policies"],
   "policy explain": [
     "baton policy explain --agent orchestrator --api flights --scope flights.search",

@@ -11,6 +11,7 @@ import { auditCommand } from "../cli/audit.js";
 import { rotateFromCli, withdrawFromCli } from "../cli/keys.js";
 import { policyCheck } from "../cli/policy-check.js";
 import { type ExplainFlags, policyExplain } from "../cli/policy-explain.js";
+import { policyInit } from "../cli/policy-init.js";
 import { systemClock } from "../clock.js";
 import { DEFAULTS } from "../config.js";
 import { desk } from "./approvals.js";
@@ -63,6 +64,19 @@ function serveProgram(program: Command) {
 
 function policyProgram(program: Command) {
   const policy = program.command("policy").description("policy files");
+  policy
+    .command("init")
+    .description(
+      "write a starter policy to edit; prints its client secrets once (only their SHA-256 is written)",
+    )
+    .argument(
+      "[dir]",
+      "where to write it (refused if it holds policy files)",
+      process.env.BATON_POLICIES ?? DEFAULTS.policies,
+    )
+    .action(async (dir: string) => {
+      process.exitCode = await policyInit(dir, terminal);
+    });
   policy
     .command("check")
     .description("validate the policy files of a directory")
