@@ -7,6 +7,7 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
+import type { CoveredAgent } from "../policy/delegation-reach.js";
 import type { Store } from "../store/store.js";
 
 export type ApprovalState = "pending" | "approved" | "denied" | "expired";
@@ -29,6 +30,12 @@ export interface ApprovalGrant {
   readonly ttl: number | null;
   /** The task the grant is in (its id), or for a task approval null. */
   readonly task: string | null;
+  /**
+   * For a task approval: every agent the one approval covers, the opener first, each with the
+   * elevated scopes of the ceiling it could get (policy/delegation-reach.ts). Shown to the
+   * approver and bound into the digest: the task's grants are held to it (rule 6).
+   */
+  readonly covers?: readonly CoveredAgent[];
 }
 
 export interface ApprovalRecord extends ApprovalGrant {
@@ -70,6 +77,10 @@ export function grantDigest(grant: ApprovalGrant): string {
     [...grant.scopes].sort(),
     grant.ttl,
     grant.task,
+    // Only task approvals name whom they cover: other grants keep the digest they had.
+    ...(grant.covers === undefined
+      ? []
+      : [grant.covers.map((c) => [c.agent, [...c.scopes].sort(), c.delegated])]),
   ]);
   return createHash("sha256").update(canonical).digest("base64url");
 }

@@ -8,6 +8,7 @@
  */
 
 import { stateOf } from "../approvals/approval-store.js";
+import { coverWords } from "../approvals/cover-words.js";
 import type { Clock } from "../clock.js";
 import type { ServingBroker } from "../exchange/broker.js";
 
@@ -39,6 +40,8 @@ export async function listApprovals(desk: Desk, out: Out, all: boolean): Promise
     const left = state === "pending" ? ` (${Math.ceil((r.expiresAt - now) / 60)} min left)` : "";
     out.log(
       `${r.id}  ${state}${left}  ${r.chain.join(" <- ")} for ${r.subject}: ${r.target} [${r.scopes.join(" ")}]` +
+        // Rule 6: a task's one approval covers every agent it names, sub-agents included.
+        `${r.covers ? `  covers: ${coverWords(r.covers)}` : ""}` +
         `  approvers: ${r.approvers.join(", ")}${r.reason ? `  reason: ${JSON.stringify(r.reason)}` : ""}`,
     );
   }
@@ -51,8 +54,9 @@ export async function decideFromCli(
   decision: "approved" | "denied",
 ): Promise<void> {
   const record = await desk.broker.decideAs(OPERATOR, id, decision);
+  const covers = record.covers ? `; covers: ${coverWords(record.covers)}` : "";
   out.log(
-    `${record.id} ${decision} (${record.scopes.join(" ")} for ${record.client} on ${record.target}).`,
+    `${record.id} ${decision} (${record.scopes.join(" ")} for ${record.client} on ${record.target}${covers}).`,
   );
 }
 

@@ -8,6 +8,7 @@
  */
 
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { coverWords } from "../approvals/cover-words.js";
 import type { ApprovalView } from "../exchange/broker.js";
 import { watchApproval } from "./watch-approval.js";
 
@@ -99,7 +100,7 @@ export function elicitingSession(server: McpServer, watchIntervalMs?: number): T
           mode: "url",
           // MCP 2025-11-25: the URL carries no personal data and signs no one in; the human
           // signs in on the page, which lets only this approval's approver decide.
-          message: `Approve or deny ${approval.scopes.join(", ")} for ${approval.client} on the approval page.`,
+          message: `Approve or deny ${approval.scopes.join(", ")} for ${approval.client} on the approval page.${covering(approval)}`,
           url: approval.approval_uri,
           elicitationId: approval.approval_id,
         });
@@ -127,7 +128,12 @@ export function describeGrant(a: ApprovalView): string {
     scopes,
     a.ttl === null ? "For the default lifetime." : `For at most ${a.ttl} seconds.`,
     ...(a.task ? [`Inside task ${a.task}.`] : []),
+    // Rule 6: one approval of a task covers every agent it names, sub-agents included.
+    ...(a.covers ? [`This one approval covers: ${coverWords(a.covers)}.`] : []),
     ...(a.reason === undefined ? [] : [`The agent's stated reason (its own words): "${a.reason}"`]),
   ];
   return lines.join("\n");
 }
+
+/** A task approval's covered set, as one more sentence of a short message. */
+const covering = (a: ApprovalView) => (a.covers ? ` It covers: ${coverWords(a.covers)}.` : "");

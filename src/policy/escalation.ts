@@ -6,14 +6,11 @@
  * What is flagged, and why (each rests on what the broker really enforces, design §4):
  *
  * (a) Escalation paths.
- *   - `sub-agent-under-task-approval`: delegation only narrows (rule 1), so a sub-agent never
- *     gets a scope its delegators lack. But inside a task, one approval of the ceiling covers
- *     every token of the task's tree (rule 6, exchange/task-scope.ts standing approval), and
- *     that approval names only the agent that opened the task. So an elevated scope held by an
- *     agent D, reachable from an opener O along `delegate_to` edges within `max_depth`, every
- *     agent on the path holding the scope and enabled, is used by D with no approval that
- *     names D. Any enabled O holding the scope can open such a task (a ceiling of its own
- *     scopes), so task templates only make the path ready-made; they are named in the text.
+ *   (No warning for sub-agents under a task's approval any more: that approval names every
+ *   agent it covers, the opener and each agent a delegation can reach with an elevated scope of
+ *   the ceiling (policy/delegation-reach.ts), and the broker holds a task's grants to that set
+ *   (exchange/steps/enter-task.ts `coveredByTask`); an agent a hot reload makes reachable later
+ *   asks for its own approval. The approver sees who uses the scope, so nothing is hidden.)
  *   - `impersonation-hides-agent`: an agent with `impersonate: true` acting on a user's own
  *     token gets tokens without `act` (RFC 8693 §1.1). For an elevated scope the approval is
  *     still asked, but its request, like the token, shows no agent in the chain: the approver
@@ -44,7 +41,6 @@ import type { PolicySource } from "./compile.js";
 import type { Agent, Policy } from "./types.js";
 
 export type PolicyWarningKind =
-  | "sub-agent-under-task-approval"
   | "impersonation-hides-agent"
   | "approver-is-agent"
   | "scope-unreachable"
@@ -81,7 +77,6 @@ export function definedIn(sources: readonly PolicySource[]): DefinedIn {
 export function findPolicyWarnings(policy: Policy, where: DefinedIn): PolicyWarning[] {
   const fileOf = (id: string) => where.get(id) ?? policy.files[0] ?? "policy";
   return [
-    ...subAgentsUnderTaskApproval(policy, fileOf),
     ...impersonationHidesAgent(policy, fileOf),
     ...approversThatAreAgents(policy, fileOf),
     ...unreachableScopes(policy, fileOf),
@@ -94,67 +89,7 @@ export function findPolicyWarnings(policy: Policy, where: DefinedIn): PolicyWarn
 type FileOf = (id: string) => string;
 
 const enabled = (policy: Policy) => [...policy.agents.values()].filter((a) => !a.disabled);
-const indexOf = (set: ReadonlySet<string>, value: string) => [...set].indexOf(value);
 const list = (items: Iterable<string>) => [...items].join(", ");
-
-/** (a) D gets an elevated scope under a task approval that named only the opener. */
-function subAgentsUnderTaskApproval(policy: Policy, fileOf: FileOf): PolicyWarning[] {
-  // (sub-agent, scope) → the openers whose task approval reaches it.
-  const reached = new Map<string, { agent: Agent; scope: string; openers: Set<string> }>();
-  for (const opener of enabled(policy)) {
-    for (const scope of opener.scopes) {
-      if (policy.scopes.get(scope)?.approval === undefined) continue;
-      for (const agent of delegatesHolding(policy, opener, scope)) {
-        const key = `${agent.id}\u0000${scope}`;
-        const entry = reached.get(key) ?? { agent, scope, openers: new Set<string>() };
-        entry.openers.add(opener.id);
-        reached.set(key, entry);
-      }
-    }
-  }
-  return [...reached.values()].map(({ agent, scope, openers }) => {
-    const approval = policy.scopes.get(scope)?.approval as string;
-    const templates = [...policy.tasks.values()]
-      .filter((t) => t.ceiling.includes(scope))
-      .filter((t) => [...openers].some((o) => t.ceiling.every((s) => hasScope(policy, o, s))))
-      .map((t) => t.id);
-    return {
-      kind: "sub-agent-under-task-approval",
-      file: fileOf(agent.id),
-      path: ["agents", agent.id, "scopes", indexOf(agent.scopes, scope)],
-      message:
-        `${agent.id} can get elevated scope ${scope} with no approval that names it: ` +
-        `delegated to inside a task opened by ${list(openers)}, it is covered by the one ` +
-        `approval of the task's ceiling (by ${approval}), which names only the opener` +
-        `${templates.length > 0 ? `; task template: ${list(templates)}` : ""}`,
-    };
-  });
-}
-
-const hasScope = (policy: Policy, agentId: string, scope: string) =>
-  policy.agents.get(agentId)?.scopes.has(scope) ?? false;
-
-/**
- * Agents other than `opener` that a delegation chain starting at `opener` reaches with
- * `scope`: simple paths (rule 4, no cycles) of at most `max_depth` agents, along `delegate_to`
- * edges (rule 5), each agent enabled and holding the scope (rule 1 narrows every step).
- */
-function delegatesHolding(policy: Policy, opener: Agent, scope: string): Set<Agent> {
-  const found = new Set<Agent>();
-  const walk = (path: readonly Agent[]) => {
-    const last = path[path.length - 1] as Agent;
-    if (path.length >= policy.broker.maxDepth) return;
-    for (const id of last.delegateTo) {
-      const next = policy.agents.get(id);
-      if (!next || next.disabled || !next.scopes.has(scope) || path.includes(next)) continue;
-      found.add(next);
-      walk([...path, next]);
-    }
-  };
-  walk([opener]);
-  found.delete(opener);
-  return found;
-}
 
 /** (a) Impersonation with an elevated scope: no agent in the token or its approval request. */
 function impersonationHidesAgent(policy: Policy, fileOf: FileOf): PolicyWarning[] {

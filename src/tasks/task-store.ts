@@ -7,6 +7,7 @@
  */
 
 import { randomBytes } from "node:crypto";
+import type { CoveredAgent } from "../policy/delegation-reach.js";
 import type { Store } from "../store/store.js";
 
 export interface TaskRecord {
@@ -28,8 +29,14 @@ export interface TaskRecord {
   readonly endedAt?: number;
   /** The approval its ceiling waits for (rule 6), when it needs one. */
   readonly approvalId?: string;
-  /** A standing approval: once its ceiling is approved, its grants need no more approvals. */
+  /** A standing approval: once its ceiling is approved, its grants need no more approvals… */
   readonly approved?: boolean;
+  /**
+   * …for the agents and elevated scopes its approval names (rule 6), as the approver saw them.
+   * Absent on a task that needs no approval, and on one opened before approvals named them (its
+   * approval named only the opener: exchange/steps/enter-task.ts `coveredByTask`).
+   */
+  readonly covers?: readonly CoveredAgent[];
 }
 
 const recordKey = (id: string) => `task:${id}`;

@@ -61,37 +61,19 @@ describe("findPolicyWarnings", () => {
   });
 
   describe("(a) escalation paths", () => {
-    it("a sub-agent holding an elevated scope its delegator holds: covered by a task approval", async () => {
+    it("none for a sub-agent that gets an elevated scope under a task's approval: the approval names it", async () => {
+      // A task's one approval names every agent it covers (policy/delegation-reach.ts), and the
+      // broker holds the task's grants to them (test/adversarial/task-approval-covers.test.ts).
       const warnings = await warningsOf({
         "apis.yaml": APIS,
         "agents.yaml": `agents:\n${agent("planner", "scopes: [calendar.read, calendar.write, docs.read]\ndelegate_to: [helper]")}${agent("helper", "scopes: [calendar.read, calendar.write]")}`,
         "tasks.yaml":
           "tasks:\n  plan:\n    ceiling: [calendar.read, calendar.write]\n    approval: subject\n",
       });
-      expect(lines(warnings)).toEqual([
-        "agents.yaml: agents.helper.scopes[1]: helper can get elevated scope calendar.write with no approval that names it: delegated to inside a task opened by planner, it is covered by the one approval of the task's ceiling (by subject), which names only the opener; task template: plan",
-      ]);
-      expect(warnings[0]?.kind).toBe("sub-agent-under-task-approval");
+      expect(warnings).toEqual([]);
     });
 
-    it("follows chains within max_depth, through agents that all hold the scope", async () => {
-      const agents = `agents:\n${agent("a", "scopes: [calendar.write]\ndelegate_to: [b]")}${agent("b", "scopes: [calendar.write]\ndelegate_to: [c]")}${agent("c", "scopes: [calendar.write]")}`;
-      const deep = await warningsOf({ "p.yaml": `${APIS}${agents}` });
-      // a → b, a → b → c, b → c; no template ready-made.
-      expect(lines(deep).filter((l) => l.includes("elevated"))).toEqual([
-        "p.yaml: agents.b.scopes[0]: b can get elevated scope calendar.write with no approval that names it: delegated to inside a task opened by a, it is covered by the one approval of the task's ceiling (by subject), which names only the opener",
-        "p.yaml: agents.c.scopes[0]: c can get elevated scope calendar.write with no approval that names it: delegated to inside a task opened by a, b, it is covered by the one approval of the task's ceiling (by subject), which names only the opener",
-      ]);
-      const shallow = await warningsOf({
-        "p.yaml": `broker:\n  max_depth: 2\n${APIS}${agents}`,
-      });
-      expect(lines(shallow).filter((l) => l.includes("elevated"))).toEqual([
-        expect.stringMatching(/^p\.yaml: agents\.b\.scopes\[0\]: b can get .* opened by a, it/),
-        expect.stringMatching(/^p\.yaml: agents\.c\.scopes\[0\]: c can get .* opened by b, it/),
-      ]);
-    });
-
-    it("not when delegation narrows the scope away, or the sub-agent is disabled", async () => {
+    it("a narrowing or disabled sub-agent draws only what can never be used", async () => {
       const warnings = await warningsOf({
         "p.yaml": `${APIS}agents:\n${agent("a", "scopes: [calendar.read, calendar.write]\ndelegate_to: [b, off]")}${agent("b", "scopes: [calendar.read]\ndelegate_to: [c]")}${agent("c", "scopes: [calendar.read, calendar.write]")}${agent("off", "scopes: [calendar.write]\ndisabled: true")}`,
       });

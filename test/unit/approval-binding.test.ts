@@ -6,6 +6,7 @@
  * with each field changed (not covered, and not consumed either). Time is a fixed clock.
  */
 
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApprovalGrant, grantDigest } from "../../src/approvals/approval-store.js";
 import { memoryAuditLog } from "../../src/audit/audit-log.js";
@@ -103,6 +104,78 @@ describe("grantDigest: what an approval binds (rule 6)", () => {
 
   it("rule 6: a ttl of 0 is not 'no ttl named'", () => {
     expect(grantDigest({ ...GRANT, ttl: 0 })).not.toBe(grantDigest({ ...GRANT, ttl: null }));
+  });
+});
+
+/** A task approval: the ceiling, and every agent it covers (policy/delegation-reach.ts). */
+const TASK_GRANT: ApprovalGrant = {
+  kind: "task",
+  subject: USER,
+  client: "orchestrator",
+  chain: ["orchestrator"],
+  target: "book-trip",
+  scopes: ["flights.search", "flights.book", "calendar.read"],
+  ttl: null,
+  task: null,
+  covers: [
+    { agent: "orchestrator", scopes: ["flights.book"], delegated: false },
+    { agent: "flight-booker", scopes: ["flights.book"], delegated: true },
+  ],
+};
+
+const COVER_CHANGES: [string, ApprovalGrant["covers"]][] = [
+  ["one agent fewer", TASK_GRANT.covers?.slice(0, 1)],
+  [
+    "one agent more",
+    [
+      ...(TASK_GRANT.covers ?? []),
+      { agent: "researcher", scopes: ["flights.book"], delegated: true },
+    ],
+  ],
+  [
+    "another scope for a delegate",
+    [
+      { agent: "orchestrator", scopes: ["flights.book", "calendar.write"], delegated: false },
+      { agent: "flight-booker", scopes: ["flights.book", "calendar.write"], delegated: true },
+    ],
+  ],
+  ["none named", undefined],
+];
+
+describe("grantDigest: a task approval binds whom it covers (rule 6)", () => {
+  it.each(COVER_CHANGES)("the covered set changed (%s): another request", (_, covers) => {
+    const { covers: _old, ...rest } = TASK_GRANT;
+    const changed = covers === undefined ? rest : { ...rest, covers };
+    expect(grantDigest(changed)).not.toBe(grantDigest(TASK_GRANT));
+  });
+
+  it("a delegate's scopes are a set, like the grant's", () => {
+    const opener = { agent: "orchestrator", scopes: ["flights.book"], delegated: false };
+    const wide = { agent: "flight-booker", scopes: ["a.b", "flights.book"], delegated: true };
+    const reordered = { ...wide, scopes: ["flights.book", "a.b"] };
+    expect(grantDigest({ ...TASK_GRANT, covers: [opener, wide] })).toBe(
+      grantDigest({ ...TASK_GRANT, covers: [opener, reordered] }),
+    );
+  });
+
+  it("a grant that names no covered set keeps the digest it had before there was one", () => {
+    // The canonical form of the eight fields alone: access approvals (and task approvals opened
+    // before this change) are still found by the digest they were opened under.
+    const before = createHash("sha256")
+      .update(
+        JSON.stringify([
+          GRANT.kind,
+          GRANT.subject,
+          GRANT.client,
+          GRANT.chain,
+          GRANT.target,
+          [...GRANT.scopes].sort(),
+          GRANT.ttl,
+          GRANT.task,
+        ]),
+      )
+      .digest("base64url");
+    expect(grantDigest(GRANT)).toBe(before);
   });
 });
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memoryAuditLog } from "../../src/audit/audit-log.js";
 import { fixedClock } from "../../src/clock.js";
 import type { AcceptedSubject } from "../../src/exchange/steps/accept-subject.js";
-import { chargeTask, resolveTask } from "../../src/exchange/steps/enter-task.js";
+import { chargeTask, coveredByTask, resolveTask } from "../../src/exchange/steps/enter-task.js";
 import type { ExchangeDeps } from "../../src/exchange/types.js";
 import { openKeyvStore } from "../../src/store/keyv-store.js";
 import type { Store } from "../../src/store/store.js";
@@ -176,5 +176,63 @@ describe("chargeTask: the budget", () => {
       Array.from({ length: 12 }, () => chargeTask(deps, scope, NOW)),
     );
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(5);
+  });
+});
+
+describe("coveredByTask: the standing approval covers only whom it names (rule 6)", () => {
+  // docs.admin (admins) and flights.book, calendar.write (subject) are elevated in this policy.
+  const approved = taskOf({
+    ceiling: ["flights.search", "flights.book", "docs.admin"],
+    approvalId: "apr_unit",
+    approved: true,
+    covers: [
+      { agent: "orchestrator", scopes: ["flights.book", "docs.admin"], delegated: false },
+      { agent: "flight-booker", scopes: ["flights.book"], delegated: true },
+    ],
+  });
+
+  it.each([
+    ["the opener, with a named scope", "orchestrator", ["flights.book"], true],
+    [
+      "the opener, with every named scope at once",
+      "orchestrator",
+      ["flights.book", "docs.admin"],
+      true,
+    ],
+    ["a named delegate, with its named scope", "flight-booker", ["flights.book"], true],
+    [
+      "a named delegate, its scope beside one not elevated",
+      "flight-booker",
+      ["flights.search", "flights.book"],
+      true,
+    ],
+    [
+      "a named delegate, with a scope named only for the opener",
+      "flight-booker",
+      ["docs.admin"],
+      false,
+    ],
+    ["an agent the approval does not name", "researcher", ["flights.book"], false],
+    [
+      "the opener, with an elevated scope it was not approved for",
+      "orchestrator",
+      ["calendar.write"],
+      false,
+    ],
+  ] as const)("%s: %s", (_, agent, scopes, covered) => {
+    expect(coveredByTask(policy, approved, agent, scopes)).toBe(covered);
+  });
+
+  it("a task not (yet) approved covers nothing", () => {
+    const waiting = { ...approved, approved: undefined };
+    expect(coveredByTask(policy, waiting, "orchestrator", ["flights.book"])).toBe(false);
+  });
+
+  it("a task opened before approvals named whom they cover: its opener alone, for the ceiling", () => {
+    const { covers: _, ...legacy } = approved;
+    expect(coveredByTask(policy, legacy, "orchestrator", ["flights.book", "docs.admin"])).toBe(
+      true,
+    );
+    expect(coveredByTask(policy, legacy, "flight-booker", ["flights.book"])).toBe(false);
   });
 });

@@ -10,7 +10,14 @@ import { describe, expect, it } from "vitest";
 import { planTask } from "../../src/exchange/operations/start-task.js";
 import type { Subject } from "../../src/exchange/steps/verify-subject.js";
 import type { Policy } from "../../src/policy/types.js";
-import { agentOf, NOW, plannerPolicy, refusalOf, subjectOf } from "./planner-fixtures.js";
+import {
+  agentOf,
+  delegatedSubject,
+  NOW,
+  plannerPolicy,
+  refusalOf,
+  subjectOf,
+} from "./planner-fixtures.js";
 
 const policy = plannerPolicy();
 const user = subjectOf({ exp: NOW + 86_400 });
@@ -41,6 +48,7 @@ describe("planTask: the ceiling (rule 1)", () => {
       deadline: NOW + 3600,
       maxTokens: 40,
       approvers: [],
+      covers: [],
     });
   });
 
@@ -228,6 +236,93 @@ describe("planTask: who approves the ceiling (rule 6)", () => {
       deadline: NOW + 1800,
       maxTokens: 12,
       approvers: ["subject"],
+      covers: [
+        { agent: "orchestrator", scopes: ["flights.book"], delegated: false },
+        { agent: "flight-booker", scopes: ["flights.book"], delegated: true },
+      ],
     });
+  });
+});
+
+describe("planTask: whom the one approval covers (rule 6, policy/delegation-reach.ts)", () => {
+  const opener = (id: string) => ({ agent: id, delegated: false });
+  const delegate = (id: string) => ({ agent: id, delegated: true });
+
+  it("no approval needed: covers no one (the task has no standing approval)", () => {
+    expect(plan("orchestrator", { scopes: ["flights.search", "docs.read"] }).covers).toEqual([]);
+  });
+
+  it("the opener with every elevated scope of the ceiling, in its order; each delegate with those it could get", () => {
+    const covers = plan("orchestrator", {
+      scopes: ["docs.admin", "flights.search", "flights.book", "calendar.write"],
+    }).covers;
+    expect(covers).toEqual([
+      { ...opener("orchestrator"), scopes: ["docs.admin", "flights.book", "calendar.write"] },
+      // flight-booker holds flights.book, not docs.admin nor calendar.write; the researcher none.
+      { ...delegate("flight-booker"), scopes: ["flights.book"] },
+    ]);
+  });
+
+  it("an elevated scope no delegate holds: the opener alone", () => {
+    expect(plan("orchestrator", { scopes: ["calendar.write"] }).covers).toEqual([
+      { ...opener("orchestrator"), scopes: ["calendar.write"] },
+    ]);
+  });
+
+  it("a template's approval over a ceiling with no elevated scope: the opener, with none", () => {
+    const quiet = plannerPolicy((d) => {
+      d.tasks.research.approval = "subject";
+    });
+    expect(plan("researcher", {}, "research", user, quiet).covers).toEqual([
+      { ...opener("researcher"), scopes: [] },
+    ]);
+  });
+
+  it("follows delegate_to within max_depth, through agents that all hold the scope, nearest first", () => {
+    // researcher now holds flights.book: orchestrator → researcher directly, and through
+    // flight-booker; a disabled or narrowing agent on the way carries nothing.
+    const wide = plannerPolicy((d) => {
+      d.agents.researcher.scopes.push("flights.book");
+    });
+    expect(plan("orchestrator", {}, "book-trip", user, wide).covers).toEqual([
+      { ...opener("orchestrator"), scopes: ["flights.book"] },
+      { ...delegate("flight-booker"), scopes: ["flights.book"] },
+      { ...delegate("researcher"), scopes: ["flights.book"] },
+    ]);
+    const narrowed = plannerPolicy((d) => {
+      d.agents.researcher.scopes.push("flights.book");
+      d.agents.orchestrator.delegate_to = ["flight-booker"];
+      d.agents["flight-booker"].scopes = ["flights.search", "docs.read"];
+      d.agents["flight-booker"].delegate_to = ["researcher"];
+    });
+    // flight-booker lacks flights.book, so rule 1 narrows it away before the researcher.
+    expect(plan("orchestrator", {}, "book-trip", user, narrowed).covers).toEqual([
+      { ...opener("orchestrator"), scopes: ["flights.book"] },
+    ]);
+    const disabled = plannerPolicy((d) => {
+      d.agents["flight-booker"].disabled = true;
+    });
+    expect(plan("orchestrator", {}, "book-trip", user, disabled).covers).toEqual([
+      { ...opener("orchestrator"), scopes: ["flights.book"] },
+    ]);
+  });
+
+  it("an opener that acts on a delegation: its chain counts against max_depth and cannot recur", () => {
+    const on = (depth: number) =>
+      plannerPolicy((d) => {
+        d.broker.max_depth = depth;
+        d.agents.researcher.scopes.push("flights.book");
+        d.agents.researcher.delegate_to = ["orchestrator", "flight-booker"];
+      });
+    const delegated = delegatedSubject(["orchestrator"], ["flights.search", "flights.book"]);
+    const covers = (depth: number) =>
+      plan("flight-booker", { scopes: ["flights.book"] }, undefined, delegated, on(depth)).covers;
+    // [flight-booker, orchestrator] has room for one more (max_depth 3): the researcher; it
+    // delegates back to the orchestrator and flight-booker, already in the chain (rule 4).
+    expect(covers(3)).toEqual([
+      { ...opener("flight-booker"), scopes: ["flights.book"] },
+      { ...delegate("researcher"), scopes: ["flights.book"] },
+    ]);
+    expect(covers(2)).toEqual([{ ...opener("flight-booker"), scopes: ["flights.book"] }]);
   });
 });

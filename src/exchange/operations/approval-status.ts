@@ -7,6 +7,7 @@
 
 import { readOwnApproval, stateOf } from "../../approvals/approval-store.js";
 import { invalidRequest } from "../../errors.js";
+import type { CoveredAgent } from "../../policy/delegation-reach.js";
 import { approvalUri } from "../../urls.js";
 import type { Caller, ExchangeDeps } from "../types.js";
 
@@ -32,6 +33,8 @@ export interface ApprovalView {
   readonly task: string | null;
   readonly approvers: readonly string[];
   readonly reason?: string;
+  /** For a task: every agent its one approval covers, each with its elevated scopes. */
+  readonly covers?: readonly CoveredAgent[];
 }
 
 export async function approvalStatus(
@@ -62,5 +65,6 @@ export async function approvalStatus(
     task: record.task ?? record.taskId ?? null,
     approvers: record.approvers,
     ...(record.reason === undefined ? {} : { reason: record.reason }),
+    ...(record.covers === undefined ? {} : { covers: record.covers }),
   };
 }

@@ -18,7 +18,7 @@ import { newTokenId, signToken } from "../../tokens/mint.js";
 import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../../tokens/token-types.js";
 import { acceptSubject, requireDelegated } from "../steps/accept-subject.js";
 import { approversFor, requireApproval } from "../steps/approval.js";
-import { chargeTask, resolveTask } from "../steps/enter-task.js";
+import { chargeTask, coveredByTask, resolveTask } from "../steps/enter-task.js";
 import { type Origin, recordToken } from "../steps/lineage.js";
 import { extendChain, narrowExpiry, narrowScopes } from "../steps/narrow.js";
 import { pinPolicy } from "../steps/prepare-policy.js";
@@ -175,7 +175,8 @@ export const planDelegation: Planner = (policy, request, agent, subject, task, n
 
 /**
  * Rule 6: an access token with an elevated scope waits for a human, bound to this exact
- * request, unless a standing approval of the task's ceiling already covers it.
+ * request, unless a standing approval of the task's ceiling already covers it: one that names
+ * this agent with these scopes (enter-task.ts `coveredByTask`).
  */
 async function checkElevated(
   deps: ExchangeDeps,
@@ -185,8 +186,10 @@ async function checkElevated(
   task: TaskRecord | undefined,
   now: number,
 ): Promise<void> {
-  const approvers = approversFor(deps.active().policy, grant.scopes);
-  if (approvers.length === 0 || task?.approved === true) return;
+  const { policy } = deps.active();
+  const approvers = approversFor(policy, grant.scopes);
+  if (approvers.length === 0) return;
+  if (task && coveredByTask(policy, task, grant.agent.id, grant.scopes)) return;
   await requireApproval(
     deps,
     {

@@ -26,6 +26,7 @@
 import { BatonError } from "../../errors.js";
 import type { Api, Policy } from "../../policy/types.js";
 import { approversFor } from "../steps/approval.js";
+import { coveredByTask } from "../steps/enter-task.js";
 import { resolveApi } from "../steps/target.js";
 import type { ExplainQuery, Explanation, Finding, Verdict } from "./explain-findings.js";
 import { type Input, lifetimeFinding, NOW, replay, request } from "./explain-replay.js";
@@ -53,9 +54,13 @@ export function explainGrant(policy: Policy, query: ExplainQuery): Explanation {
     const { grant, task, taskApprovers } = outcome;
     findings.push(lifetimeFinding(policy, input, grant.exp, longest.grant.exp, task));
     const approvers = approversFor(policy, grant.scopes);
-    // exchange.ts checkElevated: a standing task approval covers every grant of the task.
+    // exchange.ts checkElevated: a standing task approval covers the grants of the agents it
+    // names (enter-task.ts coveredByTask); any other elevated grant waits for its own.
+    const covered =
+      approvers.length === 0 ||
+      (task !== undefined && coveredByTask(policy, task, input.agent.id, grant.scopes));
     const verdict: Verdict =
-      taskApprovers.length > 0
+      taskApprovers.length > 0 && covered
         ? { kind: "approval", approvers: taskApprovers, at: "task" }
         : approvers.length > 0
           ? { kind: "approval", approvers, at: "grant" }

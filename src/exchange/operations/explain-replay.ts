@@ -11,6 +11,7 @@ import type { Agent, Api, Policy, TaskTemplate } from "../../policy/types.js";
 import type { TaskRecord } from "../../tasks/task-store.js";
 import { TOKEN_TYPE } from "../../tokens/token-types.js";
 import { requireDelegated } from "../steps/accept-subject.js";
+import { coveredByTask } from "../steps/enter-task.js";
 import { extendChain } from "../steps/narrow.js";
 import type { Subject } from "../steps/verify-subject.js";
 import type { TokenExchangeRequest } from "../types.js";
@@ -79,7 +80,7 @@ export function replay(
   }
   requireEnabled(input.agent, findings);
   findings.push({ check: "api", ok: true, api: input.api.id, resource: input.api.resource });
-  findings.push(...input.scopes.map((s) => scopeFinding(policy, input, s, task, opened)));
+  findings.push(...input.scopes.map((s) => scopeFinding(policy, input, s, task)));
   // exchange.ts planAccess: impersonation (no `act`) only on a user's own token.
   const impersonates = input.agent.impersonate && subject.chain.length === 0;
   const chain = chainFinding(policy, input.agent, subject, false);
@@ -189,7 +190,7 @@ function openTask(
     missing,
   });
   // The broker's own plan (start-task.ts), not a copy of it.
-  const { ceiling, deadline, maxTokens, approvers } = planTask(
+  const { ceiling, deadline, maxTokens, approvers, covers } = planTask(
     policy,
     { agent: opener, subject: user, template, request: {} },
     NOW,
@@ -208,8 +209,8 @@ function openTask(
       maxTokens,
       template: template.id,
       createdAt: NOW,
-      // Once approved, a standing approval (exchange/steps/enter-task.ts).
-      ...(approvers.length > 0 ? { approvalId: "explain", approved: true } : {}),
+      // Once approved, a standing approval for the agents it names (exchange/steps/enter-task.ts).
+      ...(approvers.length > 0 ? { approvalId: "explain", approved: true, covers } : {}),
     },
     approvers,
   };
@@ -244,7 +245,6 @@ function scopeFinding(
   input: Input,
   name: string,
   task: TaskRecord | undefined,
-  opened: OpenedTask | undefined,
 ): Finding {
   const scope = policy.scopes.get(name);
   const base = {
@@ -266,7 +266,12 @@ function scopeFinding(
     ...(ceiling ? { ceiling } : {}),
     ...(scope.approval === undefined
       ? {}
-      : { approval: { by: scope.approval, forTask: (opened?.approvers.length ?? 0) > 0 } }),
+      : {
+          approval: {
+            by: scope.approval,
+            forTask: task !== undefined && coveredByTask(policy, task, input.agent.id, [name]),
+          },
+        }),
   };
 }
 

@@ -8,6 +8,7 @@
 
 import type { ApprovalRecord } from "../../approvals/approval-store.js";
 import { invalidRequest } from "../../errors.js";
+import { type CoveredAgent, coveredAgents } from "../../policy/delegation-reach.js";
 import type { Agent, Policy, TaskTemplate } from "../../policy/types.js";
 import { newTaskId, readTask, saveTask, type TaskRecord } from "../../tasks/task-store.js";
 import { acceptSubject, type PresentedTokens, requireDelegated } from "../steps/accept-subject.js";
@@ -65,6 +66,8 @@ export async function startTask(
     deadline: plan.deadline,
     maxTokens: plan.maxTokens,
     ...(template ? { template: template.id } : {}),
+    // Rule 6: whom the task's one approval covers, held to it for the task's life (enter-task.ts).
+    ...(plan.covers.length > 0 ? { covers: plan.covers } : {}),
     createdAt: now,
   };
   const approval = await openTaskApproval(deps, { task, plan, subject, request }, now);
@@ -119,6 +122,8 @@ function openTaskApproval(
         scopes: plan.ceiling,
         ttl: opening.request.ttlSeconds ?? null,
         task: null,
+        // The approver is shown, and approves, every agent the approval covers.
+        covers: plan.covers,
       },
       approvers: plan.approvers,
       agent: task.agent,
@@ -137,6 +142,12 @@ export interface TaskPlan {
   readonly maxTokens: number;
   /** Who must approve the ceiling when it opens (sorted); empty when no one. */
   readonly approvers: readonly string[];
+  /**
+   * When it needs approval, whom that one approval covers: the opener and every agent a
+   * delegation can reach with an elevated scope of the ceiling (policy/delegation-reach.ts),
+   * each with those scopes. Empty when no approval is needed.
+   */
+  readonly covers: readonly CoveredAgent[];
 }
 
 /**
@@ -160,7 +171,7 @@ export function planTask(
   const ceiling = narrowScopes(policy, template?.ceiling ?? request.scopes, { agent, subject });
   const longest = Math.min(template?.maxTtl ?? broker.maxTaskTtl, broker.maxTaskTtl);
   // Rule 6: a template that asks for it, or an elevated scope in the ceiling, waits for a
-  // human once: the standing approval then covers every grant of the task.
+  // human once: the standing approval then covers the grants of the agents it names.
   const approvers = [
     ...new Set([
       ...(template?.approval ? [template.approval] : []),
@@ -179,5 +190,7 @@ export function planTask(
       broker.maxTaskTokens,
     ),
     approvers,
+    covers:
+      approvers.length > 0 ? coveredAgents(policy, [agent.id, ...subject.chain], ceiling) : [],
   };
 }

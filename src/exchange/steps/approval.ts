@@ -191,6 +191,8 @@ function notify(url: string, issuer: string, record: ApprovalRecord): void {
     approval_uri: approvalUri(issuer, record.id),
     ...asked(record),
     ...(record.reason === undefined ? {} : { reason: record.reason }),
+    // A task's approval: every agent it covers, as the page shows them.
+    ...(record.covers === undefined ? {} : { covers: record.covers }),
   };
   fetch(url, {
     method: "POST",

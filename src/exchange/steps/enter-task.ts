@@ -7,6 +7,7 @@
  */
 
 import { invalidRequest } from "../../errors.js";
+import type { Policy } from "../../policy/types.js";
 import {
   readTask,
   saveTask,
@@ -95,6 +96,28 @@ async function standingApproval(
   const approved = { ...task, approved: true };
   await saveTask(deps.store, approved, now);
   return approved;
+}
+
+/**
+ * Rule 6 inside an approved task: does its standing approval cover `agent` getting `scopes`?
+ * Only for the agents and elevated scopes the approval named (`TaskRecord.covers`): the
+ * outermost actor (RFC 8693 §4.1: only it counts for access decisions) must be named with every
+ * elevated scope of the grant. Anything else, such as an agent a hot reload made reachable
+ * since, or a scope made elevated since, asks for its own approval, as outside a task. A task
+ * opened before approvals named whom they cover was approved as its opener's alone. Pure.
+ */
+export function coveredByTask(
+  policy: Policy,
+  task: TaskRecord,
+  agent: string,
+  scopes: readonly string[],
+): boolean {
+  if (task.approved !== true) return false;
+  const covers = task.covers ?? [{ agent: task.agent, scopes: task.ceiling, delegated: false }];
+  const named = covers.find((c) => c.agent === agent)?.scopes ?? [];
+  return scopes
+    .filter((s) => policy.scopes.get(s)?.approval !== undefined)
+    .every((s) => named.includes(s));
 }
 
 /** Budget (design §2): counted atomically across every process; past it, nothing is issued. */

@@ -10,6 +10,7 @@
 
 import { html, raw } from "hono/html";
 import type { ApprovalRecord } from "../../approvals/approval-store.js";
+import { coveredAgentWords } from "../../approvals/cover-words.js";
 import type { Policy } from "../../policy/types.js";
 
 /** Markup built with `html`: its values are escaped, and it nests in `html` unescaped. */
@@ -27,7 +28,7 @@ const STYLE = `
   dt { color: #5b6474; }
   dd { margin: 0; }
   code { background: #eef1f5; padding: 1px 5px; border-radius: 4px; }
-  ul.scopes { margin: 0; padding-left: 18px; }
+  ul.scopes, ul.covers { margin: 0; padding-left: 18px; }
   .reason { white-space: pre-wrap; background: #fffbe6; border-left: 3px solid #e5c100; padding: 6px 10px; }
   .actions { display: flex; gap: 8px; }
   button { font: inherit; padding: 6px 16px; border-radius: 6px; border: 1px solid #9aa3b2; background: #fff; cursor: pointer; }
@@ -135,6 +136,7 @@ export function approvalCard(
       "Scopes",
       html`<ul class="scopes">${r.scopes.map((s) => html`<li><code>${s}</code> ${policy.scopes.get(s)?.description ?? ""}</li>`)}</ul>`,
     ],
+    ...covers(r),
     ["Lifetime", r.ttl === null ? "the default (minutes)" : `at most ${r.ttl} seconds`],
     ["Task", taskOf(r)],
     ["Expires", `in ${Math.max(0, Math.ceil((r.expiresAt - now) / 60))} min`],
@@ -170,6 +172,20 @@ function accessTo(policy: Policy, r: ApprovalRecord): Html {
   }
   const api = policy.apis.get(r.target);
   return html`<code>${r.target}</code>${api ? html` <span class="muted">${api.resource}</span>` : ""}`;
+}
+
+/**
+ * Rule 6: a task's one approval lets every agent it names use its elevated scopes, sub-agents
+ * included; the approver sees them all. Absent for other requests.
+ */
+function covers(r: ApprovalRecord): [string, Html][] {
+  if (r.covers === undefined) return [];
+  return [
+    [
+      "Covers",
+      html`<ul class="covers">${r.covers.map((c) => html`<li>${coveredAgentWords(c)}</li>`)}</ul>`,
+    ],
+  ];
 }
 
 /** The task the request is made in, with a link to its delegation tree. */
