@@ -3,6 +3,8 @@
  * on the demo policies: exit codes (0 issued, 2 refused, 1 bad input) and output lines.
  */
 
+import { cp, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Children, runCli, TEST_POLICIES } from "../helpers/cli-process.js";
 
@@ -183,15 +185,30 @@ describe("baton policy explain", () => {
   });
 });
 
+const WARNING =
+  "warning: agents.yaml: agents.orchestrator.impersonate: orchestrator may impersonate and holds elevated scopes calendar.write, flights.book: on a user's own token its tokens carry no act, so neither the approver nor the API can tell the agent from the user (RFC 8693 §1.1)";
+
 describe("baton policy check: warnings (issue 8)", () => {
-  it("prints `warning: file: path: message` lines on stderr after the OK line, exit 0", async () => {
+  it("prints no warning for the demo: its task approval names every agent it covers", async () => {
     const result = await baton(["policy", "check", TEST_POLICIES]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/policies\/: OK \(4 files, 3 APIs, 5 scopes, 4 agents/);
-    // The demo's one warning is the story itself: flight-booker books under book-trip's one
-    // approval, which names only the opener (the unlisted payments scopes are gone).
-    expect(linesOf(result.stderr)).toEqual([
-      "warning: agents.yaml: agents.flight-booker.scopes[1]: flight-booker can get elevated scope flights.book with no approval that names it: delegated to inside a task opened by orchestrator, it is covered by the one approval of the task's ceiling (by subject), which names only the opener; task template: book-trip",
-    ]);
+    expect(result.stderr).toBe("");
+  });
+
+  it("prints `warning: file: path: message` lines on stderr after the OK line, exit 0", async () => {
+    // The demo with one risky change: an impersonating agent that holds elevated scopes.
+    const dir = await children.tempDir("baton-warn-");
+    await cp(TEST_POLICIES, dir, { recursive: true });
+    const agents = join(dir, "agents.yaml");
+    const yaml = await readFile(agents, "utf8");
+    await writeFile(
+      agents,
+      yaml.replace("  orchestrator:\n", "  orchestrator:\n    impersonate: true\n"),
+    );
+    const result = await baton(["policy", "check", dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/: OK \(4 files, 3 APIs, 5 scopes, 4 agents/);
+    expect(linesOf(result.stderr)).toEqual([WARNING]);
   });
 });
