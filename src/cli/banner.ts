@@ -12,6 +12,7 @@ import { resolve } from "node:path";
 import type { Agent, Policy } from "../policy/types.js";
 import { redactedStoreUrl } from "../store/store-url.js";
 import { PATHS } from "../urls.js";
+import { counted } from "./policy-check.js";
 
 export interface BannerOptions {
   readonly issuer: string;
@@ -60,7 +61,7 @@ export function serveBanner(options: BannerOptions): string {
     `  mcp            ${url(PATHS.mcp)}  (Streamable HTTP, for MCP clients)`,
     `  approvals      ${url(PATHS.approvals)}  (where a human approves elevated grants)`,
     "",
-    `  policies       ${options.policiesDir} (${policy.apis.size} APIs, ${policy.agents.size} agents)`,
+    `  policies       ${options.policiesDir} (${counted(policy.apis.size, "API")}, ${counted(policy.agents.size, "agent")})`,
     `  store          ${redactedStoreUrl(storeUrl)}`,
     `  signing keys   ${keysSealed ? "sealed with the key secret" : "not encrypted at rest (set BATON_KEY_SECRET to seal them)"}`,
   ];

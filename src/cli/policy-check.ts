@@ -49,5 +49,8 @@ function summary(policy: Policy): string {
     [policy.tasks.size, "task template"],
     [policy.approvers.size, "approver group"],
   ];
-  return counts.map(([n, noun]) => `${n} ${noun}${n === 1 ? "" : "s"}`).join(", ");
+  return counts.map(([n, noun]) => counted(n, noun)).join(", ");
 }
+
+/** "1 API", "3 APIs". */
+export const counted = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;

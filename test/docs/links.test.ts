@@ -70,3 +70,13 @@ describe.each(PAGES)("the links of %s", (page) => {
     expect(broken).toEqual([]);
   });
 });
+
+describe("the README's Protect your API", () => {
+  it("prints examples/protect-your-api.mjs, which the package test runs, line for line", async () => {
+    const readme = await readFile("README.md", "utf8");
+    const example = await readFile("examples/protect-your-api.mjs", "utf8");
+    const code = example.slice(example.indexOf("import "));
+    expect(code.split("\n").length).toBeGreaterThan(10);
+    expect(readme).toContain(`\`\`\`js\n${code.trimEnd()}\n\`\`\``);
+  });
+});
