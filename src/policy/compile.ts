@@ -185,6 +185,7 @@ function toIssuer(entry: IssuerEntry): TrustedIssuer {
     algorithms: entry.algorithms,
     scopesBound: entry.scopes_bound,
     maxTokenLifetime: parseDuration(entry.max_token_lifetime),
+    idJag: entry.id_jag,
   };
 }
 
@@ -207,6 +208,12 @@ function toApi(id: string, entry: ApiEntry): Api {
     ...(entry.max_ttl !== undefined && { maxTtl: parseDuration(entry.max_ttl) }),
     defaultScopes: entry.default_scopes,
     scopes,
+    ...(entry.authorization_server !== undefined && {
+      authorizationServer: entry.authorization_server,
+    }),
+    ...(entry.client_ids !== undefined && {
+      clientIds: new Map(Object.entries(entry.client_ids)),
+    }),
   };
 }
 

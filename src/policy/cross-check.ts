@@ -153,6 +153,10 @@ function checkReferences(file: string, data: PolicyFile, defs: Definitions, repo
       if (typeof scope !== "string")
         approvalExists(["apis", id, "scopes", name, "approval"], scope.approval);
     }
+    for (const agent of Object.keys(api.client_ids ?? {})) {
+      if (!defs.agents.has(agent))
+        report(file, ["apis", id, "client_ids", agent], `unknown agent "${agent}"`);
+    }
   }
   for (const [id, agent] of Object.entries(data.agents ?? {})) {
     scopeExists(["agents", id, "scopes"], agent.scopes);

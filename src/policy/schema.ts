@@ -276,6 +276,12 @@ const Issuer = strict({
   max_token_lifetime: Duration.default("24h").describe(
     "Longest lifetime a subject token from this issuer may claim: one without `iat`, or whose `exp` lies further ahead than this, is refused. 24h is the default.",
   ),
+  id_jag: z
+    .boolean()
+    .default(false)
+    .describe(
+      "When true, this issuer's ID-JAGs (typ oauth-id-jag+jwt, aud this broker) are accepted with the JWT bearer grant (draft-ietf-oauth-identity-assertion-authz-grant).",
+    ),
 })
   .superRefine((issuer, ctx) => {
     if ((issuer.jwks_uri === undefined) === (issuer.jwks === undefined)) {
@@ -315,7 +321,34 @@ const Api = strict({
     .record(ScopeName, Scope)
     .refine((scopes) => Object.keys(scopes).length > 0, "an API needs at least one scope")
     .describe("Scope name → description. Scope names are unique across all APIs."),
-}).describe("A downstream API that agents get tokens for.");
+  authorization_server: absoluteUrl("URL")
+    .optional()
+    .describe(
+      "The issuer of the API's own authorization server: Baton issues ID-JAGs for it (audience = this issuer), never access tokens.",
+    ),
+  client_ids: z
+    .record(
+      Id,
+      z
+        .string()
+        .min(1, "must not be empty")
+        .max(255, "must be at most 255 characters")
+        .regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces"),
+    )
+    .optional()
+    .describe(
+      "Agent id → that agent's client_id at the authorization server (the ID-JAG's client_id). An agent not listed gets no ID-JAG for this API.",
+    ),
+})
+  .superRefine((api, ctx) => {
+    if ((api.authorization_server === undefined) !== (api.client_ids === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "authorization_server and client_ids go together: ID-JAGs need both",
+      });
+    }
+  })
+  .describe("A downstream API that agents get tokens for.");
 
 const Agent = strict({
   description: z.string().default("").describe("What the agent does; shown to approvers."),

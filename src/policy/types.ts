@@ -78,6 +78,8 @@ export interface TrustedIssuer {
   readonly scopesBound: boolean;
   /** Longest `exp - now` a subject token may claim, and `iat` is required (seconds). */
   readonly maxTokenLifetime: number;
+  /** Its ID-JAGs are accepted with the JWT bearer grant (draft-ietf-oauth-identity-assertion-authz-grant). */
+  readonly idJag: boolean;
 }
 
 export interface Scope {
@@ -97,6 +99,13 @@ export interface Api {
   readonly maxTtl?: number;
   readonly defaultScopes: readonly string[];
   readonly scopes: ReadonlyMap<string, Scope>;
+  /**
+   * An API behind its own authorization server: Baton issues ID-JAGs for it (audience = this
+   * issuer), never access tokens. Present together with `clientIds`.
+   */
+  readonly authorizationServer?: string;
+  /** Agent id → its client_id at `authorizationServer` (the ID-JAG's `client_id`). */
+  readonly clientIds?: ReadonlyMap<string, string>;
 }
 
 export interface Agent {

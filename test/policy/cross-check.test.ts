@@ -236,6 +236,7 @@ describe("compilePolicy", () => {
       algorithms: ["ES256"],
       scopesBound: true,
       maxTokenLifetime: 86400,
+      idJag: false,
     });
     expect(policy.tasks.get("trip")).toEqual({
       id: "trip",
