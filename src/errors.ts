@@ -16,6 +16,7 @@ export type ErrorCode =
   | "unsupported_grant_type"
   | "invalid_scope"
   | "invalid_target"
+  | "invalid_grant"
   | "invalid_token"
   | "authorization_pending"
   | "access_denied"
@@ -32,41 +33,10 @@ export interface ErrorBody {
   [member: string]: string | number;
 }
 
-// Rules: why a refusal happened, by the part of the broker that applies it. A typo in a rule is a
-// compile error.
-export type Rule =
-  | `request.${"malformed" | "grant_type" | "repeated" | "too_large" | "content_type"}`
-  | `request.${"charset" | "encoding" | "aborted" | "target_missing" | "audience_missing"}`
-  | `client.${"id_missing" | "id_mismatch" | "many_methods" | "basic_malformed" | "auth"}`
-  | `client.${"auth_missing" | "secret" | "disabled" | "assertion_type" | "assertion_id"}`
-  | `client.assertion_${"unknown" | "sub" | "lifetime" | "replay"}`
-  | `subject.${"type" | "claims" | "claim.aud" | "untrusted_issuer" | "dev_issuer_off"}`
-  | `subject.${"session" | "revoked" | "agent_sub" | "delegation_edge" | "may_act"}`
-  | `subject.${"holder" | "holder_conflict" | "expired" | "delegated_only"}`
-  | `actor.${"type" | "lifetime" | "untrusted_issuer" | "not_caller" | "jti" | "replay"}`
-  | `bearer.${"agent" | "revoked" | "invalid"}`
-  | `chain.${"cycle" | "depth"}`
-  | `narrow.scope.${"none" | "unknown" | "api" | "agent" | "delegate" | "subject" | "task"}`
-  | "narrow.scope.delegator"
-  | `target.${"resource_form" | "many" | "delegation_resource" | "unknown"}`
-  | "delegate.edge"
-  | `task.${"nested" | "ceiling_source" | "template" | "unknown" | "mismatch" | "not_opener"}`
-  | `task.${"ended" | "deadline" | "approval_missing" | "budget"}`
-  | `approval.${"pending" | "denied" | "expired" | "used" | "mismatch" | "unknown" | "cap"}`
-  | `approval.${"not_approver" | "decided" | "remote_decision"}`
-  | "revoke.not_party"
-  | `dev_issuer.${"off" | "agent" | "agent_user" | "approvals_token"}`
-  | `rate_limit.${"agent" | "subject" | "client_auth"}`
-  | `${"store" | "audit"}.unavailable`
-  | "internal"
-  /** A refusal read back off a remote broker's HTTP body, which carries no rule. */
-  | "remote"
-  | VerifierRule;
+import type { Rule } from "./rules.js";
 
-/** A verifier's finding (`subject.kid`, `actor.claim.iat`): only `verifierRule` makes one. */
-export type VerifierRule = `${string}.${string}` & { readonly __verifier: true };
-
-export const verifierRule = (role: string, finding: string) => `${role}.${finding}` as VerifierRule;
+export type { Rule, VerifierRule } from "./rules.js";
+export { verifierRule } from "./rules.js";
 
 /** Where a scope bound refused: what the request may carry instead. Policy data, never input. */
 export interface ScopeFacts {
@@ -170,6 +140,8 @@ export const UnauthorizedClient = wire("UnauthorizedClient", "unauthorized_clien
 export const UnsupportedGrantType = wire("UnsupportedGrantType", "unsupported_grant_type", 400);
 export const InvalidScope = wire("InvalidScope", "invalid_scope", 400);
 export const InvalidTarget = wire("InvalidTarget", "invalid_target", 400);
+/** RFC 7521 §5.2: the JWT bearer grant's assertion (an ID-JAG) is not acceptable. */
+export const InvalidGrant = wire("InvalidGrant", "invalid_grant", 400);
 /** RFC 6750 §3.1: a bearer token at a protected resource (`/mcp`). */
 export const InvalidToken = wire("InvalidToken", "invalid_token", 401);
 export const AuthorizationPending = wire("AuthorizationPending", "authorization_pending", 400);
@@ -213,6 +185,13 @@ export const invalidTarget = withFacts(InvalidTarget);
 /** RFC 8693 §2.2.2: a subject or actor token refused, one description for every cause. */
 export const invalidToken = (rule: Plain, cause?: unknown) =>
   new InvalidRequest("The presented token is not acceptable", plain(rule), { cause });
+
+/**
+ * RFC 7521 §5.2: an assertion (an ID-JAG, draft-ietf-oauth-identity-assertion-authz-grant §4.4)
+ * refused, one description for every cause, as for a subject token.
+ */
+export const invalidGrant = (rule: Extract<Rule, `assertion.${string}`>, cause?: unknown) =>
+  new InvalidGrant("The assertion is not acceptable", plain(rule), { cause });
 
 // RFC 6749 §5.2: when the client used the Authorization header, answer with a challenge.
 const BASIC = { "WWW-Authenticate": 'Basic realm="baton", charset="UTF-8"' };

@@ -60,6 +60,18 @@ export const RULE_WORDS: Readonly<Record<Exclude<Rule, VerifierRule>, string>> =
   "actor.not_caller": "the actor token names another agent than the one that authenticated",
   "actor.jti": "the actor token has no usable jti",
   "actor.replay": "the actor token was already used once",
+  "assertion.missing": "the JWT bearer grant came without its assertion (the ID-JAG)",
+  "assertion.untrusted_issuer": "the ID-JAG's issuer is not trusted by this broker",
+  "assertion.not_id_jag_issuer":
+    "the ID-JAG's issuer is trusted, but not for ID-JAGs (id_jag: true in its issuers entry)",
+  "assertion.typ": "the assertion is not an ID-JAG (its typ is not oauth-id-jag+jwt)",
+  "assertion.claims": "the ID-JAG's signature, claims or times could not be accepted",
+  "assertion.audience": "the ID-JAG was issued for another authorization server (aud)",
+  "assertion.client": "the ID-JAG's client_id is not the agent that presented it",
+  "assertion.resource": "the ID-JAG's resource is none of this broker's APIs",
+  "assertion.lifetime": "the ID-JAG lives longer than its issuer's max_token_lifetime allows",
+  "assertion.replay": "the ID-JAG was already redeemed once (its jti)",
+  "assertion.revoked": "the ID-JAG, or a token it was derived from, was revoked",
   "bearer.agent": "the bearer token's agent is unknown or disabled",
   "bearer.revoked": "the bearer token, or one it was derived from, was revoked",
   "bearer.invalid": "the bearer token is not valid",
@@ -77,6 +89,11 @@ export const RULE_WORDS: Readonly<Record<Exclude<Rule, VerifierRule>, string>> =
   "target.many": "more than one target was requested: one token is for one API",
   "target.delegation_resource": "a delegation token was asked for with a resource (audience only)",
   "target.unknown": "the requested API (audience or resource) is not in the policy",
+  "target.id_jag_only":
+    "the API sits behind its own authorization server: ask for an ID-JAG for it, not an access token",
+  "target.not_id_jag": "an ID-JAG was asked for an API that names no authorization_server",
+  "target.client_id":
+    "the API's client_ids give this agent no client_id at its authorization server",
   "delegate.edge": "the policy does not let this agent delegate to that sub-agent (delegate_to)",
   "task.nested": "a task cannot be opened inside another task",
   "task.ceiling_source":

@@ -15,6 +15,7 @@ const ERROR_CODES: Readonly<Record<ErrorCode, true>> = {
   unsupported_grant_type: true,
   invalid_scope: true,
   invalid_target: true,
+  invalid_grant: true,
   invalid_token: true,
   authorization_pending: true,
   access_denied: true,

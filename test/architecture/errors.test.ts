@@ -28,6 +28,7 @@ const STATUS: Readonly<Record<string, number>> = {
   invalid_client: 401,
   invalid_scope: 400,
   invalid_target: 400,
+  invalid_grant: 400,
   authorization_pending: 400,
   access_denied: 400,
   expired_token: 400,

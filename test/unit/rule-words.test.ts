@@ -1,5 +1,5 @@
 /**
- * Issue 17: every rule of the `Rule` union in src/errors.ts has plain words for
+ * Issue 17: every rule of the `Rule` union in src/rules.ts has plain words for
  * `baton audit --denied`. The union is read from the source and its template literals expanded,
  * so a rule added there without words fails here (and at typecheck, through RULE_WORDS' type).
  */
@@ -10,7 +10,7 @@ import { RULE_WORDS, ruleWords } from "../../src/cli/rule-words.js";
 
 /** Every member of `export type Rule = …`, its `${"a" | "b"}` parts expanded. */
 function rulesInSource(): string[] {
-  const source = readFileSync(new URL("../../src/errors.ts", import.meta.url), "utf8");
+  const source = readFileSync(new URL("../../src/rules.ts", import.meta.url), "utf8");
   const block = /export type Rule =([\s\S]*?);/.exec(source)?.[1] ?? "";
   const rules: string[] = [];
   for (const raw of block.split("\n")) {
