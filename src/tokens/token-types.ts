@@ -11,7 +11,18 @@ export const TOKEN_TYPE = {
   jwt: "urn:ietf:params:oauth:token-type:jwt",
   idToken: "urn:ietf:params:oauth:token-type:id_token",
   refreshToken: "urn:ietf:params:oauth:token-type:refresh_token",
+  /** draft-ietf-oauth-identity-assertion-authz-grant §3: an ID-JAG, for an outside server. */
+  idJag: "urn:ietf:params:oauth:token-type:id-jag",
 } as const;
+
+/** RFC 7523 §2.1: the JWT bearer authorization grant (how an ID-JAG is redeemed). */
+export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/** draft-ietf-oauth-identity-assertion-authz-grant §7.2: metadata's profile for ID-JAGs. */
+export const ID_JAG_PROFILE = "urn:ietf:params:oauth:grant-profile:id-jag";
+
+/** draft-ietf-oauth-identity-assertion-authz-grant §3.1 (RFC 8725 §3.11): the ID-JAG's typ. */
+export const ID_JAG_TYP = "oauth-id-jag+jwt";
 
 /** RFC 7523 §2.2: the client assertion type of `private_key_jwt`. */
 export const JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
