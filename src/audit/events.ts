@@ -21,6 +21,11 @@ export interface ExchangeIssued {
   readonly jti: string;
   /** The subject token's `jti`, when it had one. */
   readonly parent_jti?: string;
+  /**
+   * The JWT bearer grant (RFC 7523): the ID-JAG redeemed, by its issuer and `jti`. Its `sub`
+   * is unique only with its `iss` (draft-ietf-oauth-identity-assertion-authz-grant §6.3).
+   */
+  readonly assertion?: { readonly iss: string; readonly jti: string };
   readonly exp: number;
   readonly txn?: string;
   /** The agent's stated reason, as given (bounded in length at the door). */
@@ -36,6 +41,8 @@ export interface ExchangeDenied {
   readonly rule: string;
   readonly agent?: string;
   readonly subject?: string;
+  /** The JWT bearer grant: the issuer of the ID-JAG refused, once its signature held. */
+  readonly assertion_iss?: string;
   readonly audience?: string;
   readonly scopes?: readonly string[];
   readonly reason?: string;
