@@ -214,7 +214,7 @@ export const notRevoker = (revokers: readonly string[]) =>
 
 export const unsupportedGrantType = () =>
   new UnsupportedGrantType(
-    "Only the token exchange grant is supported",
+    "The grant type is not supported",
     plain("request.grant_type"),
   );
 

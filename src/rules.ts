@@ -18,6 +18,7 @@ export type Rule =
   | `actor.${"type" | "lifetime" | "untrusted_issuer" | "not_caller" | "jti" | "replay"}`
   | `assertion.${"missing" | "untrusted_issuer" | "not_id_jag_issuer" | "typ" | "claims"}`
   | `assertion.${"audience" | "client" | "resource" | "lifetime" | "replay" | "revoked"}`
+  | `assertion.${"tenant" | "bound" | "own"}`
   | `bearer.${"agent" | "revoked" | "invalid"}`
   | `chain.${"cycle" | "depth"}`
   | `narrow.scope.${"none" | "unknown" | "api" | "agent" | "delegate" | "subject" | "task"}`

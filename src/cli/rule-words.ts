@@ -72,6 +72,11 @@ export const RULE_WORDS: Readonly<Record<Exclude<Rule, VerifierRule>, string>> =
   "assertion.lifetime": "the ID-JAG lives longer than its issuer's max_token_lifetime allows",
   "assertion.replay": "the ID-JAG was already redeemed once (its jti)",
   "assertion.revoked": "the ID-JAG, or a token it was derived from, was revoked",
+  "assertion.tenant":
+    "the ID-JAG names a tenant: its sub is unique only with it, and Baton keys users on sub (trust each tenant's own issuer URL instead)",
+  "assertion.bound":
+    "the ID-JAG is bound to a key (cnf) or carries authorization_details, which Baton cannot honour",
+  "assertion.own": "the ID-JAG was issued by this broker itself, which never redeems its own",
   "bearer.agent": "the bearer token's agent is unknown or disabled",
   "bearer.revoked": "the bearer token, or one it was derived from, was revoked",
   "bearer.invalid": "the bearer token is not valid",

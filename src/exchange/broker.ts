@@ -35,11 +35,18 @@ import { describeSession, type SessionView } from "./operations/describe.js";
 import { endTask } from "./operations/end-task.js";
 import { exchangeToken } from "./operations/exchange.js";
 import { type IntrospectionResponse, introspectToken } from "./operations/introspect.js";
+import { redeemIdJag } from "./operations/redeem-id-jag.js";
 import { revokeToken } from "./operations/revoke.js";
 import { type StartTaskRequest, startTask } from "./operations/start-task.js";
 import type { PresentedTokens } from "./steps/accept-subject.js";
 import type { TaskView } from "./steps/task-view.js";
-import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "./types.js";
+import type {
+  Caller,
+  ExchangeDeps,
+  ExchangeResult,
+  JwtBearerRequest,
+  TokenExchangeRequest,
+} from "./types.js";
 
 export type { ApprovalView } from "./operations/approval-status.js";
 export type { BearerSession } from "./operations/authenticate-bearer.js";
@@ -78,6 +85,7 @@ export type {
   Caller,
   ExchangeDeps,
   ExchangeResult,
+  JwtBearerRequest,
   PresentedTokens,
   TaskView,
   TokenExchangeRequest,
@@ -129,6 +137,13 @@ export interface ServingBroker extends Broker {
    * answers. Throws `temporarily_unavailable` otherwise (or whatever else went wrong).
    */
   ready(): Promise<void>;
+
+  /**
+   * The JWT bearer grant (RFC 7523 §2.1) with an ID-JAG from a trusted issuer marked `id_jag`
+   * (draft-ietf-oauth-identity-assertion-authz-grant §4.4): an access token for one of Baton's
+   * APIs or for its own `/mcp`. Only at `POST /token`: an MCP session has its user already.
+   */
+  redeemIdJag(request: JwtBearerRequest, caller: Caller): Promise<ExchangeResult>;
 
   /** The caller behind client credentials (RFC 6749 §2.3, RFC 7523); `invalid_client` if none. */
   authenticateClient(
@@ -196,6 +211,7 @@ export function createBroker(deps: ExchangeDeps): ServingBroker {
       deps.audit.record(event);
     },
     exchange: (request, caller) => exchangeToken(deps, request, caller),
+    redeemIdJag: (request, caller) => redeemIdJag(deps, request, caller),
     startTask: (request, caller) => startTask(deps, caller, request),
     endTask: ({ taskId, ...presented }, caller) => endTask(deps, caller, taskId, presented),
     revoke: (token, caller) => revokeToken(deps, token, caller),

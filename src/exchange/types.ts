@@ -50,6 +50,20 @@ export interface TokenExchangeRequest {
   readonly approvalId?: string;
 }
 
+/**
+ * RFC 7523 §2.1 with an ID-JAG as the assertion (draft-ietf-oauth-identity-assertion-authz-grant
+ * §4.4), parsed once at the edge. Scopes are split.
+ */
+export interface JwtBearerRequest {
+  readonly assertion: string;
+  /** Undefined when the request named no scope: the ID-JAG's scope then stands (EMA §7.2.1). */
+  readonly scopes?: readonly string[];
+  /** Kept in the audit log, never used for decisions (as for an exchange). */
+  readonly reason?: string;
+  /** A decided approval this request redeems (Baton's `approval_id` extension, rule 6). */
+  readonly approvalId?: string;
+}
+
 /** The authenticated agent on whose credentials the request came. */
 export interface Caller {
   readonly agentId: string;

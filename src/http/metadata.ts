@@ -5,9 +5,10 @@
  */
 
 import type { Context } from "hono";
-import { TOKEN_EXCHANGE_GRANT } from "../tokens/token-types.js";
+import { ID_JAG_PROFILE, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from "../tokens/token-types.js";
 import { mcpResourceOf, PATHS } from "../urls.js";
 import type { HttpContext } from "./context.js";
+import { acceptsIdJags } from "./jwt-bearer-request.js";
 
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
 const ASSERTION_ALGS = ["EdDSA", "ES256", "ES384", "PS256", "RS256"];
@@ -16,6 +17,9 @@ export function metadataEndpoint(ctx: HttpContext) {
   return (c: Context) => {
     const { issuer } = ctx.broker;
     const policy = ctx.broker.policy();
+    // Design §3.2: the JWT bearer grant is listed while some issuer's ID-JAGs are accepted,
+    // with the profile it follows (draft §7: never which issuers, §8.4).
+    const idJag = acceptsIdJags(policy);
     return c.json(
       {
         issuer,
@@ -25,7 +29,10 @@ export function metadataEndpoint(ctx: HttpContext) {
         revocation_endpoint: `${issuer}${PATHS.revoke}`,
         // RFC 8414 §2 makes this REQUIRED; Baton has no authorization endpoint, so none.
         response_types_supported: [],
-        grant_types_supported: [TOKEN_EXCHANGE_GRANT],
+        grant_types_supported: idJag
+          ? [TOKEN_EXCHANGE_GRANT, JWT_BEARER_GRANT]
+          : [TOKEN_EXCHANGE_GRANT],
+        ...(idJag ? { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } : {}),
         token_endpoint_auth_methods_supported: AUTH_METHODS,
         token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
         introspection_endpoint_auth_methods_supported: AUTH_METHODS,

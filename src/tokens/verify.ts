@@ -18,7 +18,7 @@ import type { TrustedIssuer } from "../policy/types.js";
 import { verifyJwt as checkJwt, type DecodedJwt, decodeJwt, JwsError } from "./jws.js";
 import type { KeyRing } from "./key-ring.js";
 import { agentKeys, asKeyObject, issuerKeys, type KeyLookup, ringKeys } from "./key-sources.js";
-import { BROKER_ALGORITHMS } from "./token-types.js";
+import { BROKER_ALGORITHMS, ID_JAG_TYP } from "./token-types.js";
 import { VerifiedTokens } from "./verified-cache.js";
 
 /** Verified JWT claims (the core reads them; only this folder imports jose). */
@@ -57,6 +57,15 @@ export function peekTyp(token: string): string | undefined {
   try {
     const { typ } = decoded(token).header;
     return typeof typ === "string" ? typ : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `aud` claim, unverified: only to tell Baton's own token kinds apart. */
+export function peekAudience(token: string): unknown {
+  try {
+    return decoded(token).payload.aud;
   } catch {
     return undefined;
   }
@@ -110,7 +119,22 @@ export type IssuerVerifier = (
   rule: string,
   /** Also accepted as `aud`, besides the issuer's configured audience. */
   extraAudiences?: readonly string[],
+  /** Another kind of token than a subject token, checked against these instead (an ID-JAG). */
+  kind?: TokenKindExpected,
 ) => Promise<JWTPayload>;
+
+/**
+ * What a token of the issuer other than a user's subject token must carry: an ID-JAG
+ * (draft-ietf-oauth-identity-assertion-authz-grant §4.4.1) is addressed to Baton's issuer
+ * itself, whatever audience the issuer's subject tokens name, and has its own `typ`.
+ */
+export interface TokenKindExpected {
+  /** Replaces the issuer's configured audience (and any extra ones). */
+  readonly audience: string;
+  readonly typ: string;
+  /** Required besides `sub`, `exp` and `iat`. */
+  readonly requiredClaims: readonly string[];
+}
 
 /**
  * `clockSkew` (policy `broker.clock_skew`) is the grace on `iat`, `nbf` and `exp`. Beyond the
@@ -123,16 +147,21 @@ export function issuerVerifier(trusted: TrustedIssuer, clockSkew: number): Issue
   const algorithms = [...trusted.algorithms];
   // Built once per policy load: a reload that changes the issuer's keys starts afresh.
   const cache = new VerifiedTokens();
-  return async (token, now, rule, extraAudiences = []) => {
+  return async (token, now, rule, extraAudiences = [], kind) => {
+    // An ID-JAG is a grant for the JWT bearer grant alone (draft §3.1, RFC 8725 §3.11): never a
+    // subject or actor token, even where its `aud` (Baton's issuer) would pass.
+    if (kind === undefined && isIdJag(token)) throw invalidToken(verifierRule(rule, "claim.typ"));
+    const audience =
+      extraAudiences.length === 0 ? trusted.audience : [trusted.audience, ...extraAudiences];
     const claims = await verifyJwt(
       token,
       getKey,
       algorithms,
       {
         issuer: trusted.issuer,
-        audience:
-          extraAudiences.length === 0 ? trusted.audience : [trusted.audience, ...extraAudiences],
-        requiredClaims: ["sub", "exp", "iat"],
+        audience: kind ? kind.audience : audience,
+        ...(kind ? { typ: kind.typ } : {}),
+        requiredClaims: ["sub", "exp", "iat", ...(kind?.requiredClaims ?? [])],
         now,
       },
       clockSkew,
@@ -144,6 +173,15 @@ export function issuerVerifier(trusted: TrustedIssuer, clockSkew: number): Issue
     }
     return claims;
   };
+}
+
+/** RFC 8725 §3.11: `typ` compared as a media type (case-insensitive, `application/` optional). */
+function isIdJag(token: string): boolean {
+  return (
+    peekTyp(token)
+      ?.toLowerCase()
+      .replace(/^application\//, "") === ID_JAG_TYP
+  );
 }
 
 /** Algorithms accepted from agents' own keys: asymmetric only, never `none` or HMAC. */

@@ -121,6 +121,7 @@ const HOMES: Record<string, (file: string) => boolean> = {
       "config.ts",
       "exchange/request-fields.ts",
       "http/token-request.ts",
+      "http/jwt-bearer-request.ts",
       "http/task-forms.ts",
       "policy/schema.ts",
       "policy/json-schema.ts",

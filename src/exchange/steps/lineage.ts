@@ -53,7 +53,7 @@ export async function subjectLineage(
 
 /** The lineage and the outside actors of a subject token; undefined when its lineage is broken. */
 export async function subjectOrigin(store: Store, subject: Subject): Promise<Origin | undefined> {
-  if (subject.source === "delegation") {
+  if (subject.source === "delegation" || subject.source === "session") {
     // Baton's own token: its record must exist (no record, no token: it was written first).
     const record = await store.get<TokenRecord>(recordKey(subject.jti as string));
     if (!record) return undefined;

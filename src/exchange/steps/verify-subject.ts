@@ -14,8 +14,10 @@ import { DELEGATION_TOKEN_TYP, DEV_TOKEN_TYP, TOKEN_TYPE } from "../../tokens/to
 import { type Claims, peekIssuer, verifyBrokerJwt } from "../../tokens/verify.js";
 import { devIssuerOf, mcpResourceOf } from "../../urls.js";
 import type { ExchangeDeps } from "../types.js";
+import { isSessionToken, verifySessionToken } from "./verify-id-jag-session.js";
 
-export type SubjectSource = "delegation" | "dev" | "issuer";
+/** `session`: Baton's own token for its `/mcp` resource (verify-id-jag-session.ts). */
+export type SubjectSource = "delegation" | "dev" | "issuer" | "session";
 
 export interface Subject {
   readonly source: SubjectSource;
@@ -56,6 +58,10 @@ export async function verifySubject(
   const { policy, issuerVerifiers } = deps.active();
 
   if (iss === deps.issuer) {
+    // The JWT bearer grant's token for `/mcp`: a user's token for Baton, not for an API.
+    if (isSessionToken(token, deps.issuer)) {
+      return verifySessionToken(deps, token, tokenType, now, userAudiences);
+    }
     // A delegation token is issued as the jwt type and must be presented as such.
     if (tokenType !== TOKEN_TYPE.jwt) throw unsupportedType();
     const payload = await verifyBrokerJwt(
