@@ -78,8 +78,8 @@ export function findingText(f: Finding): string {
     }
     case "approval":
       return (
-        `task ${f.template}: one approval by ${and(f.approvers)} when it opens covers ` +
-        "every grant of the task (rule 6)"
+        `task ${f.template}: one approval by ${and(f.approvers)} when it opens covers the ` +
+        "agents it names: the opener and each agent a delegation reaches with an elevated scope of the ceiling (rule 6)"
       );
     case "delegation":
       return delegationText(f);

@@ -172,7 +172,7 @@ describe("explainGrant: approvals (design §4 rule 6)", () => {
     expect(e.verdict).toEqual({ kind: "approval", approvers: ["subject"], at: "task" });
     const lines = render(e);
     expect(lines).toContain(
-      "  task plan: one approval by subject when it opens covers every grant of the task (rule 6)",
+      "  task plan: one approval by subject when it opens covers the agents it names: the opener and each agent a delegation reaches with an elevated scope of the ceiling (rule 6)",
     );
     expect(lines).toContain(
       "  scope calendar.write: in API calendar ✓, in agent helper's scopes ✓, in task plan's ceiling ✓, elevated: approval by subject, given once for the task",
