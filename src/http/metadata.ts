@@ -49,7 +49,9 @@ export function metadataEndpoint(ctx: HttpContext) {
 
 /**
  * RFC 9728 protected resource metadata of `/mcp`. The authorization servers are those whose
- * tokens `/mcp` accepts: the trusted issuers, and Baton itself while its development issuer is on.
+ * tokens `/mcp` accepts: the trusted issuers, and Baton itself while its development issuer is
+ * on or it redeems ID-JAGs (MCP Enterprise-Managed Authorization: the client asks its IdP for
+ * an ID-JAG addressed to an authorization server listed here, then redeems it there).
  */
 export function resourceMetadataEndpoint(ctx: HttpContext) {
   return (c: Context) => {
@@ -59,7 +61,7 @@ export function resourceMetadataEndpoint(ctx: HttpContext) {
       {
         resource: mcpResourceOf(issuer),
         authorization_servers: [
-          ...(policy.broker.devIssuer ? [issuer] : []),
+          ...(policy.broker.devIssuer || acceptsIdJags(policy) ? [issuer] : []),
           ...policy.issuers.keys(),
         ],
         bearer_methods_supported: ["header"],

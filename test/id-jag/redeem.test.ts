@@ -83,6 +83,20 @@ describe("discovery (design §3.2, draft §7)", () => {
     expect(JSON.stringify(m)).not.toContain("idp.test");
   });
 
+  it("rfc9728 §2: /mcp names Baton as its authorization server, where its ID-JAGs are redeemed", async () => {
+    broker.setPolicy({
+      ...broker.policy,
+      broker: { ...broker.policy.broker, devIssuer: false },
+    });
+    try {
+      const res = await fetch(`${broker.url}/.well-known/oauth-protected-resource/mcp`);
+      const doc = (await res.json()) as { authorization_servers: string[] };
+      expect(doc.authorization_servers).toEqual([broker.issuer, broker.idp.issuer]);
+    } finally {
+      broker.setPolicy({ ...broker.policy, broker: { ...broker.policy.broker, devIssuer: true } });
+    }
+  });
+
   it("draft §7: with none, neither is listed, and the grant is unsupported_grant_type", async () => {
     const m = await metadata(plain);
     expect(m.grant_types_supported).toEqual(["urn:ietf:params:oauth:grant-type:token-exchange"]);
