@@ -6,7 +6,11 @@
  * @module audit/events
  */
 
-export type TokenKind = "access" | "delegation";
+/**
+ * What an exchange issued: an access token for an API, a delegation token for a sub-agent, or
+ * an ID-JAG for an API behind its own authorization server (design §3.4).
+ */
+export type TokenKind = "access" | "delegation" | "id_jag";
 
 export interface ExchangeIssued {
   readonly type: "exchange.issued";
@@ -15,7 +19,7 @@ export interface ExchangeIssued {
   readonly chain: readonly string[];
   readonly agent: string;
   readonly kind: TokenKind;
-  /** The API id, or for a delegation token the sub-agent it is for. */
+  /** The API id (an ID-JAG's too), or for a delegation token the sub-agent it is for. */
   readonly audience: string;
   readonly scopes: readonly string[];
   readonly jti: string;

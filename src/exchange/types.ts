@@ -34,7 +34,10 @@ export interface TokenExchangeRequest {
   readonly subjectTokenType: string;
   readonly actorToken?: string;
   readonly actorTokenType?: string;
-  /** `access_token` (for an API, the default) or `jwt` (a delegation token for a sub-agent). */
+  /**
+   * `access_token` (for an API, the default), `jwt` (a delegation token for a sub-agent) or
+   * `id-jag` (an ID-JAG for an API behind its own authorization server, design §3.4).
+   */
   readonly requestedTokenType: string;
   readonly resources: readonly string[];
   readonly audiences: readonly string[];
@@ -79,14 +82,16 @@ export interface ExchangeResult {
   readonly token: string;
   readonly kind: TokenKind;
   readonly issuedTokenType: string;
-  /** `Bearer` for an access token, `N_A` for a delegation token (RFC 8693 §2.2.1). */
+  /** `Bearer` for an access token, `N_A` for a delegation token or an ID-JAG (RFC 8693 §2.2.1). */
   readonly tokenType: "Bearer" | "N_A";
   readonly expiresIn: number;
   readonly scopes: readonly string[];
-  /** The API id, or the sub-agent id for a delegation token. */
+  /** The API id (for an ID-JAG too), or the sub-agent id for a delegation token. */
   readonly audience: string;
-  /** The API's resource URI (the token's `aud`), for an access token. */
+  /** The API's resource URI: an access token's `aud`, an ID-JAG's `resource`. */
   readonly resource?: string;
+  /** For an ID-JAG: its `aud`, the issuer of the API's authorization server. */
+  readonly authorizationServer?: string;
   readonly jti: string;
   readonly exp: number;
   readonly txn?: string;

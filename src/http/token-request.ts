@@ -37,9 +37,11 @@ export const TokenExchangeRequestSchema = z
     subject_token_type: tokenTypeField("subject_token_type"),
     actor_token: tokenField("actor_token").optional(),
     actor_token_type: tokenTypeField("actor_token_type").optional(),
+    // An access token for an API, a delegation token for a sub-agent, or an ID-JAG for an API
+    // behind its own authorization server (design §3.4).
     requested_token_type: z
-      .enum([TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt], {
-        error: '"requested_token_type" must be the access_token or jwt token type',
+      .enum([TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt, TOKEN_TYPE.idJag], {
+        error: '"requested_token_type" must be the access_token, jwt or id-jag token type',
       })
       .default(TOKEN_TYPE.accessToken),
     // Kept exactly as sent: its form and its match with the registry are the target's to judge

@@ -73,6 +73,15 @@ function causeHint(refusal: Refusal, context: RefusalContext): string | undefine
     case "target.many":
     case "target.resource_form":
       return "Name exactly one API, by its id or its resource URI (call whoami to see them).";
+    // Design §3.4: an API behind its own authorization server takes ID-JAGs, the rest access
+    // tokens. request_token asks for the right one; a policy reload in between is the only way
+    // to get the other, and the next call asks afresh.
+    case "target.id_jag_only":
+      return `That API is behind its own authorization server: it takes an ID-JAG, never an access token. Call whoami: if it lists that API (with authorization_server), call ${context.tool} again with the same api for an id_jag; if not, this agent may not use it: tell the user.`;
+    case "target.not_id_jag":
+      return `That API takes access tokens from this broker, not ID-JAGs. Call ${context.tool} again with the same api.`;
+    case "target.client_id":
+      return "This agent has no client at that API's authorization server (policy client_ids), so it cannot use that API. Do not retry; tell the user.";
     case "delegate.edge":
       return refusal.facts.delegateTo.length > 0
         ? `You may delegate only to: ${list(refusal.facts.delegateTo)}. Call delegate with to_agent one of them.`

@@ -113,6 +113,12 @@ function tokenForm(request: TokenExchangeRequest): Form {
   };
 }
 
+const KIND_BY_TYPE: ReadonlyMap<string, ExchangeResult["kind"]> = new Map([
+  [TOKEN_TYPE.accessToken, "access"],
+  [TOKEN_TYPE.jwt, "delegation"],
+  [TOKEN_TYPE.idJag, "id_jag"],
+]);
+
 /** RFC 8693 §2.2.1 back into the core's result; what the response lacks, read off the token. */
 function exchangeResult(
   request: TokenExchangeRequest,
@@ -120,16 +126,21 @@ function exchangeResult(
 ): ExchangeResult {
   const token = String(r.access_token);
   const claims = claimsOf(token);
-  const delegation = r.issued_token_type === TOKEN_TYPE.jwt;
+  const kind = KIND_BY_TYPE.get(String(r.issued_token_type)) ?? "access";
+  // An ID-JAG's `aud` is its authorization server; the API is its `resource`.
+  const resource = kind === "id_jag" ? claims.resource : kind === "access" ? claims.aud : undefined;
   return {
     token,
-    kind: delegation ? "delegation" : "access",
+    kind,
     issuedTokenType: String(r.issued_token_type),
-    tokenType: delegation ? "N_A" : "Bearer",
+    tokenType: kind === "access" ? "Bearer" : "N_A",
     expiresIn: Number(r.expires_in),
     scopes: String(r.scope).split(" "),
     audience: request.audiences[0] ?? request.resources[0] ?? "",
-    ...(!delegation && typeof claims.aud === "string" ? { resource: claims.aud } : {}),
+    ...(typeof resource === "string" ? { resource } : {}),
+    ...(kind === "id_jag" && typeof claims.aud === "string"
+      ? { authorizationServer: claims.aud }
+      : {}),
     jti: typeof claims.jti === "string" ? claims.jti : "",
     exp: typeof claims.exp === "number" ? claims.exp : 0,
     ...(typeof claims.txn === "string" ? { txn: claims.txn } : {}),

@@ -21,6 +21,11 @@ const capped = (out: Out) => (out.ttl_capped === true ? " (ttl capped)" : "");
 /** Each result kind by the members only it has, and its one line; the first match wins. */
 const SUMMARIES: readonly [(out: Out) => boolean, (out: Out) => string][] = [
   [
+    (o) => typeof o.id_jag === "string",
+    (o) =>
+      `ID-JAG for ${o.resource} at ${o.audience}: ${o.scope}, expires in ${o.expires_in} s${capped(o)}${inTask(o)}. ${o.hint}`,
+  ],
+  [
     (o) => typeof o.access_token === "string",
     (o) =>
       `Access token for ${o.audience}: ${o.scope}, expires in ${o.expires_in} s${capped(o)}${inTask(o)}.`,
@@ -74,7 +79,7 @@ const SUMMARIES: readonly [(out: Out) => boolean, (out: Out) => string][] = [
 /** The one line that sums a result up, then its token (the one thing to copy), if any. */
 export function summary(out: Out): string {
   const line = SUMMARIES.find(([matches]) => matches(out))?.[1](out) ?? JSON.stringify(out);
-  const token = out.access_token ?? out.delegation_token;
+  const token = out.access_token ?? out.delegation_token ?? out.id_jag;
   return typeof token === "string" ? `${line}\n${token}` : line;
 }
 

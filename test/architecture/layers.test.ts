@@ -49,7 +49,7 @@ describe("design §5: layers point down only", () => {
   it("reads the import lines it checks", () => {
     const edges = internal.map((i) => `${i.from} → ${i.spec}`);
     expect(edges).toContain("main/compose.ts → store/keyv-store.ts");
-    expect(edges).toContain("exchange/operations/exchange.ts → tokens/mint.ts");
+    expect(edges).toContain("exchange/steps/issue.ts → tokens/mint.ts");
     expect(imports.map((i) => `${i.from} → ${i.spec}`)).toContain("tokens/verify.ts → jose");
   });
 

@@ -10,6 +10,7 @@
 import { BatonError } from "../../errors.js";
 import type { Agent, Api, Policy } from "../../policy/types.js";
 import type { TaskRecord } from "../../tasks/task-store.js";
+import { ID_JAG_TTL } from "../steps/id-jag-target.js";
 import type { Subject } from "../steps/verify-subject.js";
 import { planTask } from "./start-task.js";
 
@@ -31,6 +32,11 @@ export interface ApiView {
   /** What a request without scopes gets, when the session may hold all of it. */
   readonly default_scopes: readonly string[];
   readonly scopes: readonly ScopeView[];
+  /**
+   * An API behind its own authorization server (this is its issuer): a request for it gets an
+   * ID-JAG to redeem there, never an access token (design §3.4).
+   */
+  readonly authorization_server?: string;
 }
 
 /** A task template this session may open with `start_task`, as it would open now. */
@@ -88,9 +94,13 @@ export function usable(viewer: Viewer, scope: string): boolean {
 }
 
 export function apiViews(viewer: Viewer): ApiView[] {
-  return [...viewer.policy.apis.values()]
-    .map((api) => apiView(viewer, api))
-    .filter((view) => view.scopes.length > 0);
+  return (
+    [...viewer.policy.apis.values()]
+      // An outside server's API only for an agent with a client there (id-jag-target.ts).
+      .filter((api) => api.clientIds === undefined || api.clientIds.has(viewer.agent.id))
+      .map((api) => apiView(viewer, api))
+      .filter((view) => view.scopes.length > 0)
+  );
 }
 
 function apiView(viewer: Viewer, api: Api): ApiView {
@@ -109,13 +119,20 @@ function apiView(viewer: Viewer, api: Api): ApiView {
     resource: api.resource,
     description: api.description,
     max_ttl_seconds: longest,
-    default_ttl_seconds: Math.min(broker.defaultTtl, longest),
+    // An ID-JAG's own default (exchange.ts planIdJag), else the broker's.
+    default_ttl_seconds: Math.min(
+      api.authorizationServer === undefined ? broker.defaultTtl : ID_JAG_TTL,
+      longest,
+    ),
     default_scopes: [...defaults],
     scopes: scopes.map((scope) => ({
       name: scope.name,
       description: scope.description,
       elevated: scope.approval !== undefined,
     })),
+    ...(api.authorizationServer === undefined
+      ? {}
+      : { authorization_server: api.authorizationServer }),
   };
 }
 

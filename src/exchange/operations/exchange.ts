@@ -1,5 +1,6 @@
 /**
- * The exchange core: one function behind both doors (POST /token and the MCP tools).
+ * The exchange core: one function behind both doors (POST /token and the MCP tools), for
+ * each kind of token (design §3.4): an access token, a delegation token, an ID-JAG.
  *
  * It reads as the checklist of design §4: count the attempt against the rate limits (§3.6),
  * verify the subject (and actor), check the holder and the lineage, resolve the one target,
@@ -9,24 +10,24 @@
  * @module exchange/operations/exchange
  */
 
-import type { TokenKind } from "../../audit/events.js";
 import { asBatonError } from "../../errors.js";
 import type { Agent, Policy } from "../../policy/types.js";
 import type { TaskRecord } from "../../tasks/task-store.js";
-import { actClaim } from "../../tokens/act.js";
-import { newTokenId, signToken } from "../../tokens/mint.js";
-import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, TOKEN_TYPE } from "../../tokens/token-types.js";
+import { TOKEN_TYPE } from "../../tokens/token-types.js";
 import { acceptSubject, requireDelegated } from "../steps/accept-subject.js";
 import { approversFor, requireApproval } from "../steps/approval.js";
 import { chargeTask, coveredByTask, resolveTask } from "../steps/enter-task.js";
-import { type Origin, recordToken } from "../steps/lineage.js";
+import type { Grant } from "../steps/grant.js";
+import { ID_JAG_TTL, resolveIdJagTarget } from "../steps/id-jag-target.js";
+import { issue } from "../steps/issue.js";
 import { extendChain, narrowExpiry, narrowScopes } from "../steps/narrow.js";
 import { pinPolicy } from "../steps/prepare-policy.js";
 import { chargeAgentRate, chargeSubjectRate } from "../steps/rate-limit.js";
 import { resolveApi, resolveSubAgent } from "../steps/target.js";
-import { appendToTaskLog } from "../steps/task-tree-events.js";
 import type { Subject } from "../steps/verify-subject.js";
 import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "../types.js";
+
+export type { Grant } from "../steps/grant.js";
 
 export async function exchangeToken(
   current: ExchangeDeps,
@@ -46,8 +47,7 @@ export async function exchangeToken(
     requireDelegated(accepted);
     await chargeSubjectRate(deps, accepted.subject.sub, now);
     const scope = await resolveTask(deps, accepted, request.taskId, now);
-    const plan = request.requestedTokenType === TOKEN_TYPE.jwt ? planDelegation : planAccess;
-    const grant = plan(
+    const grant = plannerFor(request.requestedTokenType)(
       policy,
       request,
       accepted.agent,
@@ -56,20 +56,18 @@ export async function exchangeToken(
       now,
       accepted.delegators,
     );
-    if (grant.kind === "access") {
+    if (grant.kind !== "delegation") {
       await checkElevated(deps, grant, accepted.subject, request, scope?.task, now);
     }
     // Counted last, once everything else allows the token: a refusal costs no budget.
     await chargeTask(deps, scope, now);
-    return await issue(
-      deps,
-      grant,
-      accepted.subject,
-      { ids: scope?.lineage ?? accepted.lineage, outside: accepted.outside },
-      request.reason,
+    return await issue(deps, grant, {
+      subject: accepted.subject,
+      origin: { ids: scope?.lineage ?? accepted.lineage, outside: accepted.outside },
+      reason: request.reason,
       now,
-      policy.version,
-    );
+      policyVersion: policy.version,
+    });
   } catch (err) {
     const error = asBatonError(err);
     // The target as the request named it (bounded at the door): what was asked for.
@@ -87,23 +85,6 @@ export async function exchangeToken(
     });
     throw error;
   }
-}
-
-/** What will be signed: decided in full before any signature or write. */
-export interface Grant {
-  // Who acts, for what target, with what, until when, in which task.
-  readonly kind: TokenKind;
-  readonly agent: Agent;
-  /** Current actor first; empty for a permitted impersonation. */
-  readonly chain: readonly string[];
-  /** The API id or the sub-agent id. */
-  readonly audience: string;
-  /** The `aud` claim: the API's resource, or the broker itself for a delegation token. */
-  readonly aud?: string;
-  readonly scopes: readonly string[];
-  readonly exp: number;
-  /** The task id (`txn`), inside a task. */
-  readonly txn?: string;
 }
 
 /**
@@ -148,6 +129,45 @@ export const planAccess: Planner = (policy, request, agent, subject, task, now, 
   };
 };
 
+/**
+ * An ID-JAG for an API behind its own authorization server (design §3.4;
+ * draft-ietf-oauth-identity-assertion-authz-grant §4.3): every rule of an access token, with
+ * the server's issuer as `aud`, the API as `resource` and the agent's client there as
+ * `client_id`. It always carries `act`: the chain names the Baton agent it was issued to,
+ * which its foreign `client_id` does not (no impersonation for a token leaving Baton).
+ */
+export const planIdJag: Planner = (policy, request, agent, subject, task, now, delegators) => {
+  const { api, clientId } = resolveIdJagTarget(policy, request, agent);
+  const scopes = narrowScopes(policy, request.scopes, {
+    agent,
+    subject,
+    api,
+    delegators,
+    ...ceilingOf(task),
+  });
+  // Draft §3.1: an ID-JAG is short-lived, 5 minutes unless asked for less (rule 2 caps it).
+  const ttl = request.ttlSeconds ?? ID_JAG_TTL;
+  return {
+    kind: "id_jag",
+    agent,
+    chain: extendChain(policy, agent.id, subject.chain),
+    scopes,
+    exp: narrowExpiry(policy, now, ttl, subject, api, task?.deadline),
+    audience: api.id,
+    aud: api.authorizationServer,
+    resource: api.resource,
+    clientId,
+    ...(task ? { txn: task.id } : {}),
+  };
+};
+
+/** The planner of the requested token type (parsed at the door: one of the three). */
+function plannerFor(requestedTokenType: string): Planner {
+  if (requestedTokenType === TOKEN_TYPE.jwt) return planDelegation;
+  if (requestedTokenType === TOKEN_TYPE.idJag) return planIdJag;
+  return planAccess;
+}
+
 const ceilingOf = (task: TaskRecord | undefined) => (task ? { ceiling: task.ceiling } : {});
 
 /** A delegation token for one sub-agent, which it could redeem. */
@@ -174,9 +194,10 @@ export const planDelegation: Planner = (policy, request, agent, subject, task, n
 };
 
 /**
- * Rule 6: an access token with an elevated scope waits for a human, bound to this exact
- * request, unless a standing approval of the task's ceiling already covers it: one that names
- * this agent with these scopes (enter-task.ts `coveredByTask`).
+ * Rule 6: an access token or an ID-JAG with an elevated scope waits for a human, bound to this
+ * exact request, unless a standing approval of the task's ceiling already covers it: one that
+ * names this agent with these scopes (enter-task.ts `coveredByTask`). An API takes one kind or
+ * the other, never both (target.ts), so the API id alone tells an approver what is granted.
  */
 async function checkElevated(
   deps: ExchangeDeps,
@@ -210,81 +231,4 @@ async function checkElevated(
     },
     now,
   );
-}
-
-async function issue(
-  deps: ExchangeDeps,
-  grant: Grant,
-  subject: Subject,
-  origin: Origin,
-  reason: string | undefined,
-  now: number,
-  policyVersion: string,
-): Promise<ExchangeResult> {
-  const jti = newTokenId();
-  const act = actClaim(grant.chain);
-  const delegation = grant.kind === "delegation";
-  const token = await signToken(deps.keys, delegation ? DELEGATION_TOKEN_TYP : ACCESS_TOKEN_TYP, {
-    iss: deps.issuer,
-    sub: subject.sub,
-    aud: delegation ? deps.issuer : grant.aud,
-    client_id: grant.agent.id,
-    scope: grant.scopes.join(" "),
-    iat: now,
-    exp: grant.exp,
-    jti,
-    ...(act ? { act } : {}),
-    ...(delegation ? { may_act: { sub: grant.audience } } : {}),
-    ...(grant.txn ? { txn: grant.txn } : {}),
-  });
-  // The record lands before the token leaves: no token without its lineage (rule 7, 8).
-  await recordToken(
-    deps.store,
-    jti,
-    {
-      a: [...origin.ids],
-      k: grant.kind,
-      sub: subject.sub,
-      cid: grant.agent.id,
-      exp: grant.exp,
-      // Only a delegation token is ever a subject again, and only then does this matter.
-      ...(delegation && origin.outside > 0 ? { o: origin.outside } : {}),
-    },
-    now,
-  );
-  const issued = {
-    type: "exchange.issued" as const,
-    subject: subject.sub,
-    chain: grant.chain,
-    agent: grant.agent.id,
-    kind: grant.kind,
-    audience: grant.audience,
-    scopes: grant.scopes,
-    jti,
-    ...(subject.jti ? { parent_jti: subject.jti } : {}),
-    exp: grant.exp,
-    ...(grant.txn ? { txn: grant.txn } : {}),
-    ...(reason ? { reason } : {}),
-    policy: policyVersion,
-  };
-  deps.audit.record(issued);
-  // Rule 8, for the audit trail too: the token leaves once its event is in the file, and,
-  // inside a task, in the task's log.
-  await Promise.all([
-    deps.audit.written(),
-    grant.txn === undefined ? undefined : appendToTaskLog(deps, grant.txn, grant.exp, issued),
-  ]);
-  return {
-    token,
-    kind: grant.kind,
-    issuedTokenType: delegation ? TOKEN_TYPE.jwt : TOKEN_TYPE.accessToken,
-    tokenType: delegation ? "N_A" : "Bearer",
-    expiresIn: grant.exp - now,
-    scopes: grant.scopes,
-    audience: grant.audience,
-    ...(grant.aud ? { resource: grant.aud } : {}),
-    jti,
-    exp: grant.exp,
-    ...(grant.txn ? { txn: grant.txn } : {}),
-  };
 }

@@ -27,7 +27,7 @@ import { BatonError } from "../../errors.js";
 import type { Api, Policy } from "../../policy/types.js";
 import { approversFor } from "../steps/approval.js";
 import { coveredByTask } from "../steps/enter-task.js";
-import { resolveApi } from "../steps/target.js";
+import { resolveAnyApi } from "../steps/target.js";
 import type { ExplainQuery, Explanation, Finding, Verdict } from "./explain-findings.js";
 import { type Input, lifetimeFinding, NOW, replay, request } from "./explain-replay.js";
 
@@ -101,8 +101,9 @@ function resolveInput(policy: Policy, query: ExplainQuery): Input {
   const via = (query.via ?? []).map(agentOf);
   let api: Api;
   try {
-    // The broker's own lookup: an API id or its exact resource URI (rule 3).
-    api = resolveApi(policy, { ...request(query.scopes), audiences: [query.api] });
+    // The broker's own lookup: an API id or its exact resource URI (rule 3), whichever kind
+    // of token it takes (an API behind its own authorization server is replayed as an ID-JAG).
+    api = resolveAnyApi(policy, { ...request(query.scopes), audiences: [query.api] });
   } catch (err) {
     if (!(err instanceof BatonError)) throw err;
     throw new ExplainInputError(unknown("API", query.api, policy.apis.keys()));

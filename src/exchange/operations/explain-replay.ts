@@ -1,7 +1,7 @@
 /**
  * The replay behind `baton policy explain` (explain-grant.ts): the steps of the module comment
- * there, each calling the broker's own planner (`planTask`, `planDelegation`, `planAccess`,
- * `extendChain`) and recording what it decided on as a finding.
+ * there, each calling the broker's own planner (`planTask`, `planDelegation`, `planAccess` or
+ * `planIdJag`, `extendChain`) and recording what it decided on as a finding.
  *
  * @module exchange/operations/explain-replay
  */
@@ -12,10 +12,11 @@ import type { TaskRecord } from "../../tasks/task-store.js";
 import { TOKEN_TYPE } from "../../tokens/token-types.js";
 import { requireDelegated } from "../steps/accept-subject.js";
 import { coveredByTask } from "../steps/enter-task.js";
+import { naming } from "../steps/id-jag-target.js";
 import { extendChain } from "../steps/narrow.js";
 import type { Subject } from "../steps/verify-subject.js";
 import type { TokenExchangeRequest } from "../types.js";
-import { type Grant, planAccess, planDelegation } from "./exchange.js";
+import { type Grant, planAccess, planDelegation, planIdJag } from "./exchange.js";
 import type { Finding } from "./explain-findings.js";
 import { planTask } from "./start-task.js";
 
@@ -85,9 +86,9 @@ export function replay(
   const impersonates = input.agent.impersonate && subject.chain.length === 0;
   const chain = chainFinding(policy, input.agent, subject, false);
   findings.push({ ...chain, ok: impersonates || chain.fits });
-  const grant = planAccess(
+  const grant = (input.api.authorizationServer === undefined ? planAccess : planIdJag)(
     policy,
-    { ...request(input.scopes, ttlSeconds), audiences: [input.api.id] },
+    { ...request(input.scopes, ttlSeconds), ...naming(input.api) },
     input.agent,
     subject,
     task,

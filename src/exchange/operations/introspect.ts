@@ -20,6 +20,7 @@ const REPORTED = [
   "iss",
   "sub",
   "aud",
+  "resource",
   "client_id",
   "scope",
   "exp",
@@ -68,6 +69,8 @@ export async function introspectToken(
  *   delegation token the sub-agent named in `may_act`, its intended holder;
  * - the client of an API it is for: an access token whose `aud` is the `resource` of an API
  *   the caller `introspects` (policy).
+ * An ID-JAG's `client_id` and `aud` are names at an outside authorization server, not Baton's:
+ * only its chain counts there (the agent it was issued to is always the chain's first).
  * A development token bound to no agent may be presented by any agent (it is a subject token
  * for whoever holds it), so any agent may see it; the approval page's sign-in token is a
  * person's own and no agent's.
@@ -75,8 +78,9 @@ export async function introspectToken(
 function mayIntrospect(own: OwnToken, agentId: string, policy: Policy, issuer: string): boolean {
   const { payload } = own;
   if (own.kind === "dev") return devHolder(payload.azp, payload.aud, issuer, agentId);
-  if (payload.client_id === agentId) return true;
   if (readActChain(payload.act)?.includes(agentId)) return true;
+  if (own.kind === "id_jag") return false;
+  if (payload.client_id === agentId) return true;
   if (own.kind === "delegation") return readActChain(payload.may_act)?.[0] === agentId;
   return introspectsAudience(policy, agentId, payload.aud);
 }
@@ -99,7 +103,8 @@ function reportedClaims(own: OwnToken): IntrospectionResponse {
   for (const claim of REPORTED) {
     if (own.payload[claim] !== undefined) response[claim] = own.payload[claim];
   }
-  // RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a delegation token is not an access token.
-  response.token_type = own.kind === "delegation" ? "N_A" : "Bearer";
+  // RFC 7662 §2.2: token_type as in RFC 6749 §5.1; a delegation token and an ID-JAG are not
+  // access tokens.
+  response.token_type = own.kind === "delegation" || own.kind === "id_jag" ? "N_A" : "Bearer";
   return response as IntrospectionResponse;
 }

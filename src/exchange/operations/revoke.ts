@@ -44,13 +44,13 @@ export async function revokeToken(
 /**
  * Who may revoke: the agent it was issued to, any agent in its chain (a parent may cut off
  * its sub-agents), the agent a delegation token is for, or the holder of a development token.
+ * An ID-JAG's `client_id` names a client of an outside server, not an agent: its chain
+ * (which always starts with the agent it was issued to) alone counts.
  */
 function mayRevoke(own: OwnToken, agentId: string): boolean {
-  const { payload } = own;
-  if (own.kind === "dev") return payload.azp === undefined || payload.azp === agentId;
-  if (payload.client_id === agentId) return true;
-  if (readActChain(payload.act)?.includes(agentId)) return true;
-  return readActChain(payload.may_act)?.[0] === agentId;
+  return own.kind === "dev"
+    ? own.payload.azp === undefined || own.payload.azp === agentId
+    : revokers(own).includes(agentId);
 }
 
 /** The agents `mayRevoke` lets revoke the token: the facts of its refusal (rule 7). */
@@ -60,7 +60,7 @@ function revokers(own: OwnToken): string[] {
     own.kind === "dev"
       ? [payload.azp]
       : [
-          payload.client_id,
+          own.kind === "id_jag" ? undefined : payload.client_id,
           ...(readActChain(payload.act) ?? []),
           readActChain(payload.may_act)?.[0],
         ];

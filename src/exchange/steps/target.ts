@@ -1,7 +1,7 @@
 /**
  * Resolves the one target of a request (RFC 8693 §2.1, RFC 8707): an API for an access token,
- * a sub-agent for a delegation token. The issued `aud` always comes from the registry, never
- * from request text (rule 3).
+ * a sub-agent for a delegation token (an ID-JAG's is id-jag-target.ts). The issued `aud` always
+ * comes from the registry, never from request text (rule 3).
  *
  * @module exchange/steps/target
  */
@@ -12,11 +12,33 @@ import type { TokenExchangeRequest } from "../types.js";
 
 /**
  * The API an access token is for. An unknown target's refusal lists the APIs `agent` may ask
- * for (those its scopes belong to), so that a caller learns nothing of APIs it cannot use.
+ * for (those its scopes belong to), so that a caller learns nothing of APIs it cannot use. An
+ * API behind its own authorization server takes ID-JAGs only (design §3.4): its tokens are
+ * that server's to issue, never Baton's.
  */
 export function resolveApi(policy: Policy, request: TokenExchangeRequest, agent?: Agent): Api {
-  const apiOr = (api: Api | undefined): Api => {
+  const api = resolveAnyApi(policy, request, agent);
+  if (api.authorizationServer !== undefined) throw idJagOnly();
+  return api;
+}
+
+const idJagOnly = () =>
+  invalidTarget(
+    "The target has its own authorization server: request an ID-JAG for it",
+    "target.id_jag_only",
+  );
+
+/** The one API a request names, whatever kind of token it may receive. */
+export function resolveAnyApi(policy: Policy, request: TokenExchangeRequest, agent?: Agent): Api {
+  const apiOr = (api: Api | undefined, named?: string): Api => {
     if (api) return api;
+    // The issuer of an API's authorization server, as an access token's audience.
+    if (
+      named !== undefined &&
+      [...policy.apis.values()].some((a) => a.authorizationServer === named)
+    ) {
+      throw idJagOnly();
+    }
     throw invalidTarget("The requested target is not known", "target.unknown", {
       apis: agent ? apisOf(policy, agent) : [...policy.apis.keys()],
     });
@@ -34,7 +56,7 @@ export function resolveApi(policy: Policy, request: TokenExchangeRequest, agent?
   }
   // `audience` is a logical name (RFC 8693 §2.1): the API id, or its resource URI.
   for (const audience of request.audiences) {
-    named.add(apiOr(policy.apis.get(audience) ?? policy.apisByResource.get(audience)));
+    named.add(apiOr(policy.apis.get(audience) ?? policy.apisByResource.get(audience), audience));
   }
   if (named.size > 1) throw invalidTarget("Only one target may be requested", "target.many");
   const [api] = named;
@@ -76,12 +98,12 @@ export function resolveSubAgent(policy: Policy, request: TokenExchangeRequest, f
  */
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?[\]@!$&'()*+,;=%]*$/;
 
-function isResourceUri(text: string): boolean {
+export function isResourceUri(text: string): boolean {
   return ABSOLUTE_URI.test(text) && URL.canParse(text);
 }
 
 /** The ids of the APIs an agent holds scopes of, in policy order. */
-function apisOf(policy: Policy, agent: Agent): string[] {
+export function apisOf(policy: Policy, agent: Agent): string[] {
   const held = new Set([...agent.scopes].map((s) => policy.scopes.get(s)?.api));
   return [...policy.apis.keys()].filter((id) => held.has(id));
 }

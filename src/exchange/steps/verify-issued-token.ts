@@ -1,12 +1,17 @@
 /**
- * Recognises and verifies a token Baton itself issued (an access token, a delegation token, or
- * a development token), for introspection and revocation.
+ * Recognises and verifies a token Baton itself issued (an access token, a delegation token, an
+ * ID-JAG, or a development token), for introspection and revocation.
  *
  * @module exchange/steps/verify-issued-token
  */
 
 import { BatonError } from "../../errors.js";
-import { ACCESS_TOKEN_TYP, DELEGATION_TOKEN_TYP, DEV_TOKEN_TYP } from "../../tokens/token-types.js";
+import {
+  ACCESS_TOKEN_TYP,
+  DELEGATION_TOKEN_TYP,
+  DEV_TOKEN_TYP,
+  ID_JAG_TYP,
+} from "../../tokens/token-types.js";
 import {
   type Claims,
   MAX_TOKEN_LENGTH,
@@ -18,7 +23,7 @@ import { devIssuerOf } from "../../urls.js";
 import type { ExchangeDeps } from "../types.js";
 import { devRoot, readRecord } from "./lineage.js";
 
-export type OwnTokenKind = "access" | "delegation" | "dev";
+export type OwnTokenKind = "access" | "delegation" | "id_jag" | "dev";
 
 export interface OwnToken {
   readonly kind: OwnTokenKind;
@@ -32,6 +37,7 @@ export interface OwnToken {
 const KIND_BY_TYP: ReadonlyMap<string, OwnTokenKind> = new Map([
   [ACCESS_TOKEN_TYP, "access"],
   [DELEGATION_TOKEN_TYP, "delegation"],
+  [ID_JAG_TYP, "id_jag"],
 ]);
 
 /**
@@ -53,15 +59,10 @@ export async function verifyOwnToken(
       return { kind: "dev", payload, id, lineage: [id] };
     }
     if (iss !== deps.issuer) return undefined;
-    const kind = KIND_BY_TYP.get(peekTyp(token) ?? "");
+    const typ = peekTyp(token) ?? "";
+    const kind = KIND_BY_TYP.get(typ);
     if (!kind) return undefined;
-    const payload = await verify(
-      deps,
-      token,
-      iss,
-      kind === "access" ? ACCESS_TOKEN_TYP : DELEGATION_TOKEN_TYP,
-      now,
-    );
+    const payload = await verify(deps, token, iss, typ, now);
     const jti = payload.jti as string;
     const record = await readRecord(deps.store, jti);
     if (!record) return undefined;
@@ -74,7 +75,8 @@ export async function verifyOwnToken(
 }
 
 function verify(deps: ExchangeDeps, token: string, issuer: string, typ: string, now: number) {
-  // `aud` differs per kind (an API, or the broker): the signature and `iss` pin it to us.
+  // `aud` differs per kind (an API, the broker, an outside authorization server): the
+  // signature and `iss` pin it to us.
   return verifyBrokerJwt(
     token,
     deps.keys,

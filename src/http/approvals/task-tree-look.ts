@@ -39,6 +39,8 @@ export const COLOURS = {
   status: { active: "#1f7a3d", revoked: "#b3261e" },
   access: { stripe: "#2563eb", badge: "#e8f0fe", text: "#1a4fb5", stroke: "#b6cdfb" },
   delegation: { stripe: "#7c3aed", badge: "#f1e8fe", text: "#6b2fc0", stroke: "#d4c2f7" },
+  /** An ID-JAG for an outside authorization server (design §3.4). */
+  id_jag: { stripe: "#0f766e", badge: "#e0f5f2", text: "#0b5e57", stroke: "#a7ddd5" },
 } as const;
 
 /** Cut to `max` characters, with an ellipsis when cut. */

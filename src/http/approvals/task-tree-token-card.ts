@@ -24,6 +24,9 @@ import {
   TEXT_CHARS,
 } from "./task-tree-look.js";
 
+/** The kind's label on the card. */
+const BADGE = { access: "access", delegation: "delegation", id_jag: "id-jag" } as const;
+
 const CAUSES = {
   token: "",
   ancestor: "cascaded from its parent",
@@ -36,7 +39,7 @@ function tokenCard(token: TokenNode, x: number, y: number, now: number): Drawn {
   const ink = live ? COLOURS.ink : COLOURS.grey.ink;
   const lines: Html[] = [];
   let cy = y + 24;
-  const badge = token.kind === "access" ? "access" : "delegation";
+  const badge = BADGE[token.kind];
   lines.push(
     pill(
       x + PAD + 2,

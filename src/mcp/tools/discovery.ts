@@ -33,6 +33,10 @@ export const ApisSchema = z.array(
     max_ttl_seconds: z.number(),
     default_ttl_seconds: z.number(),
     default_scopes: names.optional(),
+    authorization_server: z
+      .string()
+      .optional()
+      .describe("Behind its own authorization server: request_token returns an ID-JAG for it."),
   }),
 );
 
@@ -101,6 +105,9 @@ export function apisResult(apis: readonly ApiView[]): z.output<typeof ApisSchema
       max_ttl_seconds: api.max_ttl_seconds,
       default_ttl_seconds: api.default_ttl_seconds,
       ...(api.default_scopes.length > 0 ? { default_scopes: [...api.default_scopes] } : {}),
+      ...(api.authorization_server === undefined
+        ? {}
+        : { authorization_server: api.authorization_server }),
     };
   });
 }

@@ -1,5 +1,6 @@
 /**
- * `request_token`: a fresh access token for one API, narrowed to the scopes asked for.
+ * `request_token`: a fresh access token for one API, narrowed to the scopes asked for; for an API
+ * behind its own authorization server, an ID-JAG to redeem there (outside-api.ts).
  *
  * @module mcp/tools/request-token
  */
@@ -7,6 +8,13 @@
 import { z } from "zod";
 import type { ExchangeResult } from "../../exchange/broker.js";
 import { approvalRequired, pendingApprovalId, settleApproval } from "./approval-flow.js";
+import {
+  forgetOnTargetRefusal,
+  idJagRequest,
+  idJagResult,
+  outsideApi,
+  tokenEndpointOf,
+} from "./outside-api.js";
 import {
   ApprovalIdField,
   ApprovalRequiredShape,
@@ -24,7 +32,7 @@ export const requestToken = defineTool({
     "Bearer token to that API only; ask again when it expires. Pass task_id for a task you opened, " +
     "subject_token if you were given a delegation token. Elevated scopes: " +
     "the user may be asked here, else status approval_required: poll approval_status, then repeat with " +
-    "approval_id. Refused: follow the hint.",
+    "approval_id. An authorization_server API gives id_jag: see its hint. Refused: follow the hint.",
   inputSchema: z
     .object({
       api: NameField(2048).describe("API id or resource URI."),
@@ -34,39 +42,52 @@ export const requestToken = defineTool({
     .strict(),
   outputSchema: z.object({
     ...ApprovalRequiredShape,
-    access_token: z.string(),
+    access_token: z.string().optional(),
+    id_jag: z.string().optional(),
     token_type: z.string(),
     expires_in: z.number(),
     scope: z.string(),
     audience: z.string(),
     issued_token_type: z.string(),
+    resource: z.string().optional(),
+    token_endpoint: z.string().optional(),
+    hint: z.string().optional(),
     task_id: z.string().optional(),
     ttl_capped: TtlCappedField,
   }),
   annotations: ISSUES,
   async run(session, input, human) {
-    const ask = await exchangeRequest(session, "access", input.api, input);
-    const render = (out: ExchangeResult) => ({
-      access_token: out.token,
-      token_type: out.tokenType,
-      expires_in: out.expiresIn,
-      scope: out.scopes.join(" "),
-      audience: input.api,
-      issued_token_type: out.issuedTokenType,
-      ...(out.txn === undefined ? {} : { task_id: out.txn }),
+    const outside = await outsideApi(session, input.api, input.subject_token);
+    const asked = await exchangeRequest(session, "access", input.api, input);
+    const ask = outside ? idJagRequest(asked, outside) : asked;
+    // Looked up while the broker decides: a slow or dead server never holds the ID-JAG back.
+    const endpoint = outside ? tokenEndpointOf(outside) : undefined;
+    const render = async (out: ExchangeResult) => ({
+      ...(outside
+        ? idJagResult(out, outside, await endpoint)
+        : {
+            access_token: out.token,
+            token_type: out.tokenType,
+            expires_in: out.expiresIn,
+            scope: out.scopes.join(" "),
+            audience: input.api,
+            issued_token_type: out.issuedTokenType,
+            ...(out.txn === undefined ? {} : { task_id: out.txn }),
+          }),
       ...ttlCapped(input.ttl_seconds, out.expiresIn),
     });
     const { broker, caller } = session;
     try {
-      return render(await broker.exchange(ask, caller));
+      return await render(await broker.exchange(ask, caller));
     } catch (err) {
+      forgetOnTargetRefusal(session, input.api, err);
       const approvalId = pendingApprovalId(err);
       if (approvalId === undefined) throw err;
       // Rule 6: the user decides in their client when they can; otherwise the agent waits.
       if ((await settleApproval(session, human, approvalId)) === "undecided") {
         return approvalRequired(session, await broker.approvalStatus(approvalId, caller));
       }
-      return render(await broker.exchange({ ...ask, approvalId }, caller));
+      return await render(await broker.exchange({ ...ask, approvalId }, caller));
     }
   },
   refusalContext: exchangeRefusalContext,
