@@ -213,10 +213,7 @@ export const notRevoker = (revokers: readonly string[]) =>
   });
 
 export const unsupportedGrantType = () =>
-  new UnsupportedGrantType(
-    "The grant type is not supported",
-    plain("request.grant_type"),
-  );
+  new UnsupportedGrantType("The grant type is not supported", plain("request.grant_type"));
 
 /** RFC 6750 §3.1: a bearer token that is missing, expired, revoked or not for this resource. */
 export const invalidBearer = (rule: Rule, cause?: unknown) =>
