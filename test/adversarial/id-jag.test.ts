@@ -268,6 +268,43 @@ describe("an ID-JAG anywhere else (draft §3.1 typ)", () => {
   });
 });
 
+describe("design §3.6: rate limits count the grant as an exchange", () => {
+  it("per_subject: past the limit, 429 slow_down with Retry-After, no token", async () => {
+    const b = await startTestBroker({
+      editPolicy: (data) => {
+        markIdJag(data);
+        data.broker.rate_limit = { per_subject: "2/1m" };
+      },
+    });
+    try {
+      const jagFor = () =>
+        b.idpToken(
+          {
+            sub: USER,
+            client_id: "orchestrator",
+            jti: randomUUID(),
+            resource: DOCS,
+            scope: "docs.read",
+          },
+          { typ: "oauth-id-jag+jwt" },
+        );
+      const post = async () =>
+        postForm(
+          b,
+          "/token",
+          { grant_type: JWT_BEARER_GRANT, assertion: await jagFor() },
+          "orchestrator",
+        );
+      await expectIssued(b, post());
+      await expectIssued(b, post());
+      const { res } = await expectRefused(b, post(), 429, "slow_down");
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
 describe("rule 8: fail closed", () => {
   it("store down: 503 temporarily_unavailable, no token", async () => {
     const b = await startTestBroker({ editPolicy: markIdJag });
