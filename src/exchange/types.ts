@@ -39,6 +39,12 @@ export interface TokenExchangeRequest {
    * `id-jag` (an ID-JAG for an API behind its own authorization server, design §3.4).
    */
   readonly requestedTokenType: string;
+  /**
+   * With `access_token` requested: an ID-JAG instead when the API is behind its own
+   * authorization server (design §3.4). The MCP tool `request_token` asks so, naming an API
+   * whichever kind of token it takes; an HTTP client names the type it wants, and never this.
+   */
+  readonly idJagIfOutside?: true;
   readonly resources: readonly string[];
   readonly audiences: readonly string[];
   /** Undefined when the request named no scope. */

@@ -74,10 +74,10 @@ function causeHint(refusal: Refusal, context: RefusalContext): string | undefine
     case "target.resource_form":
       return "Name exactly one API, by its id or its resource URI (call whoami to see them).";
     // Design §3.4: an API behind its own authorization server takes ID-JAGs, the rest access
-    // tokens. request_token asks for the right one; a policy reload in between is the only way
-    // to get the other, and the next call asks afresh.
+    // tokens. request_token asks for whichever the API takes; only a policy reload between the
+    // broker's answer and the request (remote mode) can cross them, and the next call asks anew.
     case "target.id_jag_only":
-      return `That API is behind its own authorization server: it takes an ID-JAG, never an access token. Call whoami: if it lists that API (with authorization_server), call ${context.tool} again with the same api for an id_jag; if not, this agent may not use it: tell the user.`;
+      return `That API is behind its own authorization server: it takes an ID-JAG, never an access token. Call ${context.tool} again with the same api: it returns id_jag and where to redeem it.`;
     case "target.not_id_jag":
       return `That API takes access tokens from this broker, not ID-JAGs. Call ${context.tool} again with the same api.`;
     case "target.client_id":

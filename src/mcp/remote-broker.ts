@@ -14,6 +14,7 @@ import { type BatonError, invalidRequest, remoteRefusal, storeUnavailable } from
 import type {
   ApprovalView,
   Broker,
+  DescribeRequest,
   ExchangeResult,
   IntrospectionResponse,
   SessionView,
@@ -21,6 +22,7 @@ import type {
   TokenExchangeRequest,
 } from "../exchange/broker.js";
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from "../tokens/token-types.js";
+import { outsideRoutes } from "./remote-outside.js";
 
 export interface RemoteBrokerOptions {
   /** The broker's issuer URL. */
@@ -35,10 +37,25 @@ type Form = Record<string, string | undefined>;
 
 export function remoteBroker(options: RemoteBrokerOptions): Broker {
   const post = poster(options);
+  const whoami = ({ subjectToken, subjectTokenType, taskId }: DescribeRequest) =>
+    post("/whoami", {
+      subject_token: subjectToken,
+      subject_token_type: subjectTokenType,
+      task_id: taskId,
+    }) as Promise<SessionView>;
+  const outside = outsideRoutes(({ subjectToken, subjectTokenType }) =>
+    whoami({ subjectToken, subjectTokenType }),
+  );
   return {
     async exchange(request) {
-      const r = (await post("/token", tokenForm(request))) as Record<string, string | number>;
-      return exchangeResult(request, r);
+      const ask = await outside.route(request);
+      try {
+        const r = (await post("/token", tokenForm(ask))) as Record<string, string | number>;
+        return exchangeResult(ask, r);
+      } catch (err) {
+        outside.forget(request, err);
+        throw err;
+      }
     },
     async startTask(request) {
       return (await post("/tasks", {
@@ -70,13 +87,7 @@ export function remoteBroker(options: RemoteBrokerOptions): Broker {
     async introspect(token) {
       return (await post("/introspect", { token })) as IntrospectionResponse;
     },
-    async describe({ subjectToken, subjectTokenType, taskId }) {
-      return (await post("/whoami", {
-        subject_token: subjectToken,
-        subject_token_type: subjectTokenType,
-        task_id: taskId,
-      })) as SessionView;
-    },
+    describe: whoami,
     async approvalStatus(approvalId) {
       return (await post(
         `/approvals/${encodeURIComponent(approvalId)}/status`,

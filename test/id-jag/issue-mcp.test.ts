@@ -6,9 +6,15 @@
  */
 
 import { createServer } from "node:net";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { invalidTarget } from "../../src/errors.js";
+import { type Broker, createBroker } from "../../src/exchange/broker.js";
+import { hintFor } from "../../src/mcp/hints.js";
+import { remoteBroker } from "../../src/mcp/remote-broker.js";
+import { createMcpServer } from "../../src/mcp/server.js";
 import { JWT_BEARER_GRANT } from "../../src/tokens/token-types.js";
 import { decideAs } from "../helpers/approvals.js";
 import { issuedCount } from "../helpers/assertions.js";
@@ -146,7 +152,7 @@ describe("request_token for an API behind its own authorization server", () => {
     });
   });
 
-  it("an agent with no client at that server is refused, with a hint that ends the loop", async () => {
+  it("an agent with no client at that server is refused, told not to retry", async () => {
     const researcher = await connectHttp(
       broker.url,
       await broker.devToken(ALICE, { agent: "researcher" }),
@@ -159,10 +165,105 @@ describe("request_token for an API behind its own authorization server", () => {
         { api: "chat", scopes: ["chat.read"] },
         "invalid_target",
       );
-      expect(refusal.hint).toContain("whoami");
+      expect(refusal.hint).toBe(
+        "This agent has no client at that API's authorization server (policy client_ids), so it cannot use that API. Do not retry; tell the user.",
+      );
+      expect(refusal.error_description).toBe(
+        "This agent has no client at the authorization server of the target",
+      );
       expect(issuedCount(broker)).toBe(before);
     } finally {
       await researcher.close();
     }
+  });
+});
+
+/** The real broker, every operation it is asked counted (a wrapper of the interface). */
+function counted(inner: Broker, calls: string[]): Broker {
+  const wrapped = {} as Record<string, unknown>;
+  for (const name of Object.keys(inner) as (keyof Broker)[]) {
+    const op = inner[name];
+    if (typeof op !== "function") continue;
+    wrapped[name] = (...args: unknown[]) => {
+      calls.push(name);
+      return (op as (...a: unknown[]) => unknown).apply(inner, args);
+    };
+  }
+  return wrapped as unknown as Broker;
+}
+
+/** An SDK client on an MCP server over the core in this process, or over HTTP (`--broker`). */
+async function inMemory(inner: Broker, calls: string[]): Promise<Client> {
+  const subject = await broker.devToken(ALICE, { agent: "orchestrator" });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await createMcpServer({
+    broker: counted(inner, calls),
+    caller: { agentId: "orchestrator" },
+    subjectToken: async () => subject,
+    userDecides: true,
+  }).connect(serverSide);
+  const mcp = new Client({ name: "id-jag-test", version: "0.0.0" });
+  await mcp.connect(clientSide);
+  return mcp;
+}
+
+describe("one path, two modes (design §5)", () => {
+  it("embedded: one core call per request_token, an ID-JAG or an access token", async () => {
+    const calls: string[] = [];
+    const mcp = await inMemory(createBroker(broker.deps), calls);
+    try {
+      const out = await callOk(mcp, "request_token", { api: "chat", scopes: ["chat.read"] });
+      expect(decode(out.id_jag as string).aud).toBe(as.issuer);
+      expect(out.token_endpoint).toBe(`${as.issuer}/token`);
+      await callOk(mcp, "request_token", { api: "calendar", scopes: ["calendar.read"] });
+      expect(calls).toEqual(["exchange", "exchange"]);
+    } finally {
+      await mcp.close();
+    }
+  });
+
+  it("remote (baton mcp --broker): the same ID-JAG, the server learnt from /whoami once", async () => {
+    const calls: string[] = [];
+    const remote = remoteBroker({
+      broker: broker.url,
+      agentId: "orchestrator",
+      clientSecret: broker.secrets.orchestrator ?? "",
+    });
+    const mcp = await inMemory(remote, calls);
+    try {
+      const idJags = () =>
+        broker.events.filter((e) => e.type === "exchange.issued" && e.kind === "id_jag").length;
+      const before = idJags();
+      for (const api of ["chat", CHAT]) {
+        const out = await callOk(mcp, "request_token", { api, scopes: ["chat.read"] });
+        expect(out).toMatchObject({
+          token_type: "N_A",
+          issued_token_type: TOKEN_TYPE.idJag,
+          audience: as.issuer,
+          resource: CHAT,
+          token_endpoint: `${as.issuer}/token`,
+        });
+        expect(decode(out.id_jag as string)).toMatchObject({ client_id: CHAT_CLIENT });
+      }
+      expect(idJags() - before).toBe(2);
+      const access = await callOk(mcp, "request_token", { api: "docs", scopes: ["docs.read"] });
+      expect(access.token_type).toBe("Bearer");
+      expect(calls).toEqual(["exchange", "exchange", "exchange"]);
+    } finally {
+      await mcp.close();
+    }
+  });
+});
+
+describe("hints for the three target rules (design §3.5)", () => {
+  const context = { tool: "request_token" };
+  it("name the next call, or say not to retry", () => {
+    expect(hintFor(invalidTarget("x", "target.id_jag_only"), context)).toBe(
+      "That API is behind its own authorization server: it takes an ID-JAG, never an access token. Call request_token again with the same api: it returns id_jag and where to redeem it.",
+    );
+    expect(hintFor(invalidTarget("x", "target.not_id_jag"), context)).toBe(
+      "That API takes access tokens from this broker, not ID-JAGs. Call request_token again with the same api.",
+    );
+    expect(hintFor(invalidTarget("x", "target.client_id"), context)).toContain("Do not retry");
   });
 });

@@ -18,12 +18,12 @@ import { acceptSubject, requireDelegated } from "../steps/accept-subject.js";
 import { approversFor, requireApproval } from "../steps/approval.js";
 import { chargeTask, coveredByTask, resolveTask } from "../steps/enter-task.js";
 import type { Grant } from "../steps/grant.js";
-import { ID_JAG_TTL, resolveIdJagTarget } from "../steps/id-jag-target.js";
+import { ID_JAG_TTL, naming, resolveIdJagTarget } from "../steps/id-jag-target.js";
 import { issue } from "../steps/issue.js";
 import { extendChain, narrowExpiry, narrowScopes } from "../steps/narrow.js";
 import { pinPolicy } from "../steps/prepare-policy.js";
 import { chargeAgentRate, chargeSubjectRate } from "../steps/rate-limit.js";
-import { resolveApi, resolveSubAgent } from "../steps/target.js";
+import { resolveAnyApi, resolveApi, resolveSubAgent } from "../steps/target.js";
 import type { Subject } from "../steps/verify-subject.js";
 import type { Caller, ExchangeDeps, ExchangeResult, TokenExchangeRequest } from "../types.js";
 
@@ -47,7 +47,7 @@ export async function exchangeToken(
     requireDelegated(accepted);
     await chargeSubjectRate(deps, accepted.subject.sub, now);
     const scope = await resolveTask(deps, accepted, request.taskId, now);
-    const grant = plannerFor(request.requestedTokenType)(
+    const grant = plannerFor(request)(
       policy,
       request,
       accepted.agent,
@@ -161,11 +161,22 @@ export const planIdJag: Planner = (policy, request, agent, subject, task, now, d
   };
 };
 
+/**
+ * `request_token` over MCP names an API, whichever token it takes: an access token, or for an
+ * API behind its own authorization server an ID-JAG, asked for as a client would ask for it.
+ */
+const planForApi: Planner = (policy, request, agent, ...rest) => {
+  const api = resolveAnyApi(policy, request, agent);
+  return api.authorizationServer === undefined
+    ? planAccess(policy, request, agent, ...rest)
+    : planIdJag(policy, { ...request, ...naming(api) }, agent, ...rest);
+};
+
 /** The planner of the requested token type (parsed at the door: one of the three). */
-function plannerFor(requestedTokenType: string): Planner {
-  if (requestedTokenType === TOKEN_TYPE.jwt) return planDelegation;
-  if (requestedTokenType === TOKEN_TYPE.idJag) return planIdJag;
-  return planAccess;
+function plannerFor(request: TokenExchangeRequest): Planner {
+  if (request.requestedTokenType === TOKEN_TYPE.jwt) return planDelegation;
+  if (request.requestedTokenType === TOKEN_TYPE.idJag) return planIdJag;
+  return request.idJagIfOutside ? planForApi : planAccess;
 }
 
 const ceilingOf = (task: TaskRecord | undefined) => (task ? { ceiling: task.ceiling } : {});

@@ -8,13 +8,7 @@
 import { z } from "zod";
 import type { ExchangeResult } from "../../exchange/broker.js";
 import { approvalRequired, pendingApprovalId, settleApproval } from "./approval-flow.js";
-import {
-  forgetOnTargetRefusal,
-  idJagRequest,
-  idJagResult,
-  outsideApi,
-  tokenEndpointOf,
-} from "./outside-api.js";
+import { idJagResult } from "./outside-api.js";
 import {
   ApprovalIdField,
   ApprovalRequiredShape,
@@ -57,14 +51,14 @@ export const requestToken = defineTool({
   }),
   annotations: ISSUES,
   async run(session, input, human) {
-    const outside = await outsideApi(session, input.api, input.subject_token);
-    const asked = await exchangeRequest(session, "access", input.api, input);
-    const ask = outside ? idJagRequest(asked, outside) : asked;
-    // Looked up while the broker decides: a slow or dead server never holds the ID-JAG back.
-    const endpoint = outside ? tokenEndpointOf(outside) : undefined;
+    // The token the API takes: an access token, or an ID-JAG for its own server (design §3.4).
+    const ask = {
+      ...(await exchangeRequest(session, "access", input.api, input)),
+      idJagIfOutside: true as const,
+    };
     const render = async (out: ExchangeResult) => ({
-      ...(outside
-        ? idJagResult(out, outside, await endpoint)
+      ...(out.kind === "id_jag"
+        ? await idJagResult(out)
         : {
             access_token: out.token,
             token_type: out.tokenType,
@@ -80,7 +74,6 @@ export const requestToken = defineTool({
     try {
       return await render(await broker.exchange(ask, caller));
     } catch (err) {
-      forgetOnTargetRefusal(session, input.api, err);
       const approvalId = pendingApprovalId(err);
       if (approvalId === undefined) throw err;
       // Rule 6: the user decides in their client when they can; otherwise the agent waits.
