@@ -8,7 +8,7 @@
 
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decideAs } from "../helpers/approvals.js";
+import { decideAs, getPage, signIn } from "../helpers/approvals.js";
 import {
   exchange,
   expectApprovalPending,
@@ -463,5 +463,28 @@ describe("whoami marks the APIs that take ID-JAGs", () => {
       )
     ).json();
     expect(researcher.apis.map((a: { id: string }) => a.id)).not.toContain("chat");
+  });
+});
+
+describe("the task's tree shows an ID-JAG as its own kind", () => {
+  it("on the approval page, as a card badged id-jag", async () => {
+    const b = await startTestBroker({
+      editPolicy: (data) => withOutsideApis(data),
+      taskEvents: true,
+    });
+    try {
+      const alice = await b.devToken(ALICE, { agent: "orchestrator" });
+      const task = await startTask(b, "orchestrator", alice, { scope: "chat.read" });
+      const issued = await expectIssued(
+        b,
+        exchange(b, idJagForm(alice, "chat.read", { task_id: task.task_id }), "orchestrator"),
+      );
+      const page = await getPage(b, `/approvals/tasks/${task.task_id}`, await signIn(b, ALICE));
+      expect(page.status).toBe(200);
+      expect(page.html).toContain(`class="token id_jag active" data-jti="${issued.claims.jti}"`);
+      expect(page.html).toContain(">ID-JAG<");
+    } finally {
+      await b.close();
+    }
   });
 });
