@@ -418,6 +418,38 @@ describe("an ID-JAG is never a subject token (rule 3)", () => {
     }
   });
 
+  it("nor an actor token, nor a bearer token at /mcp", async () => {
+    const idJag = (await issue("orchestrator", idJagForm(await user(), "chat.read"))).token;
+    await expectRefused(
+      broker,
+      exchange(
+        broker,
+        {
+          subject_token: await user(),
+          actor_token: idJag,
+          actor_token_type: TOKEN_TYPE.jwt,
+          audience: "docs",
+          scope: "docs.read",
+        },
+        "orchestrator",
+      ),
+      400,
+      "invalid_request",
+    );
+    expect(lastDeniedRule(broker)).toMatch(/^actor\./);
+    const mcp = await fetch(`${broker.url}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${idJag}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(mcp.status).toBe(401);
+    expect(mcp.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+
   it("a delegation token is unchanged: still the jwt type, for the sub-agent", async () => {
     const delegation = await issue("orchestrator", {
       subject_token: await user(),
