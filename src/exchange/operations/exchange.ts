@@ -145,7 +145,7 @@ export const planIdJag: Planner = (policy, request, agent, subject, task, now, d
     delegators,
     ...ceilingOf(task),
   });
-  // Draft §3.1: an ID-JAG is short-lived, 5 minutes unless asked for less (rule 2 caps it).
+  // Design §3.4: an ID-JAG is short-lived, 5 minutes unless asked for less (rule 2 caps it).
   const ttl = request.ttlSeconds ?? ID_JAG_TTL;
   return {
     kind: "id_jag",

@@ -22,7 +22,7 @@ export interface Grant {
    * server; absent for a delegation token, which is addressed to the broker itself.
    */
   readonly aud?: string;
-  /** An ID-JAG's `resource` claim: the API's resource (draft-ietf-oauth-identity-assertion-authz-grant §3.1). */
+  /** An ID-JAG's `resource` claim (draft-ietf-oauth-identity-assertion-authz-grant §3): the API's. */
   readonly resource?: string;
   /**
    * An ID-JAG's `client_id` claim: the agent's client at the outside authorization server

@@ -14,8 +14,8 @@ import type { TokenExchangeRequest } from "../types.js";
 import { apisOf, isResourceUri } from "./target.js";
 
 /**
- * An ID-JAG's lifetime when the request names none, in seconds (draft §3.1: "typically 5
- * minutes"); rule 2 may shorten it further.
+ * An ID-JAG's lifetime when the request names none, in seconds: 5 minutes (design §3.4; the
+ * draft's §4.3.2 example answers `expires_in: 300`); rule 2 may shorten it further.
  */
 export const ID_JAG_TTL = 300;
 

@@ -28,7 +28,8 @@ const ISSUED: Record<
   // RFC 9068 §2.1.
   access: { typ: ACCESS_TOKEN_TYP, issued: TOKEN_TYPE.accessToken, tokenType: "Bearer" },
   delegation: { typ: DELEGATION_TOKEN_TYP, issued: TOKEN_TYPE.jwt, tokenType: "N_A" },
-  // draft-ietf-oauth-identity-assertion-authz-grant §3.1, §4.3: not an access token, so N_A.
+  // draft-ietf-oauth-identity-assertion-authz-grant §4.3.2: "N_A (because this is not an OAuth
+  // access token)"; its `typ` is §3's.
   id_jag: { typ: ID_JAG_TYP, issued: TOKEN_TYPE.idJag, tokenType: "N_A" },
 };
 
