@@ -33,6 +33,7 @@ const UNIT = [
   "test/integration/chain.test.ts",
   "test/integration/client-auth.test.ts",
   "test/integration/remote-jwks.test.ts",
+  "test/integration/reserved-names.test.ts",
   "test/interop/**/*.test.ts",
   "test/mcp/approval-hints.test.ts",
   "test/mcp/context-size.test.ts",

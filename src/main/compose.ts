@@ -25,7 +25,7 @@ import type { Policy } from "../policy/types.js";
 import { openKeyvStore } from "../store/keyv-store.js";
 import type { Store } from "../store/store.js";
 import { type KeyRing, openKeyRing } from "../tokens/key-ring.js";
-import { PATHS } from "../urls.js";
+import { mcpResourceOf, PATHS } from "../urls.js";
 import { type BrokerOptions, keySealer } from "./settings.js";
 
 /** What the core is composed from. The caller opened them, and closes them. */
@@ -186,14 +186,39 @@ function withPolicyVersion(sink: AuditSink, version: () => string): AuditSink {
   };
 }
 
-/** Delegation tokens carry the issuer as `aud`: no API may be addressed by that name. */
+/**
+ * Names the broker keeps for itself, which no API may take: delegation tokens carry the issuer as
+ * `aud`, so no API's `resource` may be it; Baton's own token for `/mcp` has `<issuer>/mcp` as
+ * `aud`, so no API's tokens may pass as one; and an ID-JAG for Baton's own issuer would be an
+ * identity provider trading its own assertion for an access token, which the ID-JAG draft forbids
+ * (an outside `authorization_server` is another server, never this one).
+ */
 function checkedPolicy(policy: Policy, issuer: string): Policy {
   for (const api of policy.apis.values()) {
-    if (api.resource === issuer) {
+    if (sameUrl(api.resource, issuer)) {
       throw new ConfigError(`--issuer (BATON_ISSUER): equals the resource of API "${api.id}"`);
+    }
+    if (sameUrl(api.resource, mcpResourceOf(issuer))) {
+      throw new ConfigError(
+        `--issuer (BATON_ISSUER): the resource of API "${api.id}" is this broker's own /mcp`,
+      );
+    }
+    if (api.authorizationServer !== undefined && sameUrl(api.authorizationServer, issuer)) {
+      throw new ConfigError(
+        `--issuer (BATON_ISSUER): the authorization_server of API "${api.id}" is this broker itself`,
+      );
     }
   }
   return policy;
+}
+
+/** Two URLs that name one place: compared as parsed (`http://h:1` and `http://h:1/` agree). */
+function sameUrl(a: string, b: string): boolean {
+  try {
+    return new URL(a).href === new URL(b).href;
+  } catch {
+    return a === b;
+  }
 }
 
 /** The configured adapters, opened: the policy read and checked, the store, keys and audit log. */
