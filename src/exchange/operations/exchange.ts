@@ -11,7 +11,7 @@
  */
 
 import { asBatonError } from "../../errors.js";
-import type { Agent, Policy } from "../../policy/types.js";
+import type { Agent, Api, Policy } from "../../policy/types.js";
 import type { TaskRecord } from "../../tasks/task-store.js";
 import { TOKEN_TYPE } from "../../tokens/token-types.js";
 import { acceptSubject, requireDelegated } from "../steps/accept-subject.js";
@@ -103,16 +103,27 @@ export type Planner = (
   delegators?: readonly Agent[],
 ) => Grant;
 
-/** An access token for one API. */
-export const planAccess: Planner = (policy, request, agent, subject, task, now, delegators) => {
-  const api = resolveApi(policy, request, agent);
-  const scopes = narrowScopes(policy, request.scopes, {
+/** Rule 1 for a token to one API: the API, the agent, the subject, its delegators, the task. */
+function scopesFor(
+  policy: Policy,
+  request: TokenExchangeRequest,
+  api: Api,
+  who: { agent: Agent; subject: Subject; task?: TaskRecord; delegators?: readonly Agent[] },
+): string[] {
+  const { agent, subject, task, delegators } = who;
+  return narrowScopes(policy, request.scopes, {
     agent,
     subject,
     api,
     delegators,
     ...ceilingOf(task),
   });
+}
+
+/** An access token for one API. */
+export const planAccess: Planner = (policy, request, agent, subject, task, now, delegators) => {
+  const api = resolveApi(policy, request, agent);
+  const scopes = scopesFor(policy, request, api, { agent, subject, task, delegators });
   // RFC 8693 §1.1: impersonation (no `act`) only when policy allows it, no actor token was
   // sent, and the subject is not delegated already (a delegated subject keeps its chain).
   const impersonate =
@@ -138,13 +149,7 @@ export const planAccess: Planner = (policy, request, agent, subject, task, now, 
  */
 export const planIdJag: Planner = (policy, request, agent, subject, task, now, delegators) => {
   const { api, clientId } = resolveIdJagTarget(policy, request, agent);
-  const scopes = narrowScopes(policy, request.scopes, {
-    agent,
-    subject,
-    api,
-    delegators,
-    ...ceilingOf(task),
-  });
+  const scopes = scopesFor(policy, request, api, { agent, subject, task, delegators });
   // Design §3.4: an ID-JAG is short-lived, 5 minutes unless asked for less (rule 2 caps it).
   const ttl = request.ttlSeconds ?? ID_JAG_TTL;
   return {
