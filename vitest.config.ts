@@ -81,9 +81,12 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // CI reads the JSON report for its closing "N passed, N failed" line: one report, every
-    // project's tests in it.
+    // project's tests in it; BATON_VITEST_REPORT names another file (one per Node version).
     reporters: process.env.CI
-      ? ["default", ["json", { outputFile: "reports/vitest.json" }]]
+      ? [
+          "default",
+          ["json", { outputFile: process.env.BATON_VITEST_REPORT ?? "reports/vitest.json" }],
+        ]
       : ["default"],
     // Projects run one group after another: unit first, then the rest as before.
     projects: [
