@@ -39,6 +39,7 @@ const UNIT = [
   "test/mcp/context-size.test.ts",
   "test/mcp/http-auth.test.ts",
   "test/mcp/http.e2e.test.ts",
+  "test/mcp/null-inputs.test.ts",
   "test/mcp/parity.test.ts",
   "test/mcp/scripted-agent.test.ts",
   "test/mcp/tools.test.ts",

@@ -10,6 +10,13 @@
  * (`invalid_request`, a fixed description, a hint naming the fields the tool takes, never the
  * ones it was sent), answered before the SDK sees the request, so the tool never runs.
  *
+ * An optional field sent as `null` is taken as absent (issue 20): clients that build strict
+ * function schemas (OpenAI's strict mode, others) make every optional field required and
+ * nullable, and send `null` for "not given". The key is dropped here, before any check, only
+ * where the tool's schema makes the field optional: a `null` for a required field, or for a
+ * field the tool does not have, is refused as before. The published schemas stay as they are
+ * (a nullable type in each would cost the model's context some 600 characters of `tools/list`).
+ *
  * @module mcp/strict-input
  */
 
@@ -18,6 +25,7 @@ import type {
   JSONRPCMessage,
   JSONRPCResponse,
   MessageExtraInfo,
+  RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import { inputHint } from "./hints.js";
 import { refusalResult } from "./result.js";
@@ -39,7 +47,8 @@ const INPUT_REFUSED = {
  */
 export function guardToolInput<T extends Transport>(transport: T): T {
   let deliver: Transport["onmessage"];
-  const guarded = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
+  const guarded = (received: JSONRPCMessage, extra?: MessageExtraInfo) => {
+    const message = withoutNullOptionals(received);
     const refusal = inputRefusal(message);
     if (refusal === undefined) {
       deliver?.(message, extra);
@@ -61,8 +70,10 @@ export function guardToolInput<T extends Transport>(transport: T): T {
   return transport;
 }
 
-/** The answer to a `tools/call` whose arguments its tool refuses; undefined for anything else. */
-function inputRefusal(message: JSONRPCMessage): JSONRPCResponse | undefined {
+/** The `tools/call` of one of our tools, its tool and arguments; undefined for anything else. */
+function toolCall(
+  message: JSONRPCMessage,
+): { tool: Tool; args: Record<string, unknown>; id: RequestId } | undefined {
   if (!("method" in message) || message.method !== "tools/call" || !("id" in message)) {
     return undefined;
   }
@@ -71,9 +82,29 @@ function inputRefusal(message: JSONRPCMessage): JSONRPCResponse | undefined {
   const args = params?.arguments ?? {};
   // An unknown tool, or arguments that are not an object: the SDK's own answer stands.
   if (!tool || typeof args !== "object" || args === null || Array.isArray(args)) return undefined;
-  const hint = argumentsHint(tool, args as Record<string, unknown>);
+  return { tool, args: args as Record<string, unknown>, id: message.id };
+}
+
+/** The message with every optional argument that is `null` left out (a copy; else itself). */
+function withoutNullOptionals(message: JSONRPCMessage): JSONRPCMessage {
+  const call = toolCall(message);
+  if (call === undefined) return message;
+  const shape = call.tool.inputSchema.shape as Record<string, { isOptional(): boolean }>;
+  const absent = (key: string) =>
+    call.args[key] === null && Object.hasOwn(shape, key) && shape[key]?.isOptional() === true;
+  if (!Object.keys(call.args).some(absent)) return message;
+  const params = (message as { params: Record<string, unknown> }).params;
+  const args = Object.fromEntries(Object.entries(call.args).filter(([key]) => !absent(key)));
+  return { ...message, params: { ...params, arguments: args } } as JSONRPCMessage;
+}
+
+/** The answer to a `tools/call` whose arguments its tool refuses; undefined for anything else. */
+function inputRefusal(message: JSONRPCMessage): JSONRPCResponse | undefined {
+  const call = toolCall(message);
+  if (call === undefined) return undefined;
+  const hint = argumentsHint(call.tool, call.args);
   if (hint === undefined) return undefined;
-  return { jsonrpc: "2.0", id: message.id, result: refusalResult({ ...INPUT_REFUSED, hint }) };
+  return { jsonrpc: "2.0", id: call.id, result: refusalResult({ ...INPUT_REFUSED, hint }) };
 }
 
 /** A hint when `args` do not fit the tool's strict schema; undefined when they do. */
