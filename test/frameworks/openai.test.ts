@@ -137,9 +137,8 @@ describe.skipIf(SKIP).each(["stdio", "http"] as const)("OpenAI Agents SDK over %
   });
 
   // Over HTTP only: a second `baton mcp` process would show nothing more.
-  it.runIf(transport === "http")(
-    "useStructuredContent: the model sees the result as JSON instead",
-    async () => {
+  if (transport === "http") {
+    it("useStructuredContent: the model sees the result as JSON instead", async () => {
       const structured = new agents.MCPServerStreamableHttp({
         name: "baton",
         url: ends.http.url,
@@ -161,8 +160,8 @@ describe.skipIf(SKIP).each(["stdio", "http"] as const)("OpenAI Agents SDK over %
       } finally {
         await structured.close();
       }
-    },
-  );
+    });
+  }
 
   it("a refusal reaches the model as plain text with the hint, never thrown", async () => {
     expectRefusal(await seen("request_token", REFUSED), secrets);
