@@ -13,9 +13,11 @@ export type FormParams = ReadonlyMap<string, readonly string[]>;
 /** RFC 8693 §2.1 (and RFC 8707 §2): only these may appear more than once. */
 const REPEATABLE = new Set(["resource", "audience"]);
 
-/** The names the OAuth endpoints read; anything else is ignored (RFC 6749 §3.2). */
-const KNOWN = [
-  "grant_type",
+/**
+ * The token exchange's own parameters (RFC 8693 §2.1, and Baton's `task_id` and `ttl_seconds`):
+ * sent with the JWT bearer grant, they mean the client confused the two grants.
+ */
+export const EXCHANGE_ONLY = [
   "subject_token",
   "subject_token_type",
   "actor_token",
@@ -23,11 +25,18 @@ const KNOWN = [
   "requested_token_type",
   "resource",
   "audience",
-  "scope",
-  "ttl_seconds",
-  "reason",
   "task_id",
+  "ttl_seconds",
+] as const;
+
+/** The names the OAuth endpoints read; anything else is ignored (RFC 6749 §3.2). */
+const KNOWN = [
+  "grant_type",
+  ...EXCHANGE_ONLY,
+  "scope",
+  "reason",
   "approval_id",
+  "assertion",
   "purpose",
   "template",
   "max_tokens",

@@ -11,52 +11,30 @@
 
 import { z } from "zod";
 import { invalidRequest, unsupportedGrantType } from "../errors.js";
-import { ApprovalIdField, type JwtBearerRequest, MAX_REASON_LENGTH } from "../exchange/broker.js";
+import { ApprovalIdField, type JwtBearerRequest } from "../exchange/broker.js";
 import type { Policy } from "../policy/types.js";
-import type { FormParams } from "./form-params.js";
-import { single } from "./form-params.js";
-import { SCOPE, tokenField } from "./token-request.js";
+import { EXCHANGE_ONLY, type FormParams, rejectRepeated, single } from "./form-params.js";
+import { parsedForm, ReasonParam, ScopeParam, scopesOf, tokenField } from "./token-request.js";
 
 /** Whether the JWT bearer grant is on: some trusted issuer's ID-JAGs are accepted. */
 export function acceptsIdJags(policy: Policy): boolean {
   return [...policy.issuers.values()].some((issuer) => issuer.idJag);
 }
 
-/**
- * The token exchange's own parameters: sent with this grant, they mean the client confused
- * the two, so the request is refused rather than half-read. The target is the ID-JAG's own
- * `resource` (EMA §7.2.1), never a parameter.
- */
-const EXCHANGE_ONLY = [
-  "subject_token",
-  "subject_token_type",
-  "actor_token",
-  "actor_token_type",
-  "requested_token_type",
-  "resource",
-  "audience",
-  "task_id",
-  "ttl_seconds",
-] as const;
-
 const JwtBearerRequestSchema = z.object({
   assertion: tokenField("assertion"),
-  scope: z
-    .string()
-    .max(4096, '"scope" parameter is too long')
-    .regex(SCOPE, '"scope" parameter is malformed')
-    .optional(),
-  reason: z.string().max(MAX_REASON_LENGTH, '"reason" parameter is too long').optional(),
+  scope: ScopeParam,
+  reason: ReasonParam,
   approval_id: ApprovalIdField.optional(),
 });
 
 /** Validates the form and returns the request, or throws the matching OAuth error. */
 export function parseJwtBearerRequest(params: FormParams, policy: Policy): JwtBearerRequest {
   if (!acceptsIdJags(policy)) throw unsupportedGrantType();
-  // RFC 6749 §3.2: no parameter more than once (the shared check does not know `assertion`).
-  if ((params.get("assertion")?.length ?? 0) > 1) {
-    throw invalidRequest('"assertion" parameter is repeated', "request.repeated");
-  }
+  // RFC 6749 §3.2: no parameter more than once, `assertion` included.
+  rejectRepeated(params);
+  // The target is the ID-JAG's own `resource` (EMA §7.2.1), never a parameter: an exchange's
+  // parameter here means the client confused the two grants, so it is refused, not half-read.
   for (const name of EXCHANGE_ONLY) {
     if (params.has(name)) {
       throw invalidRequest(`"${name}" is not a parameter of the JWT bearer grant`);
@@ -66,19 +44,15 @@ export function parseJwtBearerRequest(params: FormParams, policy: Policy): JwtBe
   if (single(params, "assertion") === undefined) {
     throw invalidRequest('"assertion" parameter is required', "assertion.missing");
   }
-  const parsed = JwtBearerRequestSchema.safeParse({
+  const r = parsedForm(JwtBearerRequestSchema, {
     assertion: single(params, "assertion"),
     scope: single(params, "scope"),
     reason: single(params, "reason"),
     approval_id: single(params, "approval_id"),
   });
-  if (!parsed.success) {
-    throw invalidRequest(parsed.error.issues[0]?.message ?? "The request is malformed");
-  }
-  const r = parsed.data;
   return {
     assertion: r.assertion,
-    ...(r.scope === undefined ? {} : { scopes: [...new Set(r.scope.split(" "))] }),
+    ...scopesOf(r.scope),
     ...(r.reason === undefined ? {} : { reason: r.reason }),
     ...(r.approval_id === undefined ? {} : { approvalId: r.approval_id }),
   };

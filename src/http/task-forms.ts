@@ -14,7 +14,7 @@ import {
   TaskIdField,
 } from "../exchange/broker.js";
 import { type FormParams, rejectRepeated, single } from "./form-params.js";
-import { SCOPE, tokenField, tokenTypeField } from "./token-request.js";
+import { parsedForm, ScopeParam, scopesOf, tokenField, tokenTypeField } from "./token-request.js";
 
 /** `POST /tasks` (Baton's extension): the form of `start_task`. */
 const StartTaskFormSchema = z.object({
@@ -24,7 +24,7 @@ const StartTaskFormSchema = z.object({
     .string({ error: '"purpose" parameter is required' })
     .min(1)
     .max(MAX_REASON_LENGTH, '"purpose" parameter is too long'),
-  scope: z.string().max(4096).regex(SCOPE, '"scope" parameter is malformed').optional(),
+  scope: ScopeParam,
   template: z.string().max(64, '"template" parameter is too long').optional(),
   ttl_seconds: z
     .string()
@@ -37,7 +37,7 @@ const StartTaskFormSchema = z.object({
 });
 
 export function parseStartTaskForm(params: FormParams): StartTaskRequest {
-  const parsed = StartTaskFormSchema.safeParse({
+  const r = parsedForm(StartTaskFormSchema, {
     subject_token: single(params, "subject_token"),
     subject_token_type: single(params, "subject_token_type"),
     purpose: single(params, "purpose"),
@@ -46,14 +46,11 @@ export function parseStartTaskForm(params: FormParams): StartTaskRequest {
     ttl_seconds: single(params, "ttl_seconds"),
     max_tokens: single(params, "max_tokens"),
   });
-  if (!parsed.success)
-    throw invalidRequest(parsed.error.issues[0]?.message ?? "The request is malformed");
-  const r = parsed.data;
   return {
     subjectToken: r.subject_token,
     subjectTokenType: r.subject_token_type,
     purpose: r.purpose,
-    ...(r.scope === undefined ? {} : { scopes: [...new Set(r.scope.split(" "))] }),
+    ...scopesOf(r.scope),
     ...(r.template === undefined ? {} : { template: r.template }),
     ...(r.ttl_seconds === undefined ? {} : { ttlSeconds: Number(r.ttl_seconds) }),
     ...(r.max_tokens === undefined ? {} : { maxTokens: Number(r.max_tokens) }),

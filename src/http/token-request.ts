@@ -31,6 +31,32 @@ export const tokenTypeField = (label: string) =>
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), space-delimited. */
 export const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 
+/** The `scope` parameter of every grant. */
+export const ScopeParam = z
+  .string()
+  .max(4096, '"scope" parameter is too long')
+  .regex(SCOPE, '"scope" parameter is malformed')
+  .optional();
+
+/** The `reason` extension parameter: the agent's own words, kept in the audit log. */
+export const ReasonParam = z
+  .string()
+  .max(MAX_REASON_LENGTH, '"reason" parameter is too long')
+  .optional();
+
+/** The form read through `schema`, or `invalid_request` with the first problem's message. */
+export function parsedForm<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw invalidRequest(parsed.error.issues[0]?.message ?? "The request is malformed");
+  }
+  return parsed.data;
+}
+
+/** A `scope` parameter as the core's list: each scope once, in the order sent. */
+export const scopesOf = (scope: string | undefined) =>
+  scope === undefined ? {} : { scopes: [...new Set(scope.split(" "))] };
+
 export const TokenExchangeRequestSchema = z
   .object({
     subject_token: tokenField("subject_token"),
@@ -48,12 +74,8 @@ export const TokenExchangeRequestSchema = z
     // (exchange/target.ts), so that nothing here trims or normalises it first.
     resource: z.array(z.string().max(2048, '"resource" is too long')).max(16, "too many targets"),
     audience: z.array(z.string().max(2048, '"audience" is too long')).max(16, "too many targets"),
-    scope: z
-      .string()
-      .max(4096, '"scope" parameter is too long')
-      .regex(SCOPE, '"scope" parameter is malformed')
-      .optional(),
-    reason: z.string().max(MAX_REASON_LENGTH, '"reason" parameter is too long').optional(),
+    scope: ScopeParam,
+    reason: ReasonParam,
     task_id: TaskIdField.optional(),
     approval_id: ApprovalIdField.optional(),
     ttl_seconds: z
@@ -74,7 +96,7 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
   if (grantType === undefined) throw invalidRequest('"grant_type" parameter is required');
   if (grantType !== TOKEN_EXCHANGE_GRANT) throw unsupportedGrantType();
 
-  const parsed = TokenExchangeRequestSchema.safeParse({
+  const r = parsedForm(TokenExchangeRequestSchema, {
     subject_token: single(params, "subject_token"),
     subject_token_type: single(params, "subject_token_type"),
     actor_token: single(params, "actor_token"),
@@ -88,10 +110,6 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
     task_id: single(params, "task_id"),
     approval_id: single(params, "approval_id"),
   });
-  if (!parsed.success) {
-    throw invalidRequest(parsed.error.issues[0]?.message ?? "The request is malformed");
-  }
-  const r = parsed.data;
   return {
     subjectToken: r.subject_token,
     subjectTokenType: r.subject_token_type,
@@ -100,7 +118,7 @@ export function parseTokenExchangeRequest(params: FormParams): TokenExchangeRequ
     requestedTokenType: r.requested_token_type,
     resources: [...new Set(r.resource)],
     audiences: [...new Set(r.audience)],
-    ...(r.scope === undefined ? {} : { scopes: [...new Set(r.scope.split(" "))] }),
+    ...scopesOf(r.scope),
     ...(r.ttl_seconds === undefined ? {} : { ttlSeconds: Number(r.ttl_seconds) }),
     ...(r.reason === undefined ? {} : { reason: r.reason }),
     ...(r.task_id === undefined ? {} : { taskId: r.task_id }),
