@@ -2,12 +2,10 @@ import { Agent, MCPServerStreamableHttp, RunContext } from "@openai/agents";
 
 const url = `${process.env.BATON_ISSUER ?? "http://127.0.0.1:8787"}/mcp`;
 const headers = { Authorization: `Bearer ${process.env.BATON_TOKEN}` };
-const baton = new MCPServerStreamableHttp({ url, requestInit: { headers } });
+const useStructuredContent = true; // the model reads whoami's whole answer, not one line
+const baton = new MCPServerStreamableHttp({ url, requestInit: { headers }, useStructuredContent });
 await baton.connect();
-const agent = new Agent({
-  name: "planner",
-  mcpServers: [baton],
-  mcpConfig: { convertSchemasToStrict: true },
-});
+const mcpConfig = { convertSchemasToStrict: true }; // OpenAI's strict schemas: all 8 tools fit
+const agent = new Agent({ name: "planner", mcpServers: [baton], mcpConfig });
 console.log((await agent.getAllTools(new RunContext())).map((tool) => tool.name)); // run(agent, …)
 await baton.close();
