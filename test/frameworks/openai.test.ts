@@ -105,7 +105,11 @@ describe.skipIf(SKIP).each(["stdio", "http"] as const)("OpenAI Agents SDK over %
       expect([...(converted.required ?? [])].sort(), tool.name).toEqual([...names].sort());
       for (const name of names) {
         const optional = !(original.required ?? []).includes(name);
-        expect(nullable(converted.properties?.[name]), `${tool.name}.${name}`).toBe(optional);
+        const field = converted.properties?.[name] as JsonSchema;
+        expect(nullable(field), `${tool.name}.${name}`).toBe(optional);
+        // The same type and bounds as Baton publishes: only `null` added beside them.
+        const value = optional ? field.anyOf?.find((branch) => branch.type !== "null") : field;
+        expect(value, `${tool.name}.${name}`).toEqual(original.properties?.[name]);
       }
     }
   });
