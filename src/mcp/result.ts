@@ -1,7 +1,11 @@
 /**
  * Tool results and refusals (MCP 2025-11-25 tools). A result is its `structuredContent` plus a
  * one-line summary as text, and the token on a line of its own when it carries one: not a second
- * copy of the structure (design §3.5; the result sits in the model's context). A refusal is an
+ * copy of the structure (design §3.5; the result sits in the model's context). The discovery
+ * answers (`whoami`, `list_apis`) are the exception: no line can carry what they say, and many
+ * agent frameworks show the model the text alone (the AI SDK, OpenAI Agents by default, Mastra:
+ * test/frameworks), so their text is the line and then the serialized JSON, as the MCP spec's
+ * "Structured content" asks of every tool for backwards compatibility. A refusal is an
  * `isError` result with the OAuth code, its fixed description and a hint, in text and in
  * structure; it never carries a token, a secret or a stack.
  *
@@ -67,12 +71,13 @@ const SUMMARIES: readonly [(out: Out) => boolean, (out: Out) => string][] = [
   ],
   [
     (o) => Array.isArray(o.chain),
-    (o) => `${o.agent} for ${o.subject}, chain ${list(o.chain)}: the details are in the result.`,
+    (o) => `${o.agent} for ${o.subject}, chain ${list(o.chain)}. In full:\n${JSON.stringify(o)}`,
   ],
   [
     (o) => Array.isArray(o.apis),
     (o) =>
-      `APIs ${o.agent} may use for ${o.subject}: ${(o.apis as { id?: unknown }[]).map((a) => a.id).join(", ")}.`,
+      `APIs ${o.agent} may use for ${o.subject}: ${(o.apis as { id?: unknown }[]).map((a) => a.id).join(", ")}. ` +
+      `In full:\n${JSON.stringify(o)}`,
   ],
 ];
 

@@ -78,3 +78,20 @@ describe("the README's Protect your API", () => {
     expect(readme).toContain(`\`\`\`js\n${code.trimEnd()}\n\`\`\``);
   });
 });
+
+describe("the README's framework snippets", () => {
+  it.each(["vercel", "openai", "langchain", "mastra"])(
+    "print test/frameworks/snippets/%s.mjs, which the framework tests run, but its printing",
+    async (name) => {
+      const readme = await readFile("README.md", "utf8");
+      const file = await readFile(`test/frameworks/snippets/${name}.mjs`, "utf8");
+      const lines = file
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .filter((line) => !line.includes("console.log"))
+        .filter((line) => !/^await \w+\.(close|disconnect)\(\);$/.test(line));
+      expect(lines.length).toBeGreaterThan(3);
+      expect(lines.filter((line) => !readme.includes(line))).toEqual([]);
+    },
+  );
+});

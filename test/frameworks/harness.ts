@@ -64,6 +64,19 @@ export const TARGET_HINT =
   /Call request_token with api one of: calendar, flights(, docs)? \(call whoami for the scopes of each\)\./;
 export const WHOAMI_LINE = "orchestrator for alice@example.com, chain orchestrator";
 
+/**
+ * whoami as the model reads it in a framework that shows the text alone: the line, then the
+ * whole answer (src/mcp/result.ts), so the APIs and their scopes reach the model too.
+ */
+export function expectWhoamiInFull(text: string): void {
+  expect(text).toContain(`${WHOAMI_LINE}. In full:`);
+  const json = text.slice(text.indexOf("{"));
+  expect(JSON.parse(json)).toMatchObject({
+    agent: "orchestrator",
+    apis: expect.arrayContaining([expect.objectContaining({ id: "calendar" })]),
+  });
+}
+
 const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
 
 /** The one access token in what the model sees, decoded: for the calendar, calendar.read. */

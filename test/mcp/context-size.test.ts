@@ -83,14 +83,12 @@ describe("a result's text", () => {
     expect(tool?.outputSchema.strict().safeParse(out.out).success).toBe(true);
   });
 
-  it("every other result is one line, with no JSON copy of the structure", async () => {
+  it("every other result is one line, with no JSON copy of the structure (but the discovery answers)", async () => {
     const task = await callOk(client, "start_task", {
       purpose: "Measure results",
       scopes: ["calendar.read"],
     });
     const calls: [string, Record<string, unknown>][] = [
-      ["whoami", {}],
-      ["list_apis", {}],
       ["start_task", { purpose: "Measure a task", scopes: ["calendar.read"] }],
       ["delegate", { to_agent: "flight-booker", scopes: ["flights.search"] }],
       ["revoke_token", { token: "garbage" }],
@@ -103,6 +101,20 @@ describe("a result's text", () => {
       expect(rest, name).toEqual([]);
       expect(line, name).not.toMatch(/^\{/);
       if (token !== undefined) expect(token, name).toBe(out.out.delegation_token);
+    }
+  });
+
+  it("whoami and list_apis: the line, then the result in full, for clients that show text alone", async () => {
+    // MCP "Structured content": a tool that returns it SHOULD also return it serialized as text.
+    // The discovery answers do; a line cannot carry them, and several frameworks show the model
+    // the text alone (test/frameworks).
+    for (const name of ["whoami", "list_apis"]) {
+      const out = await measured(name, {});
+      expect(out.isError, out.text).toBe(false);
+      const [line, json, ...rest] = out.text.split("\n");
+      expect(rest, name).toEqual([]);
+      expect(line, name).toMatch(/ In full:$/);
+      expect(JSON.parse(json as string), name).toEqual(out.out);
     }
   });
 

@@ -1,8 +1,8 @@
-import { Agent, MCPServerStreamableHttp, RunContext } from "@openai/agents";
+import { Agent, MCPServerStreamableHttp, RunContext } from "@openai/agents"; // for console.log below
 
 const url = `${process.env.BATON_ISSUER ?? "http://127.0.0.1:8787"}/mcp`;
 const headers = { Authorization: `Bearer ${process.env.BATON_TOKEN}` };
-const useStructuredContent = true; // the model reads whoami's whole answer, not one line
+const useStructuredContent = true; // the model reads each result as JSON
 const baton = new MCPServerStreamableHttp({ url, requestInit: { headers }, useStructuredContent });
 await baton.connect();
 const mcpConfig = { convertSchemasToStrict: true }; // OpenAI's strict schemas: all 8 tools fit
