@@ -13,9 +13,9 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeJwt, type JWTPayload } from "jose";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { type Children, CLI, storeFlags } from "../helpers/cli-process.js";
+import { Children, CLI, storeFlags } from "../helpers/cli-process.js";
 
 export const WORKSPACE = dirname(fileURLToPath(import.meta.url));
 export const ALICE = "alice@example.com";
@@ -44,17 +44,8 @@ export function load(name: string): Promise<any> {
   return import(name);
 }
 
-/** The 8 tools, sorted. */
-export const TOOL_NAMES = [
-  "approval_status",
-  "delegate",
-  "end_task",
-  "list_apis",
-  "request_token",
-  "revoke_token",
-  "start_task",
-  "whoami",
-];
+/** The 8 tools, sorted: the list every MCP test checks. */
+export { TOOL_NAMES } from "../helpers/mcp.js";
 
 /** A request_token the policy grants, and one it refuses (an API not in policy). */
 export const GRANTED = { api: "calendar", scopes: ["calendar.read"] };
@@ -124,4 +115,22 @@ export async function endpoints(children: Children): Promise<Endpoints> {
     http: { url: `${broker.url}/mcp`, token },
     broker,
   };
+}
+
+/**
+ * A framework test file's setup: whether it skips (and why, printed once), and Baton's two
+ * doors for its tests, started before them and stopped after. `ends()` is read inside a test.
+ */
+export function frameworkEndpoints(label: string): { readonly skip: boolean; ends(): Endpoints } {
+  const skip = skipping(label);
+  const children = new Children();
+  let ends: Endpoints | undefined;
+  beforeAll(async () => {
+    if (!skip) ends = await endpoints(children);
+  });
+  afterAll(async () => {
+    await ends?.broker.close();
+    await children.cleanup();
+  });
+  return { skip, ends: () => ends as Endpoints };
 }

@@ -8,31 +8,18 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Children } from "../helpers/cli-process.js";
 import {
-  type Endpoints,
-  endpoints,
   expectCalendarToken,
   expectRefusal,
+  frameworkEndpoints,
   GRANTED,
   load,
   REFUSED,
-  skipping,
   TOOL_NAMES,
   WHOAMI_LINE,
 } from "./harness.js";
 
-const SKIP = skipping("LangChain interop");
-const children = new Children();
-let ends: Endpoints;
-
-beforeAll(async () => {
-  if (!SKIP) ends = await endpoints(children);
-});
-afterAll(async () => {
-  await ends?.broker.close();
-  await children.cleanup();
-});
+const { skip: SKIP, ends } = frameworkEndpoints("LangChain interop");
 
 describe.skipIf(SKIP).each(["stdio", "http"] as const)("LangChain over %s", (transport) => {
   let client: any;
@@ -43,13 +30,13 @@ describe.skipIf(SKIP).each(["stdio", "http"] as const)("LangChain over %s", (tra
     const { MultiServerMCPClient } = await load("@langchain/mcp-adapters");
     const baton =
       transport === "stdio"
-        ? { transport: "stdio", ...ends.stdio }
+        ? { transport: "stdio", ...ends().stdio }
         : {
             transport: "http",
-            url: ends.http.url,
-            headers: { Authorization: `Bearer ${ends.http.token}` },
+            url: ends().http.url,
+            headers: { Authorization: `Bearer ${ends().http.token}` },
           };
-    secrets = transport === "http" ? [ends.http.token] : [];
+    secrets = transport === "http" ? [ends().http.token] : [];
     client = new MultiServerMCPClient({ mcpServers: { baton } });
     tools = await client.getTools();
   });

@@ -8,31 +8,18 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Children } from "../helpers/cli-process.js";
 import {
-  type Endpoints,
-  endpoints,
   expectCalendarToken,
   expectRefusal,
   expectWhoamiInFull,
+  frameworkEndpoints,
   GRANTED,
   load,
   REFUSED,
-  skipping,
   TOOL_NAMES,
 } from "./harness.js";
 
-const SKIP = skipping("Mastra interop");
-const children = new Children();
-let ends: Endpoints;
-
-beforeAll(async () => {
-  if (!SKIP) ends = await endpoints(children);
-});
-afterAll(async () => {
-  await ends?.broker.close();
-  await children.cleanup();
-});
+const { skip: SKIP, ends } = frameworkEndpoints("Mastra interop");
 
 describe.skipIf(SKIP).each(["stdio", "http"] as const)("Mastra over %s", (transport) => {
   let client: any;
@@ -43,12 +30,12 @@ describe.skipIf(SKIP).each(["stdio", "http"] as const)("Mastra over %s", (transp
     const { MCPClient } = await load("@mastra/mcp");
     const baton =
       transport === "stdio"
-        ? ends.stdio
+        ? ends().stdio
         : {
-            url: new URL(ends.http.url),
-            requestInit: { headers: { Authorization: `Bearer ${ends.http.token}` } },
+            url: new URL(ends().http.url),
+            requestInit: { headers: { Authorization: `Bearer ${ends().http.token}` } },
           };
-    secrets = transport === "http" ? [ends.http.token] : [];
+    secrets = transport === "http" ? [ends().http.token] : [];
     client = new MCPClient({ id: `baton-${transport}`, servers: { baton } });
     tools = await client.listTools();
   });

@@ -12,31 +12,18 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Children } from "../helpers/cli-process.js";
 import {
-  type Endpoints,
-  endpoints,
   expectCalendarToken,
   expectRefusal,
   expectWhoamiInFull,
+  frameworkEndpoints,
   GRANTED,
   load,
   REFUSED,
-  skipping,
   TOOL_NAMES,
 } from "./harness.js";
 
-const SKIP = skipping("OpenAI Agents SDK interop");
-const children = new Children();
-let ends: Endpoints;
-
-beforeAll(async () => {
-  if (!SKIP) ends = await endpoints(children);
-});
-afterAll(async () => {
-  await ends?.broker.close();
-  await children.cleanup();
-});
+const { skip: SKIP, ends } = frameworkEndpoints("OpenAI Agents SDK interop");
 
 interface JsonSchema {
   type?: string | string[];
@@ -64,17 +51,17 @@ describe.skipIf(SKIP).each(["stdio", "http"] as const)("OpenAI Agents SDK over %
       server = new agents.MCPServerStdio({
         name: "baton",
         clientSessionTimeoutSeconds: 30,
-        ...ends.stdio,
+        ...ends().stdio,
       });
       secrets = [];
     } else {
-      const headers = { Authorization: `Bearer ${ends.http.token}` };
+      const headers = { Authorization: `Bearer ${ends().http.token}` };
       server = new agents.MCPServerStreamableHttp({
         name: "baton",
-        url: ends.http.url,
+        url: ends().http.url,
         requestInit: { headers },
       });
-      secrets = [ends.http.token];
+      secrets = [ends().http.token];
     }
     await server.connect();
     mcpTools = await server.listTools();
@@ -145,8 +132,8 @@ describe.skipIf(SKIP).each(["stdio", "http"] as const)("OpenAI Agents SDK over %
     it("useStructuredContent: the model sees the result as JSON instead", async () => {
       const structured = new agents.MCPServerStreamableHttp({
         name: "baton",
-        url: ends.http.url,
-        requestInit: { headers: { Authorization: `Bearer ${ends.http.token}` } },
+        url: ends().http.url,
+        requestInit: { headers: { Authorization: `Bearer ${ends().http.token}` } },
         useStructuredContent: true,
       });
       await structured.connect();

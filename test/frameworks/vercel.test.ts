@@ -6,32 +6,19 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Children } from "../helpers/cli-process.js";
 import {
   ALICE,
-  type Endpoints,
-  endpoints,
   expectCalendarToken,
   expectRefusal,
   expectWhoamiInFull,
+  frameworkEndpoints,
   GRANTED,
   load,
   REFUSED,
-  skipping,
   TOOL_NAMES,
 } from "./harness.js";
 
-const SKIP = skipping("Vercel AI SDK interop");
-const children = new Children();
-let ends: Endpoints;
-
-beforeAll(async () => {
-  if (!SKIP) ends = await endpoints(children);
-});
-afterAll(async () => {
-  await ends?.broker.close();
-  await children.cleanup();
-});
+const { skip: SKIP, ends } = frameworkEndpoints("Vercel AI SDK interop");
 
 /** What the model is shown of one call: `toModelOutput` of what `execute` returned, as text. */
 async function seen(tools: Record<string, any>, name: string, input: object): Promise<string> {
@@ -51,12 +38,16 @@ describe.skipIf(SKIP).each(["stdio", "http"] as const)("Vercel AI SDK over %s", 
     const { createMCPClient } = await load("@ai-sdk/mcp");
     if (transport === "stdio") {
       const { Experimental_StdioMCPTransport } = await load("@ai-sdk/mcp/mcp-stdio");
-      client = await createMCPClient({ transport: new Experimental_StdioMCPTransport(ends.stdio) });
+      client = await createMCPClient({
+        transport: new Experimental_StdioMCPTransport(ends().stdio),
+      });
       secrets = [];
     } else {
-      const headers = { Authorization: `Bearer ${ends.http.token}` };
-      client = await createMCPClient({ transport: { type: "http", url: ends.http.url, headers } });
-      secrets = [ends.http.token];
+      const headers = { Authorization: `Bearer ${ends().http.token}` };
+      client = await createMCPClient({
+        transport: { type: "http", url: ends().http.url, headers },
+      });
+      secrets = [ends().http.token];
     }
     tools = await client.tools();
   });
