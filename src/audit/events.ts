@@ -135,6 +135,12 @@ export interface ApprovalRequested {
   readonly approvers: readonly string[];
   readonly expires_at: number;
   readonly txn?: string;
+  /** A task's approval: every agent the one approval covers, with its elevated scopes. */
+  readonly covers?: readonly {
+    readonly agent: string;
+    readonly scopes: readonly string[];
+    readonly delegated: boolean;
+  }[];
 }
 
 export interface ApprovalDecided {

@@ -30,6 +30,13 @@ export async function mcpCommand(flags: McpFlags) {
   const subjectToken = process.env.BATON_SUBJECT_TOKEN;
   if (flags.broker !== undefined) {
     const broker = parseSetting(IssuerSchema, flags.broker, "--broker", "BATON_BROKER");
+    // The running broker writes the audit log: a sync asked of this client would be silently
+    // lost, and with it the durability the operator meant to buy.
+    if (auditSyncSetting(flags)) {
+      throw new ConfigError(
+        "--audit-sync (BATON_AUDIT_SYNC): has no effect with --broker; give it to the broker's baton serve",
+      );
+    }
     const clientSecret = process.env.BATON_CLIENT_SECRET;
     if (!clientSecret)
       throw new ConfigError(

@@ -121,6 +121,12 @@ describe("the operator's desk and the webhook name them too", () => {
     );
   });
 
+  it("the audit log's approval.requested carries the covered set", async () => {
+    const id = await openTrip("a trip for the audit log");
+    const event = broker.events.find((e) => e.type === "approval.requested" && e.approval === id);
+    expect(event).toMatchObject({ type: "approval.requested", target: "trip", covers: COVERS });
+  });
+
   it("the webhook body carries the covered set as data", async () => {
     const id = await openTrip("a trip for the webhook");
     await expect.poll(() => hook.received.some((r) => r.text.includes(id))).toBe(true);

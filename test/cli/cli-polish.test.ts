@@ -85,6 +85,26 @@ describe("--help", () => {
   });
 });
 
+describe("baton mcp --broker --audit-sync", () => {
+  it("is refused with exit 1: the running broker writes the audit log, not this client", async () => {
+    for (const [args, env] of [
+      [["--audit-sync"], {}],
+      [[], { BATON_AUDIT_SYNC: "1" }],
+    ] as const) {
+      const result = await runCli(
+        children,
+        ["mcp", "--agent", "orchestrator", "--broker", "http://127.0.0.1:1", ...args],
+        { env: { BATON_CLIENT_SECRET: "s", BATON_SUBJECT_TOKEN: "t", ...env } },
+      );
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toContain(
+        "--audit-sync (BATON_AUDIT_SYNC): has no effect with --broker",
+      );
+      expect(result.stdout).toBe("");
+    }
+  });
+});
+
 describe("--store sqlite://PATH or --audit PATH in a directory that does not exist", () => {
   it("is refused with exit 1, naming --store, and the directory is not created", async () => {
     const dir = await children.tempDir("baton-polish-");

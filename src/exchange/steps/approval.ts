@@ -172,6 +172,7 @@ const requested = (agent: string, record: ApprovalRecord) => ({
   agent,
   ...asked(record),
   ...(record.task ? { txn: record.task } : {}),
+  ...(record.covers === undefined ? {} : { covers: record.covers }),
 });
 
 /** The error a client polls on: the approval's id, where a human decides, how often to ask. */
