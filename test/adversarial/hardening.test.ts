@@ -11,7 +11,6 @@ import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
 import { issueDevToken } from "../../src/exchange/operations/issue-dev-token.js";
-import { compilePolicy } from "../../src/policy/load.js";
 import { ALICE, expectPending, getPage, signIn } from "../helpers/approvals.js";
 import {
   type AgentCredentials,
@@ -22,7 +21,7 @@ import {
   postForm,
 } from "../helpers/assertions.js";
 import { startTestBroker, type TestBroker, TOKEN_TYPE } from "../helpers/broker.js";
-import { sha256Hex, testPolicy } from "../helpers/policy.js";
+import { sha256Hex } from "../helpers/policy.js";
 
 /** A second agent allowed to impersonate, with its own credentials. */
 const SECOND: AgentCredentials = { id: "impersonator-2", secret: "impersonator-2-test-secret" };
@@ -46,19 +45,6 @@ beforeAll(async () => {
 afterAll(() => broker.close());
 
 const now = () => broker.clock.now();
-
-/** The base policy of this file, with `change` applied: for hot reloads. */
-function reloadWith(change: (data: Record<string, any>) => void): void {
-  const data = testPolicy({
-    issuer: broker.issuer,
-    idpJwk: broker.idp.key.publicJwk,
-    researcherJwk: broker.researcherKey.publicJwk,
-    secrets: broker.secrets,
-  });
-  editPolicy(data);
-  change(data);
-  broker.setPolicy(compilePolicy([{ file: "test.yaml", data }]));
-}
 
 /** A user token from the trusted issuer, honest unless `claims` say otherwise. */
 const idpUser = (claims: Record<string, unknown> = {}) =>
@@ -224,7 +210,7 @@ describe("time claims: one rule everywhere (broker.clock_skew, max_token_lifetim
   it("both limits come from policy", async () => {
     const within = await idpUser({ iat: now() + 10, exp: now() + 1800 });
     await expectIssued(broker, exchange(broker, docsRead(within), "orchestrator"));
-    reloadWith((data) => {
+    broker.reloadWith((data) => {
       data.broker.clock_skew = "5s";
       data.issuers[0].max_token_lifetime = "20m";
     });
@@ -238,7 +224,7 @@ describe("time claims: one rule everywhere (broker.clock_skew, max_token_lifetim
         exchange(broker, docsRead(await idpUser({ exp: now() + 1800 })), "orchestrator"),
       );
     } finally {
-      reloadWith(() => {});
+      broker.reloadWith(() => {});
     }
   });
 
@@ -331,7 +317,7 @@ describe("no agent passes for a user, and no actor appears twice (rule 4, RFC 97
   );
 
   it("an approver whose id is an agent's never decides, even when a group lists it", async () => {
-    reloadWith((data) => {
+    broker.reloadWith((data) => {
       data.apis.docs.scopes["docs.write"] = { description: "Write documents", approval: "ops" };
       data.approvers = { ops: ["orchestrator", "carol@example.com"] };
     });
@@ -353,7 +339,7 @@ describe("no agent passes for a user, and no actor appears twice (rule 4, RFC 97
       );
       expect(decided.state).toBe("approved");
     } finally {
-      reloadWith(() => {});
+      broker.reloadWith(() => {});
     }
   });
 
@@ -474,7 +460,7 @@ describe("the policy in force governs every link of a chain (rules 1 and 5)", ()
       exchange(broker, search(toResearcher), "researcher"),
     );
     expect(control.chain).toEqual(["researcher", "flight-booker", "orchestrator"]);
-    reloadWith((data) => {
+    broker.reloadWith((data) => {
       data.agents.orchestrator.delegate_to = ["researcher"];
     });
     try {
@@ -483,14 +469,14 @@ describe("the policy in force governs every link of a chain (rules 1 and 5)", ()
         exchange(broker, search(toResearcher), "researcher"),
       );
     } finally {
-      reloadWith(() => {});
+      broker.reloadWith(() => {});
     }
     await expectIssued(broker, exchange(broker, search(toResearcher), "researcher"));
   });
 
   it("a scope a delegator has lost can no longer be redeemed below it", async () => {
     const { toBooker, toResearcher } = await chainToResearcher();
-    reloadWith((data) => {
+    broker.reloadWith((data) => {
       data.agents.orchestrator.scopes = data.agents.orchestrator.scopes.filter(
         (s: string) => s !== "flights.search",
       );
@@ -507,13 +493,13 @@ describe("the policy in force governs every link of a chain (rules 1 and 5)", ()
         "invalid_scope",
       );
     } finally {
-      reloadWith(() => {});
+      broker.reloadWith(() => {});
     }
   });
 
   it("a delegator since disabled cuts off what it delegated", async () => {
     const { toResearcher } = await chainToResearcher();
-    reloadWith((data) => {
+    broker.reloadWith((data) => {
       data.agents.orchestrator.disabled = true;
     });
     try {
@@ -522,7 +508,7 @@ describe("the policy in force governs every link of a chain (rules 1 and 5)", ()
         exchange(broker, search(toResearcher), "researcher"),
       );
     } finally {
-      reloadWith(() => {});
+      broker.reloadWith(() => {});
     }
   });
 

@@ -15,7 +15,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { readApproval } from "../../src/approvals/approval-store.js";
 import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
-import { compilePolicy } from "../../src/policy/load.js";
 import { readTask, saveTask } from "../../src/tasks/task-store.js";
 import {
   exchange,
@@ -25,7 +24,6 @@ import {
 } from "../helpers/assertions.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { ALICE } from "../helpers/mcp.js";
-import { testPolicy } from "../helpers/policy.js";
 import {
   accessForm,
   delegationForm,
@@ -48,20 +46,7 @@ beforeAll(async () => {
 });
 afterAll(() => broker?.close());
 // Every test starts from this file's policy, whatever the one before reloaded.
-afterEach(() => reloadWith(() => {}));
-
-/** A hot reload: this file's policy with `change` applied. */
-function reloadWith(change: (data: Record<string, any>) => void): void {
-  const data = testPolicy({
-    issuer: broker.issuer,
-    idpJwk: broker.idp.key.publicJwk,
-    researcherJwk: broker.researcherKey.publicJwk,
-    secrets: broker.secrets,
-  });
-  editPolicy(data);
-  change(data);
-  broker.setPolicy(compilePolicy([{ file: "test.yaml", data }]));
-}
+afterEach(() => broker.reloadWith(() => {}));
 
 const approve = (id: string) =>
   decideApproval(broker.deps, id, "approved", { person: ALICE }, "web");
@@ -122,7 +107,7 @@ describe("a task's approval names whom it covers (rule 6)", () => {
 describe("outside the covered set: the request's own approval, as outside a task (rule 6)", () => {
   it("a hot reload adds flight-booker → researcher: the researcher's flights.book waits for its own approval; nothing is issued until it is decided", async () => {
     const { task, toBooker } = await approvedTrip();
-    reloadWith((d) => {
+    broker.reloadWith((d) => {
       d.agents["flight-booker"].delegate_to = ["researcher"];
     });
     // Delegation narrows, never asks (rule 1): the researcher may be handed the scope…
@@ -176,7 +161,7 @@ describe("outside the covered set: the request's own approval, as outside a task
 
   it("that approval denied: access_denied, nothing issued", async () => {
     const { toBooker } = await approvedTrip();
-    reloadWith((d) => {
+    broker.reloadWith((d) => {
       d.agents["flight-booker"].delegate_to = ["researcher"];
     });
     const { token: toResearcher } = await issueIn(
@@ -206,7 +191,7 @@ describe("outside the covered set: the request's own approval, as outside a task
 
   it("a scope a hot reload made elevated after the task opened: even the opener's grant of it waits for its own approval", async () => {
     const { task, user, enter, toBooker } = await approvedTrip();
-    reloadWith((d) => {
+    broker.reloadWith((d) => {
       d.apis.flights.scopes["flights.search"] = {
         description: "Search flights",
         approval: "subject",

@@ -7,7 +7,6 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { decideApproval } from "../../src/exchange/operations/decide-approval.js";
-import { compilePolicy } from "../../src/policy/load.js";
 import {
   ALICE,
   accessRequest,
@@ -43,7 +42,6 @@ import {
   type TestBroker,
   type TestBrokerOptions,
 } from "../helpers/broker.js";
-import { testPolicy } from "../helpers/policy.js";
 import { postTask, postWhoami, startTask } from "../helpers/tasks.js";
 
 let broker: TestBroker;
@@ -400,19 +398,12 @@ describe("an approval covers the exact request only", () => {
       tasks.push(task.task_id);
     }
     const [one, two] = tasks as [string, string];
-    broker.setPolicy(
-      compilePolicy([
-        {
-          file: "test.yaml",
-          data: testPolicy({
-            issuer: broker.issuer,
-            idpJwk: broker.idp.key.publicJwk,
-            researcherJwk: broker.researcherKey.publicJwk,
-            secrets: broker.secrets,
-          }),
-        },
-      ]),
-    );
+    broker.reloadWith((data) => {
+      data.apis.calendar.scopes["calendar.write"] = {
+        description: "Change events",
+        approval: "subject",
+      };
+    });
     const { approval_id } = await openWrite({ task_id: one });
     await decideApproval(broker.deps, approval_id, "approved", { person: ALICE }, "web");
     for (const form of [

@@ -53,6 +53,8 @@ export interface TestBroker {
   readonly secrets: Readonly<Record<string, string>>;
   /** Replaces the policy in force (as a hot reload would). */
   setPolicy(policy: Policy): void;
+  /** A hot reload of this broker's own policy (the base and its `editPolicy`) with `change` applied. */
+  reloadWith(change: (data: Record<string, any>) => void): void;
   /** POSTs a form to a path with `-u agent:secret` credentials (or none). */
   post(path: string, form: Record<string, string | string[]>, agent?: string): Promise<Response>;
   /** A subject token from the development issuer, minted through the core. */
@@ -88,13 +90,18 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     retired: "retired-test-secret",
   };
 
-  const data = testPolicy({
-    issuer,
-    idpJwk: idpKey.publicJwk,
-    researcherJwk: researcherKey.publicJwk,
-    secrets,
-  });
-  options.editPolicy?.(data);
+  /** The base test policy with this broker's edits: what it starts on, and reloads from. */
+  const policyData = () => {
+    const data = testPolicy({
+      issuer,
+      idpJwk: idpKey.publicJwk,
+      researcherJwk: researcherKey.publicJwk,
+      secrets,
+    });
+    options.editPolicy?.(data);
+    return data;
+  };
+  const data = policyData();
   const compile = async () => compilePolicy([{ file: "test.yaml", data }]);
   const policy = await compile();
 
@@ -151,6 +158,11 @@ export async function startTestBroker(options: TestBrokerOptions = {}): Promise<
     secrets,
     setPolicy(next) {
       serving.swap(next);
+    },
+    reloadWith(change) {
+      const next = policyData();
+      change(next);
+      serving.swap(compilePolicy([{ file: "test.yaml", data: next }]));
     },
     post(path, form, agent) {
       const body = new URLSearchParams();

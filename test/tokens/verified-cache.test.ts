@@ -6,12 +6,10 @@
  */
 
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { compilePolicy } from "../../src/policy/load.js";
 import { rotateKeys } from "../../src/tokens/key-ring-admin.js";
 import { VerifiedTokens } from "../../src/tokens/verified-cache.js";
 import { exchange, expectRefused } from "../helpers/assertions.js";
 import { startTestBroker, T0, type TestBroker } from "../helpers/broker.js";
-import { testPolicy } from "../helpers/policy.js";
 
 const USER = "alice@example.com";
 
@@ -69,14 +67,9 @@ describe("a subject token presented again", () => {
   it("is refused once its issuer is no longer trusted by the policy in force", async () => {
     const subject = await broker.idpToken({ sub: USER, scope: "calendar.read" });
     expect((await exchange(broker, calendar(subject), "orchestrator")).status).toBe(200);
-    const data = testPolicy({
-      issuer: broker.issuer,
-      idpJwk: broker.idp.key.publicJwk,
-      researcherJwk: broker.researcherKey.publicJwk,
-      secrets: broker.secrets,
-    }) as Record<string, any>;
-    data.issuers = [];
-    broker.setPolicy(compilePolicy([{ file: "test.yaml", data }]));
+    broker.reloadWith((data) => {
+      data.issuers = [];
+    });
     await expectRefused(
       broker,
       exchange(broker, calendar(subject), "orchestrator"),
