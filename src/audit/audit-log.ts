@@ -6,7 +6,7 @@
  * @module audit/audit-log
  */
 
-import { closeSync, createWriteStream, fsync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Writable } from "node:stream";
 import type { Clock } from "../clock.js";
@@ -41,28 +41,15 @@ export function openAuditLog(
 ): AuditSink {
   if (destination === "stderr") {
     if (options.sync) throw new Error("the audit log on stderr cannot be synced to a disk");
-    return jsonLinesSink(process.stderr, clock, false, onError);
+    return jsonLinesSink(process.stderr, clock, onError);
   }
   mkdirSync(dirname(destination), { recursive: true, mode: 0o700 });
-  if (options.sync) return durableFileSink(destination, clock, onError, options.fsync ?? fsync);
-  const file = createWriteStream(destination, { flags: "a", mode: 0o600 });
-  return jsonLinesSink(file, clock, true, onError);
-}
-
-/**
- * The file opened here, synchronously, so its descriptor is known to fsync from the first line;
- * its directory is synced once, so a file created now still has its name after a power loss.
- */
-function durableFileSink(
-  path: string,
-  clock: Clock,
-  onError: ((error: unknown) => void) | undefined,
-  fsyncFd: Fsync,
-): AuditSink {
-  const fd = openSync(path, "a", 0o600);
-  syncDirectory(dirname(path));
-  const file = createWriteStream(path, { fd });
-  return jsonLinesSink(file, clock, true, onError, (done) => fsyncFd(fd, done));
+  const fd = openSync(destination, "a", 0o600);
+  if (!options.sync) return fileSink(fd, clock, onError);
+  // A file created now must still have its name after a power loss.
+  syncDirectory(dirname(destination));
+  const fsyncFd = options.fsync ?? fsync;
+  return fileSink(fd, clock, onError, (done) => fsyncFd(fd, done));
 }
 
 function syncDirectory(dir: string): void {
@@ -75,26 +62,27 @@ function syncDirectory(dir: string): void {
 }
 
 /**
- * A sink over any writable stream; `owned` streams are ended by `close`.
+ * The audit file: the lines recorded during one turn of the event loop are appended with one
+ * synchronous `write` at its end (setImmediate), and `written()` resolves once they are in the
+ * file. An append to the page cache takes microseconds; handing it to libuv's thread pool
+ * instead cost each token a round trip between threads that waited longer than the write
+ * itself (issue 19: ~0.1 ms of a sequential exchange on this VM). Under load, every exchange
+ * finished in one turn shares the write: a group commit, like the SQLite adapter's. The file
+ * is opened with O_APPEND, so one write is one unbroken run of lines even when several
+ * processes share the file.
  *
- * A write error (a full disk) does not crash the process, nor is it ignored: from then on
- * `record` throws `auditUnavailable`, so every exchange is refused with 503 rather than issued
- * unrecorded, and `failure()` makes the node unready.
- *
- * `record` only queues the line; `written()` waits for the write of the last line queued.
- * Writes complete in order, so that covers every line before it, and the stream hands all
- * lines queued meanwhile to one `writev`: many exchanges in flight share one write (a group
- * commit, like the SQLite adapter's). An event whose write failed was never confirmed, so the
- * token waiting on it is refused too. Written is not synced: a power loss can still lose the
- * last lines (docs/operations.md), unless a `flush` is given (`--audit-sync`): then `written()`
- * also waits for a flush that started after the line was written, and a flush that fails stops
- * the log as a failed write does.
+ * A write error (a full disk) does not crash the process, nor is it ignored: the lines of that
+ * write were never confirmed, so the tokens waiting on them are refused; from then on `record`
+ * throws `auditUnavailable`, so every exchange is refused with 503 rather than issued
+ * unrecorded, and `failure()` makes the node unready. Written is not synced: a power loss can
+ * still lose the last lines (docs/operations.md), unless a `flush` is given (`--audit-sync`):
+ * then `written()` also waits for a flush that started after the line was written, and a flush
+ * that fails stops the log as a failed write does.
  */
-export function jsonLinesSink(
-  stream: Writable,
+function fileSink(
+  fd: number,
   clock: Clock,
-  owned: boolean,
-  onError?: (error: unknown) => void,
+  onError: ((error: unknown) => void) | undefined,
   flush?: Flush,
 ): AuditSink {
   let failed: { error: unknown } | undefined;
@@ -103,28 +91,81 @@ export function jsonLinesSink(
     failed = { error };
     onError?.(error);
   };
-  stream.on("error", fail);
   const synced = flush ? groupCommit(flush, fail) : undefined;
-  // The last line queued: settled once it is in the file (and synced, with a flush), or failed.
+  let pending: string[] = [];
+  let batch: Waiters | undefined;
+  // The last batch: settled once its lines are in the file (and synced, with a flush), or failed.
+  let last: Promise<void> = Promise.resolve();
+  let closing: Promise<void> | undefined;
+  const write = () => {
+    const lines = pending;
+    const done = batch as Waiters;
+    pending = [];
+    batch = undefined;
+    try {
+      if (failed) throw failed.error;
+      appendAll(fd, lines.join(""));
+      done.resolve();
+    } catch (error) {
+      fail(error);
+      done.reject(auditUnavailable(error));
+    }
+  };
+  return {
+    record(event) {
+      if (failed) throw auditUnavailable(failed.error);
+      pending.push(`${JSON.stringify({ ts: clock.now(), ...event })}\n`);
+      if (batch) return;
+      batch = waiters();
+      setImmediate(write);
+      last = synced ? batch.promise.then(synced) : batch.promise;
+      // Nobody may be waiting on this batch; its failure is reported through `failure()`.
+      last.catch(() => undefined);
+    },
+    written: () => last,
+    close() {
+      // The batch still to be written, and a flush in flight, need the descriptor.
+      closing ??= last.catch(() => undefined).then(() => closeSync(fd));
+      return closing;
+    },
+    failure: () => failed?.error,
+  };
+}
+
+/** One append of `text`: `write` may take fewer bytes than asked (a signal), so loop. */
+function appendAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+}
+
+/**
+ * A sink over a writable stream: stderr, which Node writes synchronously to a file or a pipe.
+ * `written()` waits for the write of the last line queued; a write error stops the log as in
+ * `fileSink`.
+ */
+export function jsonLinesSink(
+  stream: Writable,
+  clock: Clock,
+  onError?: (error: unknown) => void,
+): AuditSink {
+  let failed: { error: unknown } | undefined;
+  stream.on("error", (error) => {
+    if (failed) return;
+    failed = { error };
+    onError?.(error);
+  });
   let last: Promise<void> = Promise.resolve();
   return {
     record(event) {
       if (failed) throw auditUnavailable(failed.error);
       const line = `${JSON.stringify({ ts: clock.now(), ...event })}\n`;
-      const written = new Promise<void>((resolve, reject) => {
+      last = new Promise<void>((resolve, reject) => {
         stream.write(line, (error) => (error ? reject(auditUnavailable(error)) : resolve()));
       });
-      last = synced ? written.then(synced) : written;
-      // Nobody may be waiting on this line; its failure is reported through `failure()`.
       last.catch(() => undefined);
     },
     written: () => last,
-    close() {
-      if (!owned || failed) return Promise.resolve();
-      const end = () => new Promise<void>((resolve) => stream.end(resolve));
-      // A flush in flight still needs the descriptor that `end` closes.
-      return synced ? last.catch(() => undefined).then(end) : end();
-    },
+    close: () => Promise.resolve(),
     failure: () => failed?.error,
   };
 }

@@ -2,6 +2,7 @@
  * The audit log writes one JSON object per line, stamped by the clock, appended to its file.
  */
 
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,6 +33,33 @@ describe("audit log", () => {
       { ts: T0, type: "key.rotated", kid: "k2", previous: "k1" },
       { ts: T0 + 5, type: "token.revoked", jti: "j1", by: "orchestrator" },
     ]);
+  });
+});
+
+describe("audit log: one append per turn of the event loop", () => {
+  it("written() resolves once every line recorded in the turn is in the file, in order", async () => {
+    dir = await mkdtemp(join(tmpdir(), "baton-audit-"));
+    const file = join(dir, "audit.jsonl");
+    const sink = openAuditLog(file, fixedClock(T0));
+    for (let i = 0; i < 50; i++) sink.record({ type: "token.revoked", jti: `j${i}`, by: "a" });
+    // Nothing is written while the turn runs: the lines wait for its end, together.
+    expect(readFileSync(file, "utf8")).toBe("");
+    await sink.written();
+    const jtis = (await readFile(file, "utf8"))
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l).jti);
+    expect(jtis).toEqual(Array.from({ length: 50 }, (_, i) => `j${i}`));
+    await sink.close();
+  });
+
+  it("close writes the lines still waiting for the end of the turn", async () => {
+    dir = await mkdtemp(join(tmpdir(), "baton-audit-"));
+    const file = join(dir, "audit.jsonl");
+    const sink = openAuditLog(file, fixedClock(T0));
+    sink.record({ type: "token.revoked", jti: "last", by: "a" });
+    await sink.close();
+    expect(JSON.parse(await readFile(file, "utf8"))).toMatchObject({ jti: "last" });
   });
 });
 
