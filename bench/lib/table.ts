@@ -12,6 +12,8 @@ export interface Check {
   readonly unit: Unit;
   readonly op?: ">=" | "<=" | "<";
   readonly limit?: number;
+  /** Decimals of an `ms` figure (latencies below a millisecond need 2). */
+  readonly decimals?: number;
 }
 
 export interface Row {
@@ -20,6 +22,9 @@ export interface Row {
   readonly rps?: number;
   readonly p50?: number;
   readonly p99?: number;
+  readonly p999?: number;
+  /** Decimals of the latency columns: 2 for the rows measured below a millisecond. */
+  readonly decimals?: number;
   readonly non2xx?: number;
   /** Connection errors, timeouts and 2xx bodies that were not a success. */
   readonly failed?: number;
@@ -36,12 +41,13 @@ export function passes(c: Check): boolean | undefined {
 }
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const ms = (n: number) => (n < 10 ? n.toFixed(1) : String(Math.round(n)));
+const ms = (n: number, decimals?: number) =>
+  decimals !== undefined ? n.toFixed(decimals) : n < 10 ? n.toFixed(1) : String(Math.round(n));
 
-function amount(n: number, unit: Unit): string {
+function amount(n: number, unit: Unit, decimals?: number): string {
   if (Number.isNaN(n)) return "n/a";
   if (unit === "x") return `${n.toFixed(2)}×`;
-  if (unit === "ms") return `${ms(n)} ms`;
+  if (unit === "ms") return `${ms(n, decimals)} ms`;
   return `${n >= 0 ? "+" : ""}${n.toFixed(1)} MB`;
 }
 
@@ -50,10 +56,12 @@ const OPS = { ">=": "≥", "<=": "≤", "<": "<" } as const;
 function checkCells(c: Check | undefined): [string, string, string] {
   if (!c) return ["", "", ""];
   const target =
-    c.op === undefined || c.limit === undefined ? "" : `${OPS[c.op]} ${amount(c.limit, c.unit)}`;
+    c.op === undefined || c.limit === undefined
+      ? ""
+      : `${OPS[c.op]} ${amount(c.limit, c.unit, c.decimals)}`;
   const pass = passes(c);
   return [
-    `${amount(c.measured, c.unit)} ${c.label}`,
+    `${amount(c.measured, c.unit, c.decimals)} ${c.label}`,
     target,
     pass === undefined ? "" : pass ? "PASS" : "MISS",
   ];
@@ -64,30 +72,34 @@ const HEADER = [
   "req/s",
   "p50 ms",
   "p99 ms",
+  "p99.9 ms",
   "non-2xx",
   "srv CPU",
   "ratio",
   "target",
   "",
 ];
-const RIGHT = new Set([1, 2, 3, 4, 5]);
+const RIGHT = new Set([1, 2, 3, 4, 5, 6]);
 
 /** The table as text lines. */
 export function renderTable(rows: readonly Row[]): string {
   const lines: string[][] = [HEADER];
   for (const row of rows) {
     const failed = row.failed ? ` +${row.failed} bad` : "";
+    const latency = (n: number | undefined) => (n === undefined ? "" : ms(n, row.decimals));
     const first: string[] = [
       row.scenario,
       row.rps === undefined ? "" : int(row.rps),
-      row.p50 === undefined ? "" : ms(row.p50),
-      row.p99 === undefined ? "" : ms(row.p99),
+      latency(row.p50),
+      latency(row.p99),
+      latency(row.p999),
       row.non2xx === undefined ? "" : `${row.non2xx}${failed}`,
       row.cpu === undefined || Number.isNaN(row.cpu) ? "" : `${Math.round(row.cpu)}%`,
       ...checkCells(row.checks[0]),
     ];
     lines.push(first);
-    for (const c of row.checks.slice(1)) lines.push(["", "", "", "", "", "", ...checkCells(c)]);
+    const blank = HEADER.slice(0, -3).map(() => "");
+    for (const c of row.checks.slice(1)) lines.push([...blank, ...checkCells(c)]);
   }
   const widths = HEADER.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? "").length)));
   const fmt = (l: string[]) =>
