@@ -15,6 +15,7 @@ const UNIT = [
   "test/adversarial/hardening.test.ts",
   "test/adversarial/id-jag.test.ts",
   "test/adversarial/introspection.test.ts",
+  "test/adversarial/lineage.test.ts",
   "test/adversarial/task-approval-covers.test.ts",
   "test/adversarial/tokens.test.ts",
   "test/approvals/approval-dedupe.test.ts",

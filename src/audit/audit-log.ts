@@ -6,7 +6,16 @@
  * @module audit/audit-log
  */
 
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  createWriteStream,
+  fstatSync,
+  fsync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import type { Writable } from "node:stream";
 import type { Clock } from "../clock.js";
@@ -41,15 +50,18 @@ export function openAuditLog(
 ): AuditSink {
   if (destination === "stderr") {
     if (options.sync) throw new Error("the audit log on stderr cannot be synced to a disk");
-    return jsonLinesSink(process.stderr, clock, onError);
+    return jsonLinesSink(process.stderr, clock, false, onError);
   }
   mkdirSync(dirname(destination), { recursive: true, mode: 0o700 });
   const fd = openSync(destination, "a", 0o600);
-  if (!options.sync) return fileSink(fd, clock, onError);
-  // A file created now must still have its name after a power loss.
-  syncDirectory(dirname(destination));
   const fsyncFd = options.fsync ?? fsync;
-  return fileSink(fd, clock, onError, (done) => fsyncFd(fd, done));
+  // A file created now must still have its name after a power loss.
+  if (options.sync) syncDirectory(dirname(destination));
+  const flush: Flush | undefined = options.sync ? (done) => fsyncFd(fd, done) : undefined;
+  if (fstatSync(fd).isFile()) return fileSink(fd, clock, onError, flush);
+  // A named pipe (or a device) can block a write for as long as its reader pauses: written
+  // through the thread pool, so that a stopped reader holds the tokens, never the node.
+  return jsonLinesSink(createWriteStream(destination, { fd }), clock, true, onError, flush);
 }
 
 function syncDirectory(dir: string): void {
@@ -62,7 +74,7 @@ function syncDirectory(dir: string): void {
 }
 
 /**
- * The audit file: the lines recorded during one turn of the event loop are appended with one
+ * A regular file: the lines recorded during one turn of the event loop are appended with one
  * synchronous `write` at its end (setImmediate), and `written()` resolves once they are in the
  * file. An append to the page cache takes microseconds; handing it to libuv's thread pool
  * instead cost each token a round trip between threads that waited longer than the write
@@ -71,13 +83,9 @@ function syncDirectory(dir: string): void {
  * is opened with O_APPEND, so one write is one unbroken run of lines even when several
  * processes share the file.
  *
- * A write error (a full disk) does not crash the process, nor is it ignored: the lines of that
- * write were never confirmed, so the tokens waiting on them are refused; from then on `record`
- * throws `auditUnavailable`, so every exchange is refused with 503 rather than issued
- * unrecorded, and `failure()` makes the node unready. Written is not synced: a power loss can
- * still lose the last lines (docs/operations.md), unless a `flush` is given (`--audit-sync`):
- * then `written()` also waits for a flush that started after the line was written, and a flush
- * that fails stops the log as a failed write does.
+ * The file must be on a local disk: a disk that stalls stalls the node with it. Failures, and
+ * `flush` (`--audit-sync`), behave as in `jsonLinesSink`: a failed write refuses the tokens
+ * waiting on it and stops the log (every later exchange 503, the node unready).
  */
 function fileSink(
   fd: number,
@@ -139,33 +147,56 @@ function appendAll(fd: number, text: string): void {
 }
 
 /**
- * A sink over a writable stream: stderr, which Node writes synchronously to a file or a pipe.
- * `written()` waits for the write of the last line queued; a write error stops the log as in
- * `fileSink`.
+ * A sink over any writable stream; `owned` streams are ended by `close`.
+ *
+ * A write error (a full disk) does not crash the process, nor is it ignored: from then on
+ * `record` throws `auditUnavailable`, so every exchange is refused with 503 rather than issued
+ * unrecorded, and `failure()` makes the node unready.
+ *
+ * `record` only queues the line; `written()` waits for the write of the last line queued.
+ * Writes complete in order, so that covers every line before it, and the stream hands all
+ * lines queued meanwhile to one `writev`: many exchanges in flight share one write (a group
+ * commit, like the SQLite adapter's). An event whose write failed was never confirmed, so the
+ * token waiting on it is refused too. Written is not synced: a power loss can still lose the
+ * last lines (docs/operations.md), unless a `flush` is given (`--audit-sync`): then `written()`
+ * also waits for a flush that started after the line was written, and a flush that fails stops
+ * the log as a failed write does.
  */
 export function jsonLinesSink(
   stream: Writable,
   clock: Clock,
+  owned: boolean,
   onError?: (error: unknown) => void,
+  flush?: Flush,
 ): AuditSink {
   let failed: { error: unknown } | undefined;
-  stream.on("error", (error) => {
+  const fail = (error: unknown) => {
     if (failed) return;
     failed = { error };
     onError?.(error);
-  });
+  };
+  stream.on("error", fail);
+  const synced = flush ? groupCommit(flush, fail) : undefined;
+  // The last line queued: settled once it is in the file (and synced, with a flush), or failed.
   let last: Promise<void> = Promise.resolve();
   return {
     record(event) {
       if (failed) throw auditUnavailable(failed.error);
       const line = `${JSON.stringify({ ts: clock.now(), ...event })}\n`;
-      last = new Promise<void>((resolve, reject) => {
+      const written = new Promise<void>((resolve, reject) => {
         stream.write(line, (error) => (error ? reject(auditUnavailable(error)) : resolve()));
       });
+      last = synced ? written.then(synced) : written;
+      // Nobody may be waiting on this line; its failure is reported through `failure()`.
       last.catch(() => undefined);
     },
     written: () => last,
-    close: () => Promise.resolve(),
+    close() {
+      if (!owned || failed) return Promise.resolve();
+      const end = () => new Promise<void>((resolve) => stream.end(resolve));
+      // A flush in flight still needs the descriptor that `end` closes.
+      return synced ? last.catch(() => undefined).then(end) : end();
+    },
     failure: () => failed?.error,
   };
 }

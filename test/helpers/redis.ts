@@ -4,7 +4,7 @@
  *
  * With `persist`, Redis writes every command to an append-only file with fsync, so a Redis
  * killed with SIGKILL and started again on the same port keeps what it had acknowledged: the
- * fault tests use that to check that no token was issued without its record.
+ * fault tests use that to check that what Redis acknowledged before the kill survived it.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";

@@ -100,6 +100,8 @@ describe("POST /token issues an ID-JAG (design §3.4)", () => {
       iat: T0,
       exp: T0 + 300,
       act: { sub: "orchestrator" },
+      // Its ancestors (lineage.ts): the development token it was issued on.
+      lineage: [expect.stringMatching(/^dev:/)],
     });
     expect(broker.events.at(-1)).toMatchObject({
       type: "exchange.issued",

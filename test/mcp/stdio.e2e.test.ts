@@ -125,7 +125,8 @@ async function converse(
       whoami: without(whoami, ["expires_at"]),
       listApis,
       token: without(token, ["access_token"]),
-      tokenClaims: without(decode(token.access_token), ["iss", "jti", "iat", "exp"]),
+      // Per token: ids and times, and the lineage, whose root is this conversation's user token.
+      tokenClaims: without(decode(token.access_token), ["iss", "jti", "iat", "exp", "lineage"]),
       delegation: without(delegation, ["delegation_token"]),
       delegationClaims: without(decode(delegation.delegation_token), [
         "iss",
@@ -133,7 +134,11 @@ async function converse(
         "jti",
         "iat",
         "exp",
+        "lineage",
       ]),
+      lineages: [token.access_token, delegation.delegation_token].map(
+        (t) => (decode(t).lineage as string[]).length,
+      ),
       elevated: without(elevated.out, ["approval_id", "approve_url", "expires_in", "hint"]),
       unknownApi,
       offEdge,
@@ -551,9 +556,15 @@ describe("baton mcp --broker: a client of a running baton serve", () => {
       expect(without(remoteSub.token, ["access_token", "expires_in"])).toEqual(
         without(embeddedSub.token, ["access_token", "expires_in"]),
       );
-      expect(without(decode(remoteSub.token.access_token), ["iss", "jti", "iat", "exp"])).toEqual(
-        without(decode(embeddedSub.token.access_token), ["iss", "jti", "iat", "exp"]),
+      // Per token: its ids, times and lineage, which ends with the delegation token it came from.
+      const perToken = ["iss", "jti", "iat", "exp", "lineage"];
+      expect(without(decode(remoteSub.token.access_token), perToken)).toEqual(
+        without(decode(embeddedSub.token.access_token), perToken),
       );
+      expect(decode(remoteSub.token.access_token).lineage).toEqual([
+        ...(decode(remote.delegationToken).lineage as string[]),
+        decode(remote.delegationToken).jti,
+      ]);
       // The served broker opened the remote conversation's approval, in its own audit log.
       expectApprovalRequested(await readFile(join(dir, "audit.jsonl"), "utf8"), remote);
     },

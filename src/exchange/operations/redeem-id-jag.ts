@@ -18,7 +18,7 @@ import { actClaim } from "../../tokens/act.js";
 import { newTokenId, signToken } from "../../tokens/mint.js";
 import { ACCESS_TOKEN_TYP, TOKEN_TYPE } from "../../tokens/token-types.js";
 import { approversFor, requireApproval } from "../steps/approval.js";
-import { recordToken } from "../steps/lineage.js";
+import { lineageClaims } from "../steps/lineage.js";
 import { narrowScopes } from "../steps/narrow.js";
 import { pinPolicy } from "../steps/prepare-policy.js";
 import { chargeAgentRate, chargeSubjectRate } from "../steps/rate-limit.js";
@@ -216,16 +216,10 @@ async function issue(
     exp: grant.exp,
     jti,
     ...(act ? { act } : {}),
+    // An outside ID-JAG is not Baton's to revoke: the lineage starts here (rule 7). Its actors
+    // are all outside ones, which matters only to a `/mcp` session token, a subject to be.
+    ...lineageClaims({ ids: [], outside: grant.chain.length }, grant.target === "mcp"),
   });
-  // The record lands before the token leaves (rule 7, 8). An outside ID-JAG is not Baton's to
-  // revoke: the lineage starts here. Its actors are all outside ones.
-  const outside = grant.target === "mcp" && grant.chain.length > 0 ? { o: grant.chain.length } : {};
-  await recordToken(
-    deps.store,
-    jti,
-    { a: [], k: "access", sub: idJag.sub, cid: grant.agent.id, exp: grant.exp, ...outside },
-    now,
-  );
   deps.audit.record({
     type: "exchange.issued",
     subject: idJag.sub,

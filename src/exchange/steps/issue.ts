@@ -1,6 +1,6 @@
 /**
- * Issues a planned grant: sign once, record the lineage, audit, append to the task's log, in
- * that order, so that no token leaves without its record and its audit event (rules 7 and 8).
+ * Issues a planned grant: sign once (the token names its own lineage, rule 7), audit, append to
+ * the task's log, in that order, so that no token leaves without its audit event (rule 8).
  *
  * @module exchange/steps/issue
  */
@@ -16,7 +16,7 @@ import {
 } from "../../tokens/token-types.js";
 import type { ExchangeDeps, ExchangeResult } from "../types.js";
 import type { Grant } from "./grant.js";
-import { type Origin, recordToken } from "./lineage.js";
+import { lineageClaims, type Origin } from "./lineage.js";
 import { appendToTaskLog } from "./task-tree-events.js";
 import type { Subject } from "./verify-subject.js";
 
@@ -48,27 +48,11 @@ export async function issue(
 ): Promise<ExchangeResult> {
   const jti = newTokenId();
   const delegation = grant.kind === "delegation";
-  const token = await signToken(
-    deps.keys,
-    ISSUED[grant.kind].typ,
-    claims(deps, grant, subject, jti, now),
-  );
-  // The record lands before the token leaves: no token without its lineage (rule 7, 8).
-  await recordToken(
-    deps.store,
-    jti,
-    {
-      a: [...origin.ids],
-      k: grant.kind,
-      sub: subject.sub,
-      // The Baton agent it was issued to, also for an ID-JAG (whose client_id is foreign).
-      cid: grant.agent.id,
-      exp: grant.exp,
-      // Only a delegation token is ever a subject again, and only then does this matter.
-      ...(delegation && origin.outside > 0 ? { o: origin.outside } : {}),
-    },
-    now,
-  );
+  const token = await signToken(deps.keys, ISSUED[grant.kind].typ, {
+    ...claims(deps, grant, subject, jti, now),
+    // Only a delegation token is ever a subject again: only it needs its outside actors.
+    ...lineageClaims(origin, delegation),
+  });
   const issued = {
     type: "exchange.issued" as const,
     subject: subject.sub,

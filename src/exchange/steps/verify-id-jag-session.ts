@@ -5,7 +5,7 @@
  *
  * It is a user's token for Baton, as an outside issuer's token for `/mcp` is (urls.ts
  * `mcpResourceOf`): the bearer at `/mcp` and the session's subject token, naming its holder in
- * `client_id`. Unlike an outside token it is Baton's, so it has a record: revoking it revokes
+ * `client_id`. Unlike an outside token it is Baton's, so it has a lineage: revoking it revokes
  * every token the session obtained with it (rule 7). An access token for an API is never
  * accepted here (rule 3): its `aud` is the API's.
  *
@@ -18,7 +18,7 @@ import { ACCESS_TOKEN_TYP, TOKEN_TYPE } from "../../tokens/token-types.js";
 import { peekAudience, peekTyp, verifyBrokerJwt } from "../../tokens/verify.js";
 import { mcpResourceOf } from "../../urls.js";
 import type { ExchangeDeps } from "../types.js";
-import type { Subject } from "./verify-subject.js";
+import { ancestryOf, type Subject } from "./verify-subject.js";
 
 /** The token types a user's token may be presented as (verify-subject.ts). */
 const USER_TOKEN_TYPES: ReadonlySet<string> = new Set([
@@ -84,6 +84,7 @@ export async function verifySessionToken(
     exp: payload.exp as number,
     jti,
     holder,
+    ...ancestryOf(payload),
   };
 }
 

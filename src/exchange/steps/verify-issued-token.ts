@@ -21,7 +21,7 @@ import {
 } from "../../tokens/verify.js";
 import { devIssuerOf } from "../../urls.js";
 import type { ExchangeDeps } from "../types.js";
-import { devRoot, readRecord } from "./lineage.js";
+import { devRoot, legacyAncestry, readAncestry } from "./lineage.js";
 
 export type OwnTokenKind = "access" | "delegation" | "id_jag" | "dev";
 
@@ -42,7 +42,8 @@ const KIND_BY_TYP: ReadonlyMap<string, OwnTokenKind> = new Map([
 
 /**
  * The verified token and its lineage, or undefined when it is not a valid token of ours
- * (bad signature, expired, unknown, malformed, record gone). Store failures still throw:
+ * (bad signature, expired, unknown, malformed, or issued before the `lineage` claim and its
+ * record gone). Store failures still throw:
  * "unknown" must never stand in for "could not look".
  */
 export async function verifyOwnToken(
@@ -64,9 +65,9 @@ export async function verifyOwnToken(
     if (!kind) return undefined;
     const payload = await verify(deps, token, iss, typ, now);
     const jti = payload.jti as string;
-    const record = await readRecord(deps.store, jti);
-    if (!record) return undefined;
-    return { kind, payload, id: jti, lineage: [...record.a, jti] };
+    const ancestry = readAncestry(payload) ?? (await legacyAncestry(deps.store, jti));
+    if (!ancestry) return undefined;
+    return { kind, payload, id: jti, lineage: [...ancestry.lineage, jti] };
   } catch (err) {
     if (err instanceof BatonError && err.code === "temporarily_unavailable") throw err;
     if (err instanceof BatonError && err.code === "invalid_request") return undefined;

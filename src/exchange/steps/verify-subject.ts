@@ -14,6 +14,7 @@ import { DELEGATION_TOKEN_TYP, DEV_TOKEN_TYP, TOKEN_TYPE } from "../../tokens/to
 import { type Claims, peekIssuer, verifyBrokerJwt } from "../../tokens/verify.js";
 import { devIssuerOf, mcpResourceOf } from "../../urls.js";
 import type { ExchangeDeps } from "../types.js";
+import { type Ancestry, readAncestry } from "./lineage.js";
 import { isSessionToken, verifySessionToken } from "./verify-id-jag-session.js";
 
 /** `session`: Baton's own token for its `/mcp` resource (verify-id-jag-session.ts). */
@@ -33,6 +34,11 @@ export interface Subject {
   /** The only agent that may exchange it (`may_act`, RFC 8693 §4.4): always set on a delegation token. */
   readonly mayAct?: string;
   readonly txn?: string;
+  /**
+   * Baton's own token (a delegation or `/mcp` session token): the ancestors it names in its
+   * claims (lineage.ts); absent on one issued before they did, and on a user's token.
+   */
+  readonly ancestry?: Ancestry;
 }
 
 /** Subject token types accepted for a user's token (from the dev issuer or a trusted issuer). */
@@ -137,7 +143,14 @@ function delegationSubject(payload: Claims): Subject {
     jti: requireString(payload.jti),
     mayAct: mayAct[0] as string,
     ...(typeof payload.txn === "string" ? { txn: payload.txn } : {}),
+    ...ancestryOf(payload),
   };
+}
+
+/** The `ancestry` field of Baton's own subject token, when its claims carry one. */
+export function ancestryOf(payload: Claims): { ancestry?: Ancestry } {
+  const ancestry = readAncestry(payload);
+  return ancestry ? { ancestry } : {};
 }
 
 function userSubject(source: SubjectSource, payload: Claims, scopesBound: boolean): Subject {
