@@ -47,6 +47,8 @@ const latency = new Float64Array(measured);
 const lateness = new Float64Array(spec.mode === "open" ? measured : 0);
 let non2xx = 0;
 let errors = 0;
+/** Measured errors by code (ECONNRESET, timeout …): which kind tells whose fault it was. */
+const errorKinds: Record<string, number> = {};
 let mismatches = 0;
 let inFlight = 0;
 let maxInFlight = 0;
@@ -55,12 +57,16 @@ let settled = 0;
 
 const url = new URL(spec.url);
 // No cap: a request never queues behind a busy connection. LIFO reuses the connection freed
-// last, so the pool stays as small as the load allows.
+// last, so the pool stays as small as the load allows. Idle connections close after 1 s, well
+// before the server's keep-alive timeout (Node's 5 s): a burst after a stall would otherwise
+// reuse connections idle for nearly 5 s, and a server just out of a stall runs its timers
+// before it reads, closing them under requests already sent (ECONNRESET).
 const agent = new Agent({
   keepAlive: true,
   maxSockets: Number.POSITIVE_INFINITY,
   maxFreeSockets: 4096,
   scheduling: "lifo",
+  timeout: 1000,
 });
 const seen = new WeakSet<Socket>();
 function counted(socket: Socket): void {
@@ -84,15 +90,18 @@ function bodyOf(i: number): string | undefined {
 function send(i: number, due: number, then?: () => void): void {
   const body = bodyOf(i);
   let done = false;
-  const finish = (status: number, text: string) => {
+  const finish = (status: number, text: string, error?: Error) => {
     if (done) return;
     done = true;
     const end = now();
     inFlight--;
     if (i >= warm) {
       latency[i - warm] = (end - due) / 1e6;
-      if (status < 0) errors++;
-      else if (status < 200 || status > 299) non2xx++;
+      if (status < 0) {
+        errors++;
+        const kind = (error as NodeJS.ErrnoException | undefined)?.code ?? error?.message ?? "?";
+        errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+      } else if (status < 200 || status > 299) non2xx++;
       else if (!success(text)) mismatches++;
     }
     settled++;
@@ -120,15 +129,15 @@ function send(i: number, due: number, then?: () => void): void {
         text += chunk;
       });
       res.on("end", () => finish(res.statusCode ?? 0, text));
-      res.on("error", () => finish(-1, ""));
+      res.on("error", (e) => finish(-1, "", e));
       res.on("close", () => {
-        if (!res.complete) finish(-1, "");
+        if (!res.complete) finish(-1, "", new Error("closed before the end"));
       });
     },
   );
   req.on("socket", counted);
   req.setTimeout(TIMEOUT_MS, () => req.destroy(new Error("timeout")));
-  req.on("error", () => finish(-1, ""));
+  req.on("error", (e) => finish(-1, "", e));
   req.end(body);
 }
 
@@ -192,6 +201,7 @@ function report(end: number): void {
     ...percentiles(latency),
     non2xx,
     errors,
+    ...(errors > 0 ? { errorKinds } : {}),
     mismatches,
     connections,
     maxInFlight,

@@ -50,7 +50,9 @@ function told(what: string, r: LatencyResult): LatencyResult {
   say(
     `  ${what}: ${Math.round(r.rps)} req/s, p50 ${f2(r.p50)}, p99 ${f2(r.p99)}, p99.9 ${f2(r.p999)}, max ${f2(r.max)} ms, ` +
       `${r.connections} connection${r.connections === 1 ? "" : "s"}${late}` +
-      (bad > 0 ? `, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.mismatches} bad bodies` : ""),
+      (bad > 0
+        ? `, ${r.non2xx} non-2xx, ${r.errors} errors ${JSON.stringify(r.errorKinds ?? {})}, ${r.mismatches} bad bodies`
+        : ""),
   );
   return r;
 }

@@ -68,6 +68,8 @@ export interface LatencyResult extends Percentiles {
   readonly non2xx: number;
   /** Connection errors and timeouts. */
   readonly errors: number;
+  /** The errors by code (ECONNRESET, …), when there were any. */
+  readonly errorKinds?: Record<string, number>;
   /** 2xx answers whose body failed `expect` / `reject`. */
   readonly mismatches: number;
   /** Keep-alive connections opened (one more whenever none was free). */
