@@ -8,7 +8,7 @@
 
 import { readFileSync } from "node:fs";
 import autocannon, { type Options, type Request } from "autocannon";
-import { cpuSeconds, systemBusySeconds } from "./lib/cpu.js";
+import { cpuWindow } from "./lib/cpu.js";
 import type { LoadResult, LoadSpec } from "./lib/load.js";
 
 const spec = JSON.parse(readFileSync(process.argv[2] as string, "utf8")) as LoadSpec;
@@ -61,18 +61,12 @@ function options(run: { duration?: number; amount?: number }): Options {
 if (spec.warmup > 0) await autocannon(options({ duration: spec.warmup }));
 mismatches = 0;
 const first = next;
-const cpu0 = spec.serverPid === undefined ? Number.NaN : cpuSeconds(spec.serverPid);
-const busy0 = systemBusySeconds();
-const own0 = process.cpuUsage();
+const cpu = cpuWindow(spec.serverPid);
 const t0 = performance.now();
 const r = await autocannon(
   options(spec.amount === undefined ? { duration: spec.duration ?? 5 } : { amount: spec.amount }),
 );
 const wall = (performance.now() - t0) / 1000;
-const cpu1 = spec.serverPid === undefined ? Number.NaN : cpuSeconds(spec.serverPid);
-const busy = systemBusySeconds() - busy0;
-const own = process.cpuUsage(own0);
-const ownSeconds = (own.user + own.system) / 1e6;
 const total = r["1xx"] + r["2xx"] + r["3xx"] + r["4xx"] + r["5xx"];
 const result: LoadResult = {
   rps: spec.amount === undefined ? r.requests.average : total / r.duration,
@@ -84,12 +78,7 @@ const result: LoadResult = {
   errors: r.errors + r.timeouts,
   mismatches,
   seconds: r.duration,
-  ...(Number.isNaN(cpu0) ? {} : { serverCpu: ((cpu1 - cpu0) / wall) * 100 }),
-  loaderCpu: (ownSeconds / wall) * 100,
-  // Whatever else ran meanwhile (other processes on this machine): it skews the figures.
-  ...(Number.isNaN(busy) || Number.isNaN(cpu0)
-    ? {}
-    : { otherCpu: ((busy - (cpu1 - cpu0) - ownSeconds) / wall) * 100 }),
+  ...cpu(wall),
   cycled: bodies !== undefined && next - first > bodies.length,
   nextOffset: bodies === undefined ? 0 : next % bodies.length,
 };

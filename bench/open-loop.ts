@@ -19,7 +19,7 @@
 import { readFileSync } from "node:fs";
 import { Agent, type IncomingMessage, request } from "node:http";
 import type { Socket } from "node:net";
-import { cpuSeconds, systemBusySeconds } from "./lib/cpu.js";
+import { type CpuShares, cpuWindow } from "./lib/cpu.js";
 import type { LatencyResult, LatencySpec } from "./lib/latency.js";
 import { percentiles } from "./lib/stats.js";
 
@@ -141,15 +141,10 @@ function send(i: number, due: number, then?: () => void): void {
   req.end(body);
 }
 
-/** CPU readings at the first measured request, to compare with those at the end. */
-let window: { t: number; server: number; busy: number; own: NodeJS.CpuUsage } | undefined;
+/** From the first measured request on: its due time and the CPU readings then. */
+let window: { t: number; cpu: (wall: number) => CpuShares } | undefined;
 function openWindow(t: number): void {
-  window = {
-    t,
-    server: spec.serverPid === undefined ? Number.NaN : cpuSeconds(spec.serverPid),
-    busy: systemBusySeconds(),
-    own: process.cpuUsage(),
-  };
+  window = { t, cpu: cpuWindow(spec.serverPid) };
 }
 
 function openLoop(rate: number): void {
@@ -184,12 +179,8 @@ function oneAtATime(): void {
 }
 
 function report(end: number): void {
-  const w = window ?? { t: 0, server: Number.NaN, busy: Number.NaN, own: process.cpuUsage() };
+  const w = window ?? { t: 0, cpu: cpuWindow(undefined) };
   const wall = (end - w.t) / 1e9;
-  const server = spec.serverPid === undefined ? Number.NaN : cpuSeconds(spec.serverPid) - w.server;
-  const busy = systemBusySeconds() - w.busy;
-  const own = process.cpuUsage(w.own);
-  const ownSeconds = (own.user + own.system) / 1e6;
   let over1ms = 0;
   for (const l of lateness) if (l > 1) over1ms++;
   const late = spec.mode === "open" ? percentiles(lateness) : undefined;
@@ -207,12 +198,7 @@ function report(end: number): void {
     maxInFlight,
     ...(late ? { lateness: { p50: late.p50, p99: late.p99, max: late.max, over1ms } } : {}),
     seconds: wall,
-    ...(Number.isNaN(server) ? {} : { serverCpu: (server / wall) * 100 }),
-    loaderCpu: (ownSeconds / wall) * 100,
-    // Whatever else ran meanwhile (other processes on this machine): it skews the figures.
-    ...(Number.isNaN(busy) || Number.isNaN(server)
-      ? {}
-      : { otherCpu: ((busy - server - ownSeconds) / wall) * 100 }),
+    ...w.cpu(wall),
     cycled: bodies !== undefined && total > bodies.length,
     nextOffset: bodies === undefined ? 0 : (offset + total) % bodies.length,
   };

@@ -68,3 +68,34 @@ export function systemBusySeconds(): number {
     return Number.NaN;
   }
 }
+
+/** CPU used during a measured run, in % of one core. */
+export interface CpuShares {
+  /** The server's (all its threads); absent without a server pid. */
+  readonly serverCpu?: number;
+  /** This process's: the load generator's. */
+  readonly loaderCpu: number;
+  /** Every other process's meanwhile (noise: keep it near 0); absent off Linux. */
+  readonly otherCpu?: number;
+}
+
+/** Starts a window of CPU readings; the function it returns closes it, `wall` seconds later. */
+export function cpuWindow(serverPid: number | undefined): (wall: number) => CpuShares {
+  const server0 = serverPid === undefined ? Number.NaN : cpuSeconds(serverPid);
+  const busy0 = systemBusySeconds();
+  const own0 = process.cpuUsage();
+  return (wall) => {
+    const server = serverPid === undefined ? Number.NaN : cpuSeconds(serverPid) - server0;
+    const busy = systemBusySeconds() - busy0;
+    const own = process.cpuUsage(own0);
+    const ownSeconds = (own.user + own.system) / 1e6;
+    return {
+      ...(Number.isNaN(server) ? {} : { serverCpu: (server / wall) * 100 }),
+      loaderCpu: (ownSeconds / wall) * 100,
+      // Whatever else ran meanwhile (other processes on this machine): it skews the figures.
+      ...(Number.isNaN(busy) || Number.isNaN(server)
+        ? {}
+        : { otherCpu: ((busy - server - ownSeconds) / wall) * 100 }),
+    };
+  };
+}
