@@ -41,6 +41,7 @@ export interface Backend {
     fresh: string,
     now: number,
     ttlMs?: number,
+    durable?: boolean,
   ): Promise<number | undefined> | number | undefined;
   /** Removes `key` in one indivisible step; the record it held, if any. */
   take(key: string): Promise<string | undefined> | string | undefined;

@@ -149,11 +149,12 @@ function keyvStore(
       const record = serialize({ value, expires: expiry(at, ttlMs) });
       return run(() => backend.add(prefixed(key), record, at, ttlMs));
     },
-    async increment(key, ttlMs) {
+    async increment(key, ttlMs, options) {
       checkTtl(ttlMs);
       const at = now();
       const fresh = serialize({ value: 1, expires: expiry(at, ttlMs) });
-      const count = await run(() => backend.increment(prefixed(key), fresh, at, ttlMs));
+      const durable = options?.durable ?? true;
+      const count = await run(() => backend.increment(prefixed(key), fresh, at, ttlMs, durable));
       // Not a 503: the backend answered, the key holds something else (a caller's mistake).
       if (count === undefined)
         throw new TypeError("the store value to increment is not an integer");

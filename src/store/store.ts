@@ -11,6 +11,11 @@
  * @module store/store
  */
 
+export interface IncrementOptions {
+  /** false: the count may be answered before it is durable (see `Store.increment`). */
+  readonly durable?: boolean;
+}
+
 export interface Store {
   /** The value, or undefined when absent or expired. */
   get<T>(key: string): Promise<T | undefined>;
@@ -31,8 +36,12 @@ export interface Store {
    * The primitive for budgets (at most N of something across every process): of concurrent
    * calls, each gets a different value. `get` reads the counter as a number. A live value that
    * is not an integer is refused with a TypeError and left as it is.
+   *
+   * `durable: false` is for counts whose loss to a power cut costs nothing that matters (rate
+   * limits: a window of attempts forgotten): the count is as atomic, but an adapter may answer
+   * before it is on the disk. Budgets, approvals and revocations stay durable (the default).
    */
-  increment(key: string, ttlMs?: number): Promise<number>;
+  increment(key: string, ttlMs?: number, options?: IncrementOptions): Promise<number>;
   /** True when something was deleted. */
   delete(key: string): Promise<boolean>;
   /** Closes connections. The store is unusable afterwards. */

@@ -368,6 +368,22 @@ export function storeContract(
         pass(MINUTE + 1); // no read in between: the expired record is still physically there
         expect(await store.increment("n")).toBe(1);
       });
+
+      it("durable: false counts the same counter as atomically, with the same expiry", async () => {
+        const volatile = { durable: false } as const;
+        expect(await store.increment("n", MINUTE)).toBe(1);
+        const results = await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            i % 2 === 0 ? store.increment("n", HOUR, volatile) : store.increment("n", HOUR),
+          ),
+        );
+        expect(results.toSorted((x, y) => x - y)).toEqual(counts(51).slice(1));
+        expect(await store.get("n")).toBe(51);
+        pass(MINUTE + 1);
+        expect(await store.increment("n", MINUTE, volatile)).toBe(1);
+        await store.set("text", "not a number");
+        await expect(store.increment("text", MINUTE, volatile)).rejects.toThrow(TypeError);
+      });
     });
 
     describe("close", () => {
