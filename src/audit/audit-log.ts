@@ -93,12 +93,8 @@ function fileSink(
   onError: ((error: unknown) => void) | undefined,
   flush?: Flush,
 ): AuditSink {
-  let failed: { error: unknown } | undefined;
-  const fail = (error: unknown) => {
-    if (failed) return;
-    failed = { error };
-    onError?.(error);
-  };
+  const stop = firstFailure(onError);
+  const { fail } = stop;
   const synced = flush ? groupCommit(flush, fail) : undefined;
   let pending: string[] = [];
   let batch: Waiters | undefined;
@@ -111,7 +107,7 @@ function fileSink(
     pending = [];
     batch = undefined;
     try {
-      if (failed) throw failed.error;
+      if (stop.failed) throw stop.failed.error;
       appendAll(fd, lines.join(""));
       done.resolve();
     } catch (error) {
@@ -121,7 +117,7 @@ function fileSink(
   };
   return {
     record(event) {
-      if (failed) throw auditUnavailable(failed.error);
+      if (stop.failed) throw auditUnavailable(stop.failed.error);
       pending.push(`${JSON.stringify({ ts: clock.now(), ...event })}\n`);
       if (batch) return;
       batch = waiters();
@@ -136,7 +132,7 @@ function fileSink(
       closing ??= last.catch(() => undefined).then(() => closeSync(fd));
       return closing;
     },
-    failure: () => failed?.error,
+    failure: () => stop.failed?.error,
   };
 }
 
@@ -169,19 +165,15 @@ export function jsonLinesSink(
   onError?: (error: unknown) => void,
   flush?: Flush,
 ): AuditSink {
-  let failed: { error: unknown } | undefined;
-  const fail = (error: unknown) => {
-    if (failed) return;
-    failed = { error };
-    onError?.(error);
-  };
+  const stop = firstFailure(onError);
+  const { fail } = stop;
   stream.on("error", fail);
   const synced = flush ? groupCommit(flush, fail) : undefined;
   // The last line queued: settled once it is in the file (and synced, with a flush), or failed.
   let last: Promise<void> = Promise.resolve();
   return {
     record(event) {
-      if (failed) throw auditUnavailable(failed.error);
+      if (stop.failed) throw auditUnavailable(stop.failed.error);
       const line = `${JSON.stringify({ ts: clock.now(), ...event })}\n`;
       const written = new Promise<void>((resolve, reject) => {
         stream.write(line, (error) => (error ? reject(auditUnavailable(error)) : resolve()));
@@ -192,12 +184,27 @@ export function jsonLinesSink(
     },
     written: () => last,
     close() {
-      if (!owned || failed) return Promise.resolve();
+      if (!owned || stop.failed) return Promise.resolve();
       const end = () => new Promise<void>((resolve) => stream.end(resolve));
       // A flush in flight still needs the descriptor that `end` closes.
       return synced ? last.catch(() => undefined).then(end) : end();
     },
-    failure: () => failed?.error,
+    failure: () => stop.failed?.error,
+  };
+}
+
+/** The first error that stops a sink: told to `onError` once, then kept for `failure()`. */
+function firstFailure(onError: ((error: unknown) => void) | undefined) {
+  let failed: { error: unknown } | undefined;
+  return {
+    fail(error: unknown) {
+      if (failed) return;
+      failed = { error };
+      onError?.(error);
+    },
+    get failed() {
+      return failed;
+    },
   };
 }
 

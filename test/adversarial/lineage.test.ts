@@ -78,6 +78,17 @@ function brokerSigned(extra: Record<string, unknown>): Promise<string> {
   });
 }
 
+/** Alice's own token from the trusted outside issuer: not Baton's, so without ancestors. */
+const outsideUserToken = () =>
+  broker.idpToken({
+    iss: broker.idp.issuer,
+    aud: broker.issuer,
+    sub: USER,
+    scope: "docs.read",
+    iat: now(),
+    exp: now() + 600,
+  });
+
 /** Rows of the store's one table, and the highest rowid it ever gave: any write moves one. */
 function storeRows(): Promise<{ rows: number; last: number }> {
   return new Promise((resolve, reject) => {
@@ -103,14 +114,7 @@ describe("the lineage travels in the token", () => {
     const access = await expectIssued(broker, redeem(delegation));
     expect(access.claims.lineage).toEqual([root, decodeJwt(delegation).jti]);
     // A user's own token from an outside issuer is not Baton's to revoke: no ancestors.
-    const outside = await broker.idpToken({
-      iss: broker.idp.issuer,
-      aud: broker.issuer,
-      sub: USER,
-      scope: "docs.read",
-      iat: now(),
-      exp: now() + 600,
-    });
+    const outside = await outsideUserToken();
     const docs = await expectIssued(
       broker,
       exchange(
@@ -123,14 +127,7 @@ describe("the lineage travels in the token", () => {
   });
 
   it("an exchange of an outside user's token writes nothing to the store", async () => {
-    const outside = await broker.idpToken({
-      iss: broker.idp.issuer,
-      aud: broker.issuer,
-      sub: USER,
-      scope: "docs.read",
-      iat: now(),
-      exp: now() + 600,
-    });
+    const outside = await outsideUserToken();
     const before = await storeRows();
     for (let i = 0; i < 20; i++) {
       await expectIssued(
