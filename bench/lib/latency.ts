@@ -5,7 +5,7 @@
 
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { LoadSpec } from "./load.js";
+import type { LoadSpec, RunTally } from "./load.js";
 import { CPU, runJson } from "./proc.js";
 import type { Percentiles } from "./stats.js";
 
@@ -57,7 +57,7 @@ export interface Lateness {
  * A run's latencies in ms, each from the request's due time (open loop) or its send (one at a
  * time) to the last byte of its answer, failures included.
  */
-export interface LatencyResult extends Percentiles {
+export interface LatencyResult extends Percentiles, RunTally {
   readonly mode: "open" | "sequential";
   /** The scheduled rate (open loop). */
   readonly rate?: number;
@@ -65,26 +65,12 @@ export interface LatencyResult extends Percentiles {
   readonly rps: number;
   /** Measured requests (one latency each). */
   readonly count: number;
-  readonly non2xx: number;
-  /** Connection errors and timeouts. */
-  readonly errors: number;
   /** The errors by code (ECONNRESET, …), when there were any. */
   readonly errorKinds?: Record<string, number>;
-  /** 2xx answers whose body failed `expect` / `reject`. */
-  readonly mismatches: number;
   /** Keep-alive connections opened (one more whenever none was free). */
   readonly connections: number;
   readonly maxInFlight: number;
   readonly lateness?: Lateness;
-  readonly seconds: number;
-  /** CPU used during the measured requests, in % of one core (as LoadResult). */
-  readonly serverCpu?: number;
-  readonly loaderCpu: number;
-  readonly otherCpu?: number;
-  /** More requests than bodies: some distinct bodies were sent twice. */
-  readonly cycled: boolean;
-  /** The index of the next unsent body. */
-  readonly nextOffset: number;
 }
 
 let runs = 0;

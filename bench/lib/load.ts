@@ -30,14 +30,8 @@ export interface LoadSpec {
   readonly serverPid?: number;
 }
 
-export interface LoadResult {
-  /** Requests per second (autocannon's per-second average; total / seconds for `amount`). */
-  readonly rps: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly meanMs: number;
-  /** Responses received in the measured run. */
-  readonly total: number;
+/** What every measured run reports besides its latencies: outcomes, CPU, the bodies it used. */
+export interface RunTally {
   readonly non2xx: number;
   /** Connection errors and timeouts. */
   readonly errors: number;
@@ -54,6 +48,16 @@ export interface LoadResult {
   readonly cycled: boolean;
   /** The index of the next unsent body: where the next run should start. */
   readonly nextOffset: number;
+}
+
+export interface LoadResult extends RunTally {
+  /** Requests per second (autocannon's per-second average; total / seconds for `amount`). */
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly meanMs: number;
+  /** Responses received in the measured run. */
+  readonly total: number;
 }
 
 let runs = 0;

@@ -30,6 +30,7 @@ export async function sqliteBackend(
   onError: ((error: unknown) => void) | undefined,
 ): Promise<Backend> {
   let adapter: SqliteAdapter | undefined;
+  let counts: SqliteAdapter | undefined;
   try {
     // 0700/0600: the store holds grants and token state; only the broker's user reads it.
     // SQLite gives the -wal and -shm files the database file's mode.
@@ -41,25 +42,18 @@ export async function sqliteBackend(
     // FULL, SQLite's default: a commit is on disk before the caller hears of it, so a power loss
     // cannot bring back a revoked token or a used approval.
     await adapter.query("PRAGMA journal_mode=WAL");
-  } catch (error) {
-    await adapter?.close().catch(() => undefined);
-    throw storeUnavailable(new Error(`--store: cannot open sqlite://${path}`, { cause: error }));
-  }
-  const sqlite = adapter;
-  // Counts that need not survive a power cut (Store.increment, `durable: false`) commit on a
-  // connection of their own at synchronous=NORMAL: no fsync of their own, yet as atomic (one
-  // statement), and safe for the rest: in WAL mode the next FULL commit, from any connection,
-  // syncs the log up to its own frames, the counts' before them included, and checkpoints still
-  // sync the database. Rate limits without it cost each exchange two fsyncs (issue 19).
-  let counts: SqliteAdapter | undefined;
-  try {
+    // Counts that need not survive a power cut (Store.increment, `durable: false`) commit on a
+    // connection of their own at synchronous=NORMAL: no fsync of their own, yet as atomic (one
+    // statement), and safe for the rest: in WAL mode the next FULL commit, from any connection,
+    // syncs the log up to its own frames, the counts' before them included, and checkpoints
+    // still sync the database. Rate limits without it cost each exchange two fsyncs (issue 19).
     counts = new SqliteAdapter({ uri: `sqlite://${path}`, busyTimeout: BUSY_TIMEOUT_MS });
     await counts.query("PRAGMA synchronous=NORMAL");
   } catch (error) {
-    await counts?.close().catch(() => undefined);
-    await sqlite.close().catch(() => undefined);
+    await Promise.all([adapter, counts].map((c) => c?.close().catch(() => undefined)));
     throw storeUnavailable(new Error(`--store: cannot open sqlite://${path}`, { cause: error }));
   }
+  const sqlite = adapter;
   const lossy = counts;
   // Expired rows read as absent already; the sweep only gives their space back. A failed sweep
   // is told to onError and tried again next time: no caller waits on it.
